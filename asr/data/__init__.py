@@ -1,0 +1,1 @@
+"""Data: corpus preparation into lhotse manifests (and, later, datasets and collation)."""

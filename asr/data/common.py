@@ -1,0 +1,99 @@
+"""What every corpus preparation shares: input checks, a summary of skipped items, atomic manifests."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import logging
+import os
+import tempfile
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import soundfile as sf
+
+log = logging.getLogger(__name__)
+
+
+class CorpusError(Exception):
+    """A user-facing problem with a corpus (missing folder, bad file); the message names the path."""
+
+
+def require_dir(path: Path, what: str) -> Path:
+    """Fail with a one-line message when a corpus folder is missing."""
+    path = Path(path)
+    if not path.is_dir():
+        raise CorpusError(f"{what} not found: {path} (is the corpus downloaded and unpacked there?)")
+    return path
+
+
+def audio_problem(path: Path) -> str | None:
+    """Why ``path`` is not usable audio (missing, empty, unreadable header, no samples), or None."""
+    if not path.is_file():
+        return "missing audio file"
+    if path.stat().st_size == 0:
+        return "empty audio file"
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:  # soundfile raises LibsndfileError/RuntimeError on corrupt headers
+        return f"unreadable audio ({str(exc).splitlines()[0][:120]})"
+    if info.frames <= 0:
+        return "audio file has no samples"
+    return None
+
+
+@dataclass
+class PrepareSummary:
+    """Counts what was prepared and lists every skipped item with its reason."""
+
+    corpus: str
+    prepared: Counter = field(default_factory=Counter)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def skip(self, path: Path | str, reason: str) -> None:
+        log.warning("skipping %s: %s", path, reason)
+        self.skipped.append((str(path), reason))
+
+    def count(self, part: str, n: int = 1) -> None:
+        self.prepared[part] += n
+
+    def report(self) -> str:
+        lines = [f"{self.corpus}: prepared " + (", ".join(f"{k}={v}" for k, v in sorted(self.prepared.items())) or "nothing")]
+        if self.skipped:
+            by_reason = Counter(reason.split(" (")[0] for _, reason in self.skipped)
+            lines.append(f"{self.corpus}: skipped {len(self.skipped)} item(s): "
+                         + ", ".join(f"{r}: {n}" for r, n in by_reason.most_common()))  # fmt: skip
+            lines += [f"  skipped {p}: {r}" for p, r in self.skipped[:20]]
+            if len(self.skipped) > 20:
+                lines.append(f"  ... and {len(self.skipped) - 20} more")
+        return "\n".join(lines)
+
+
+def save_manifest(manifest, path: Path) -> None:
+    """Write a lhotse manifest as ``*.jsonl.gz`` atomically and reproducibly.
+
+    A killed run leaves no half-written file (temp file + rename), and the gzip header carries no
+    time stamp or file name, so the same manifest always gives the same bytes.
+    """
+    path = Path(path)
+    lines = "".join(json.dumps(item.to_dict(), ensure_ascii=False) + "\n" for item in manifest)
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
+        gz.write(lines.encode("utf-8"))
+    write_atomic(path, buf.getvalue())
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

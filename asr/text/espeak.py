@@ -1,0 +1,204 @@
+"""A small binding to the espeak-ng library: speech with phone timings, and phonemisation.
+
+espeak-ng is the project's only speech source for synthetic corpora and the app's reference
+pronunciations. It is driven through ``libespeak-ng`` with ctypes rather than the command line so
+that (a) one process synthesises thousands of utterances without a process start each, and (b) the
+library's *phoneme events* give the start sample of every phone it speaks, which is what makes the
+phone boundaries of the synthetic L2-ARCTIC annotations real.
+
+The library keeps one global synthesiser per process; :class:`EspeakEngine` is a thin handle to
+it, so create one per process (worker) and do not share it between threads.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import shutil
+import subprocess
+from dataclasses import dataclass, field
+
+import numpy as np
+
+_AUDIO_OUTPUT_SYNCHRONOUS = 2
+_INIT_PHONEME_EVENTS = 0x0001
+_INIT_DONT_EXIT = 0x8000
+_POS_CHARACTER = 1
+_CHARS_UTF8 = 0x1
+_PHONEMES = 0x100  # accept [[...]] phoneme input
+_EV_LIST_TERMINATED, _EV_WORD, _EV_END, _EV_PHONEME = 0, 1, 5, 7
+_RATE, _VOLUME, _PITCH, _RANGE, _WORDGAP = 1, 2, 3, 4, 7
+#: espeak-ng pause mnemonics; they appear in phoneme events but are not phones.
+PAUSES = frozenset({"_", "_:", "_!", "_^_", "_#", "||", "|"})
+
+
+class EspeakError(RuntimeError):
+    """espeak-ng is missing or refused a request."""
+
+
+class _EventId(ctypes.Union):
+    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [
+        ("type", ctypes.c_int),
+        ("unique_identifier", ctypes.c_uint),
+        ("text_position", ctypes.c_int),
+        ("length", ctypes.c_int),
+        ("audio_position", ctypes.c_int),
+        ("sample", ctypes.c_int),
+        ("user_data", ctypes.c_void_p),
+        ("id", _EventId),
+    ]
+
+
+_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How espeak-ng should sound: voice name (``en-us``), variant (``m3``), rate in words per
+    minute, pitch and pitch range (0–99), gap between words in units of 10 ms."""
+
+    name: str = "en-us"
+    variant: str | None = None
+    rate: int = 170
+    pitch: int = 50
+    range: int = 50
+    word_gap: int = 0
+
+    @property
+    def spec(self) -> str:
+        return f"{self.name}+{self.variant}" if self.variant else self.name
+
+
+@dataclass
+class Synthesis:
+    """Audio and timings of one synthesised utterance.
+
+    ``phones`` holds ``(mnemonic, start_s, end_s)`` for every phone espeak-ng spoke (pauses
+    excluded); ``words`` holds ``(text_offset, start_s)`` for each word event.
+    """
+
+    samples: np.ndarray  # float32 in [-1, 1]
+    sample_rate: int
+    phones: list[tuple[str, float, float]] = field(default_factory=list)
+    words: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def duration(self) -> float:
+        return len(self.samples) / self.sample_rate
+
+
+def _load_library() -> ctypes.CDLL:
+    name = ctypes.util.find_library("espeak-ng") or "libespeak-ng.so.1"
+    try:
+        return ctypes.CDLL(name)
+    except OSError as exc:
+        raise EspeakError(
+            "libespeak-ng is not installed; run scripts/setup.sh (Debian package espeak-ng)"
+        ) from exc
+
+
+class EspeakEngine:
+    """Handle to the process-wide espeak-ng synthesiser."""
+
+    _lib: ctypes.CDLL | None = None
+    _native_rate: int = 0
+
+    def __init__(self) -> None:
+        cls = type(self)
+        if cls._lib is None:
+            lib = _load_library()
+            rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, None, _INIT_PHONEME_EVENTS | _INIT_DONT_EXIT)
+            if rate <= 0:
+                raise EspeakError("espeak_Initialize failed (is espeak-ng-data installed?)")
+            cls._lib, cls._native_rate = lib, rate
+        self._lib = cls._lib
+        self.native_rate = cls._native_rate
+        self._chunks: list[np.ndarray] = []
+        self._events: list[tuple[int, int, int, str]] = []
+        self._callback = _CALLBACK(self._on_audio)  # kept alive as long as the engine
+
+    def _on_audio(self, wav, n, events) -> int:
+        if n > 0:
+            self._chunks.append(np.ctypeslib.as_array(wav, (n,)).copy())
+        i = 0
+        while events[i].type != _EV_LIST_TERMINATED:
+            ev = events[i]
+            name = ev.id.string.decode("utf-8", "replace") if ev.type == _EV_PHONEME else ""
+            self._events.append((ev.type, ev.sample, ev.text_position, name))
+            i += 1
+        return 0
+
+    def _set_voice(self, voice: Voice) -> None:
+        if self._lib.espeak_SetVoiceByName(voice.spec.encode()) != 0:
+            raise EspeakError(f"espeak-ng has no voice {voice.spec!r}")
+        for param, value in ((_RATE, voice.rate), (_PITCH, voice.pitch), (_RANGE, voice.range),
+                             (_WORDGAP, voice.word_gap), (_VOLUME, 100)):  # fmt: skip
+            self._lib.espeak_SetParameter(param, int(value), 0)
+
+    def synthesize(self, text: str, voice: Voice = Voice(), sample_rate: int | None = None) -> Synthesis:
+        """Speak ``text`` (plain text, or ``[[...]]`` espeak phonemes) and return audio + timings.
+
+        ``sample_rate`` resamples from espeak-ng's native 22050 Hz (timings are in seconds, so they
+        do not change).
+        """
+        self._set_voice(voice)
+        self._chunks, self._events = [], []
+        self._lib.espeak_SetSynthCallback(self._callback)
+        data = text.encode("utf-8")
+        err = self._lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, _POS_CHARACTER, 0,
+                                     _CHARS_UTF8 | _PHONEMES, None, None)  # fmt: skip
+        self._lib.espeak_Synchronize()
+        if err != 0:
+            raise EspeakError(f"espeak_Synth failed with code {err} for {text[:60]!r}")
+        pcm = np.concatenate(self._chunks) if self._chunks else np.zeros(0, np.int16)
+        samples = pcm.astype(np.float32) / 32768.0
+        sr = self.native_rate
+        total = len(samples) / sr
+        marks = [(s / sr, name) for t, s, _, name in self._events if t == _EV_PHONEME]
+        phones = []
+        for k, (start, name) in enumerate(marks):
+            if name in PAUSES:
+                continue
+            end = marks[k + 1][0] if k + 1 < len(marks) else total
+            phones.append((name, start, min(end, total)))
+        words = [(pos, s / sr) for t, s, pos, _ in self._events if t == _EV_WORD]
+        if sample_rate and sample_rate != sr:
+            samples = resample(samples, sr, sample_rate)
+            sr = sample_rate
+        return Synthesis(samples=samples, sample_rate=sr, phones=phones, words=words)
+
+
+def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
+    """Polyphase resampling (scipy), float32 in and out."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
+
+    g = gcd(from_rate, to_rate)
+    return resample_poly(samples, to_rate // g, from_rate // g).astype(np.float32)
+
+
+def phonemize(words: list[str], voice: str = "en-us") -> list[list[str]]:
+    """espeak-ng's phonemes (mnemonics) for each word, e.g. ``["hello"]`` → ``[["h", "@", "l", "'oU"]]``.
+
+    Runs the ``espeak-ng`` command once for all words (one word a line) with a phoneme separator;
+    stress marks stay attached to the following vowel.
+    """
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise EspeakError("the espeak-ng command is not installed; run scripts/setup.sh")
+    if not words:
+        return []
+    out = subprocess.run(
+        [exe, "-q", "-x", "--sep=_", "-v", voice],
+        input="\n".join(words), capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    lines = [line.strip() for line in out.splitlines() if line.strip()]
+    if len(lines) != len(words):
+        # espeak joins some lines; fall back to one call per word
+        return [phonemize([w], voice)[0] if len(words) > 1 else [p for p in lines[0].split("_") if p] for w in words]
+    return [[p for p in line.replace(" ", "_").split("_") if p] for line in lines]
