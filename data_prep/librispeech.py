@@ -116,15 +116,15 @@ def _synthesize_speaker(task: SpeakerTask) -> SpeakerResult:
 
 
 def synthesize_layout(root: Path, subsets: tuple[SubsetSpec, ...], seed: int, num_jobs: int = 1,
-                      id_offset: int = 0) -> list[SpeakerResult]:  # fmt: skip
+                      id_offset: int = 0, id_range: tuple[int, int] = (19, 9000)) -> list[SpeakerResult]:  # fmt: skip
     """Write LibriSpeech-layout subsets under ``root`` (speakers distinct across all subsets).
 
-    ``id_offset`` shifts the random streams so that two corpora made with the same seed (say
-    LibriSpeech and Libri-light fine-tuning) still get different speakers.
+    ``id_offset`` gives another corpus made with the same seed (Libri-light fine-tuning) its own
+    random streams, and ``id_range`` its own speaker ids.
     """
     rng = np.random.default_rng([seed, id_offset])
     n_speakers = sum(s.speakers for s in subsets)
-    speaker_ids = rng.choice(np.arange(19, 9000), size=n_speakers, replace=False)
+    speaker_ids = rng.choice(np.arange(*id_range), size=n_speakers, replace=False)
     tasks, k = [], 0
     for s_index, subset in enumerate(subsets):
         for i in range(subset.speakers):

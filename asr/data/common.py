@@ -97,3 +97,18 @@ def write_atomic(path: Path, data: bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def save_part(prefix: str, part: str, recordings, supervisions, out_dir: Path, summary: PrepareSummary) -> None:
+    """Write ``{prefix}_{recordings,supervisions,cuts}_{part}.jsonl.gz`` for one corpus part."""
+    from lhotse import CutSet, RecordingSet, SupervisionSet
+
+    out_dir = Path(out_dir)
+    # sorted, so that the bytes do not depend on the order the file system lists the corpus in
+    recordings = RecordingSet.from_recordings(sorted(recordings, key=lambda r: r.id))
+    supervisions = SupervisionSet.from_segments(sorted(supervisions, key=lambda s: (s.recording_id, s.start, s.id)))
+    cuts = CutSet.from_manifests(recordings=recordings, supervisions=supervisions)
+    save_manifest(recordings, out_dir / f"{prefix}_recordings_{part}.jsonl.gz")
+    save_manifest(supervisions, out_dir / f"{prefix}_supervisions_{part}.jsonl.gz")
+    save_manifest(cuts, out_dir / f"{prefix}_cuts_{part}.jsonl.gz")
+    summary.count(part, len(supervisions))

@@ -1,0 +1,42 @@
+"""The ``asr`` command: one group per stage of the data path, each a thin layer over the library.
+
+Mirrors the library as lhotse's CLI does: ``asr synth librispeech`` calls
+:func:`data_prep.librispeech.synth_librispeech`, ``asr prepare l2arctic`` calls
+:func:`asr.data.l2arctic.prepare_l2arctic`, and so on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+
+from asr.data.common import CorpusError
+from asr.text.espeak import EspeakError
+
+#: Exceptions that mean the user gave bad input or the machine lacks a tool: shown as one line.
+USER_ERRORS = (CorpusError, EspeakError, FileNotFoundError, NotADirectoryError)
+
+
+class _Group(click.Group):
+    """A click group that turns user errors into one-line messages instead of tracebacks."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except USER_ERRORS as exc:
+            raise click.ClickException(str(exc)) from exc
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+@click.version_option(package_name="asr")
+def cli(verbose: bool) -> None:
+    """Semi-supervised speech recognition and pronunciation assessment."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+
+
+from . import prepare, synth  # noqa: E402  (subcommands register themselves on `cli`)
+
+__all__ = ["cli", "prepare", "synth"]

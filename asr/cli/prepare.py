@@ -1,0 +1,67 @@
+"""``asr prepare``: corpora on disk → lhotse manifests (``*.jsonl.gz``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import cli
+
+_corpus = click.argument("corpus_dir", type=click.Path(path_type=Path))
+_out = click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
+_jobs = click.option("-j", "--num-jobs", type=int, default=1, show_default=True, help="Worker threads.")
+
+
+def _finish(summary) -> None:
+    click.echo(summary.report())
+
+
+@cli.group()
+def prepare() -> None:
+    """Write lhotse manifests for a corpus (real or synthetic: the same commands)."""
+
+
+@prepare.command("librispeech")
+@_corpus
+@_out
+@_jobs
+@click.option("-p", "--part", "parts", multiple=True, help="Parts to prepare (default: all present).")
+def librispeech(corpus_dir: Path, out_dir: Path, num_jobs: int, parts: tuple[str, ...]) -> None:
+    """CORPUS_DIR is the LibriSpeech folder (holding train-clean-100, dev-clean, ...)."""
+    from asr.data.librispeech import prepare_librispeech
+
+    _finish(prepare_librispeech(corpus_dir, out_dir, list(parts) or None, num_jobs))
+
+
+@prepare.command("librilight")
+@_corpus
+@_out
+@_jobs
+def librilight(corpus_dir: Path, out_dir: Path, num_jobs: int) -> None:
+    """CORPUS_DIR holds Libri-light's small/ (and medium/, large/ if downloaded)."""
+    from asr.data.librilight import prepare_librilight
+
+    _finish(prepare_librilight(corpus_dir, out_dir, num_jobs))
+
+
+@prepare.command("librilight-finetuning")
+@_corpus
+@_out
+@_jobs
+def librilight_finetuning(corpus_dir: Path, out_dir: Path, num_jobs: int) -> None:
+    """CORPUS_DIR is librispeech_finetuning/ (holding 1h/ and 9h/): writes the 10min, 1h, 10h splits."""
+    from asr.data.librispeech import prepare_librilight_finetuning
+
+    _finish(prepare_librilight_finetuning(corpus_dir, out_dir, num_jobs))
+
+
+@prepare.command("l2arctic")
+@_corpus
+@_out
+@_jobs
+def l2arctic(corpus_dir: Path, out_dir: Path, num_jobs: int) -> None:
+    """CORPUS_DIR holds the 24 speaker folders (ABA, ..., TLV): writes train, test and unlabelled."""
+    from asr.data.l2arctic import prepare_l2arctic
+
+    _finish(prepare_l2arctic(corpus_dir, out_dir, num_jobs))

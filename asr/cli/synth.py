@@ -1,0 +1,61 @@
+"""``asr synth``: synthetic corpora in the exact on-disk formats of the real ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import cli
+
+_preset = click.option("--preset", type=click.Choice(["tiny", "mini"]), default="tiny", show_default=True,
+                       help="tiny: seconds, for tests; mini: the main job's corpus.")  # fmt: skip
+_out = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+                    help="Folder to write the corpus into.")  # fmt: skip
+_seed = click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
+_jobs = click.option("-j", "--num-jobs", type=int, default=1, show_default=True, help="Worker processes.")
+
+
+@cli.group()
+def synth() -> None:
+    """Synthesise small corpora (espeak-ng speech) in the real corpora's formats."""
+
+
+@synth.command("librispeech")
+@_preset
+@_out
+@_seed
+@_jobs
+def librispeech(preset: str, out_dir: Path, seed: int, num_jobs: int) -> None:
+    """OUT/LibriSpeech: train-clean-100, dev/test-clean, dev/test-other."""
+    from data_prep.librispeech import synth_librispeech
+
+    click.echo(synth_librispeech(out_dir, preset, seed, num_jobs))
+
+
+@synth.command("librilight")
+@_preset
+@_out
+@_seed
+@_jobs
+def librilight(preset: str, out_dir: Path, seed: int, num_jobs: int) -> None:
+    """OUT/librilight/small (unlabelled) and OUT/librispeech_finetuning (10 min / 1 h / 10 h)."""
+    from data_prep.librilight import synth_librilight
+
+    click.echo(synth_librilight(out_dir, preset, seed, num_jobs))
+
+
+@synth.command("l2arctic")
+@_preset
+@_out
+@_seed
+@_jobs
+@click.option("--error-rate", type=float, default=0.12, show_default=True,
+              help="Chance that an eligible phone is mispronounced.")  # fmt: skip
+@click.option("--clean-share", type=float, default=0.2, show_default=True,
+              help="Share of utterances spoken with no error.")  # fmt: skip
+def l2arctic(preset: str, out_dir: Path, seed: int, num_jobs: int, error_rate: float, clean_share: float) -> None:
+    """OUT/L2-ARCTIC: 24 speakers, annotated mispronunciations with exact labels."""
+    from data_prep.l2arctic import synth_l2arctic
+
+    click.echo(synth_l2arctic(out_dir, preset, seed, error_rate=error_rate, clean_share=clean_share, num_jobs=num_jobs))
