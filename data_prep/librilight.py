@@ -4,8 +4,8 @@ Layout (as the real release)::
 
     librilight/small/<spk>/<book_dir>/<name>.flac   # minutes of reading, pauses between sentences
                                     /<name>.json   # {"speaker", "voice_activity", "snr", "book_meta"}
-    librispeech_finetuning/1h/{0..5}/{clean,other}/<spk>/<chapter>/<spk>-<chapter>-<utt>.flac + trans.txt
-    librispeech_finetuning/9h/{clean,other}/...
+    librilight/librispeech_finetuning/1h/{0..5}/{clean,other}/<spk>/<chapter>/<spk>-<chapter>-<utt>.flac
+                                     /9h/{clean,other}/...                 (+ <spk>-<chapter>.trans.txt)
 
 The 10-minute split is fold ``1h/0``, the 1-hour split is ``1h/*``, the 10-hour split is
 ``1h/*`` + ``9h/*``, exactly as in the real release. Fine-tuning speakers, unlabelled speakers and
@@ -114,20 +114,20 @@ def _synthesize_long_form(task: _LongFormTask) -> list[dict]:
 
 
 def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_jobs: int = 1) -> Path:
-    """Synthesise ``out_dir/librilight`` (unlabelled ``small``) and ``out_dir/librispeech_finetuning``.
+    """Synthesise ``out_dir/librilight/small`` (unlabelled) and ``out_dir/librilight/librispeech_finetuning``.
 
-    Returns ``out_dir``.
+    Returns ``out_dir/librilight``.
     """
     if preset not in UNLABELLED_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(UNLABELLED_PRESETS)}")
     start = time.time()
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) / "librilight"
     p = UNLABELLED_PRESETS[preset]
     rng = np.random.default_rng([seed, 2])
     speakers = rng.choice(np.arange(9000, 15000), size=p.speakers, replace=False)
     files = max(1, round(p.minutes / p.speakers / p.file_minutes))
     tasks = [
-        _LongFormTask(str(out_dir / "librilight"), int(spk), f"book{int(rng.integers(1000, 99999))}", files,
+        _LongFormTask(str(out_dir), int(spk), f"book{int(rng.integers(1000, 99999))}", files,
                       p.file_minutes * 60, "F" if i % 2 == 0 else "M", (seed, 2, i))  # fmt: skip
         for i, spk in enumerate(speakers)
     ]
@@ -137,9 +137,9 @@ def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_job
             records = list(tqdm(pool.map(_synthesize_long_form, tasks), total=len(tasks), desc=desc))
     else:
         records = [_synthesize_long_form(t) for t in tqdm(tasks, desc=desc)]
-    write_text(out_dir / "librilight.synth.jsonl", "".join(json.dumps(r) + "\n" for rs in records for r in rs))
+    write_text(out_dir.parent / "librilight.synth.jsonl", "".join(json.dumps(r) + "\n" for rs in records for r in rs))
     results = synthesize_layout(out_dir / "librispeech_finetuning", finetuning_subsets(preset), seed, num_jobs,
                                 id_offset=1, id_range=(15000, 20000))
-    write_synthesis_log(out_dir / "librispeech_finetuning.synth.jsonl", results)
+    write_synthesis_log(out_dir.parent / "librispeech_finetuning.synth.jsonl", results)
     log.info("Libri-light (%s): done in %.1f s", preset, time.time() - start)
     return out_dir

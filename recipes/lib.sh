@@ -1,0 +1,43 @@
+# Shared helpers for recipes: option parsing in icefall's style, and resumable steps.
+# Source it from a recipe after setting defaults for its options.
+
+# parse_options "$@": --foo-bar VALUE sets $foo_bar (the variable must already exist); --flag alone sets it to true.
+parse_options() {
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --help|-h) usage; exit 0 ;;
+      --*)
+        local name=${1#--}; name=${name//-/_}
+        if ! declare -p "$name" >/dev/null 2>&1; then
+          echo "$0: unknown option $1 (see --help)" >&2; exit 2
+        fi
+        if [ $# -ge 2 ] && [[ "$2" != --* ]]; then
+          printf -v "$name" '%s' "$2"; shift 2
+        else
+          printf -v "$name" '%s' true; shift
+        fi ;;
+      *) echo "$0: unexpected argument $1 (see --help)" >&2; exit 2 ;;
+    esac
+  done
+}
+
+log() { echo "$(date '+%F %T') [$(basename "$0")] $*" >&2; }
+
+# step NAME OUTPUT -- CMD...: runs CMD unless NAME finished before. A step killed half-way left no
+# marker, so its OUTPUT (a folder, or "-" for none) is removed and the step is redone cleanly.
+# The time each step took goes to $done_dir/NAME.seconds (RESULTS.md reads them later).
+step() {
+  local name=$1 output=$2; shift 3
+  local marker=$done_dir/$name.done
+  if [ -f "$marker" ]; then
+    log "step $name: done before, skipped"; return 0
+  fi
+  [ "$output" != "-" ] && rm -rf "$output"
+  mkdir -p "$done_dir"
+  log "step $name: $*"
+  local start=$SECONDS
+  "$@"
+  echo $((SECONDS - start)) > "$done_dir/$name.seconds"
+  touch "$marker"
+  log "step $name: finished in $((SECONDS - start)) s"
+}

@@ -1,0 +1,230 @@
+"""Synthetic L2-ARCTIC: real layout, exact mispronunciation labels, and a preparation that reads them."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from lhotse import CutSet, load_manifest
+from lhotse.recipes import prepare_l2_arctic as lhotse_prepare_l2_arctic
+
+from asr.data.common import CorpusError
+from asr.data.l2arctic import (
+    PhoneLabel,
+    _manifests_by_hand,
+    parse_phone_label,
+    prepare_l2arctic,
+    read_annotation,
+    scan_speaker,
+)
+from asr.text.espeak import EspeakEngine, Voice
+from asr.text.phones import SIL, strip_stress
+from data_prep.audio import to_pcm16
+from data_prep.l2arctic import (
+    SPEAKERS,
+    TEST_SPEAKERS,
+    espeak_phonemes,
+    finish_audio,
+    resynthesize,
+    synth_l2arctic,
+)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    return synth_l2arctic(tmp_path_factory.mktemp("l2") / "a", "tiny", seed=0)
+
+
+def synth_log(root: Path) -> list[dict]:
+    return [json.loads(line) for line in (root.parent / "L2-ARCTIC.synth.jsonl").read_text().splitlines()]
+
+
+def flat(words: list[list[str]]) -> list[str]:
+    return [strip_stress(p) for w in words for p in w]
+
+
+def test_layout_is_l2arctics(corpus: Path):
+    assert sorted(p.name for p in corpus.iterdir()) == sorted(s for s, _, _ in SPEAKERS)
+    prompts = None
+    for spk in corpus.iterdir():
+        assert {p.name for p in spk.iterdir()} == {"wav", "transcript", "textgrid", "annotation"}
+        stems = sorted(p.stem for p in (spk / "wav").glob("*.wav"))
+        assert stems == sorted(p.stem for p in (spk / "transcript").glob("*.txt"))
+        assert stems == sorted(p.stem for p in (spk / "textgrid").glob("*.TextGrid"))
+        assert {p.stem for p in (spk / "annotation").glob("*.TextGrid")} < set(stems)
+        texts = [(spk / "transcript" / f"{s}.txt").read_text() for s in stems]
+        assert prompts is None or texts == prompts  # every speaker reads the same prompts
+        prompts = texts
+        info = sf.info(str(spk / "wav" / f"{stems[0]}.wav"))
+        assert (info.samplerate, info.channels, info.subtype) == (44100, 1, "PCM_16")
+    assert stems[0] == "arctic_a0001" and all("\n" not in t and t != t.upper() for t in prompts)
+    assert not list(corpus.parent.glob("L2-ARCTIC/**/*.jsonl"))  # the log lies beside the corpus
+
+
+def test_lhotse_recipe_parses_it(corpus: Path):
+    read = lhotse_prepare_l2_arctic(corpus)["read"]
+    recs, sups = read["recordings"], read["supervisions"]
+    assert len(recs) == len(sups) == sum(1 for _ in corpus.rglob("*.wav"))
+    for sup in sups:
+        spk, stem = sup.id.split("-")
+        assert sup.text == (corpus / spk.upper() / "transcript" / f"{stem}.txt").read_text().strip()
+        rec = recs[sup.recording_id]
+        assert abs(rec.duration - sf.info(rec.sources[0].source).duration) < 1e-6
+
+
+def test_test_speakers_have_unseen_voices(corpus: Path):
+    variants: dict[bool, set[str]] = {True: set(), False: set()}
+    for e in synth_log(corpus):
+        assert e["voice"]["name"] == "en-us"
+        variants[e["speaker"] in TEST_SPEAKERS].add(e["voice"]["variant"])
+    assert variants[True] and not variants[True] & variants[False]
+
+
+def test_annotation_labels_are_what_espeak_spoke(corpus: Path):
+    entries = [e for e in synth_log(corpus) if e["annotated"]]
+    kinds = set()
+    for e in entries:
+        path = corpus / e["speaker"] / "annotation" / f"{e['utterance']}.TextGrid"
+        ann = read_annotation(path, e["text"])
+        assert ann.perceived_phones() == flat(e["perceived"])
+        assert ann.canonical_phones() == flat(e["canonical"])
+        assert e["espeak"] == espeak_phonemes(e["perceived"])
+        kinds |= {err["type"] for err in ann.errors()}
+    assert kinds == {"s", "d", "a"}
+    raw = "".join(p.read_text() for p in corpus.glob("*/annotation/*.TextGrid"))
+    assert "*" in raw and ", " in raw  # the real corpus's quirks are there
+
+
+def test_wav_is_the_logged_phones_spoken_by_the_logged_voice(corpus: Path):
+    EspeakEngine().synthesize("[[h@l'oU]]")  # this process's espeak-ng state must not matter
+    sample = synth_log(corpus)[::7]
+    for e, synthesis in zip(sample, resynthesize([(e["espeak"], Voice(**e["voice"])) for e in sample]), strict=True):
+        expected = to_pcm16(finish_audio(synthesis.samples, e["lead_samples"], e["trail_samples"],
+                                          e["snr_db"], e["noise_seed"]))  # fmt: skip
+        actual, _ = sf.read(str(corpus / e["speaker"] / "wav" / f"{e['utterance']}.wav"), dtype="int16")
+        assert np.array_equal(actual, expected), e["utterance"]
+
+
+def test_error_labels_are_consistent(corpus: Path, tmp_path: Path):
+    prepare_l2arctic(corpus, tmp_path)
+    sups = [s for part in ("train", "test") for s in load_manifest(tmp_path / f"l2arctic_supervisions_{part}.jsonl.gz")]
+    assert sum(len(s.custom["errors"]) for s in sups) > 0
+    for sup in sups:
+        canonical, perceived = sup.custom["canonical_phones"], sup.custom["perceived_phones"]
+        assert SIL not in canonical + perceived
+        rebuilt = list(canonical)  # applying the errors to the canonical phones gives the perceived ones
+        for err in reversed(sup.custom["errors"]):
+            c, p, k = err["canonical"], err["perceived"], err["type"]
+            assert (k == "s" and c != p and SIL not in (c, p)) or (k == "d" and p == SIL != c) or (k == "a" and c == SIL != p)
+            if k == "s":
+                assert rebuilt[err["index"]] == c
+                rebuilt[err["index"]] = p
+            elif k == "d":
+                assert rebuilt.pop(err["index"]) == c
+            else:
+                rebuilt.insert(err["index"], p)
+        assert rebuilt == perceived
+        assert [a.symbol for a in sup.alignment["phone"]] == perceived
+        assert sup.alignment["phone"][-1].end <= sup.duration + 1e-6
+
+
+def test_parse_phone_label_handles_real_quirks():
+    assert parse_phone_label("AH0") == PhoneLabel("AH", "AH")
+    assert parse_phone_label("AX ") == PhoneLabel("AH", "AH")
+    assert parse_phone_label("DH, D*,s") == PhoneLabel("DH", "D", "s")
+    assert parse_phone_label("T,sil,d") == PhoneLabel("T", SIL, "d")
+    assert parse_phone_label("sil,AH,a") == PhoneLabel(SIL, "AH", "a")
+    assert parse_phone_label("IH1,err,s") == PhoneLabel("IH", "err", "s")
+    assert parse_phone_label("AH0,AH*,s") == PhoneLabel("AH", "AH")
+    assert parse_phone_label("") == PhoneLabel(SIL, SIL)
+    with pytest.raises(ValueError):
+        parse_phone_label("QQ,D,s")
+
+
+def test_prepare_splits_and_lhotse_agreement(corpus: Path, tmp_path: Path):
+    summary = prepare_l2arctic(corpus, tmp_path)
+    assert not summary.skipped
+    annotated = {f"{e['speaker'].lower()}-{e['utterance']}": e["annotated"] for e in synth_log(corpus)}
+    test_ids = {s.lower() for s in TEST_SPEAKERS}
+    for part in ("train", "test", "unlabelled"):
+        cuts = CutSet.from_file(tmp_path / f"l2arctic_cuts_{part}.jsonl.gz")
+        assert len(cuts) == summary.prepared[part] > 0
+        for cut in cuts:
+            sup = cut.supervisions[0]
+            assert sup.custom["annotated"] == annotated[sup.id] == (part != "unlabelled")
+            assert (sup.speaker in test_ids) == (part == "test")
+            assert sup.custom["accent"] and sup.custom["canonical_phones"]
+    # the fallback path (used when files are skipped) builds what lhotse's recipe builds
+    read = lhotse_prepare_l2_arctic(corpus)["read"]
+    utts = [u for d in sorted(corpus.iterdir()) for u in scan_speaker(d)[0]]
+    recs, sups = _manifests_by_hand(utts)
+    for mine, theirs in ((recs, read["recordings"]), (sups, read["supervisions"])):
+        assert sorted(json.dumps(x.to_dict(), sort_keys=True) for x in mine) == sorted(
+            json.dumps(x.to_dict(), sort_keys=True) for x in theirs)  # fmt: skip
+
+
+def test_same_seed_same_bytes_other_seed_other_corpus(corpus: Path, tmp_path: Path):
+    again = synth_l2arctic(tmp_path / "again", "tiny", seed=0, num_jobs=4)  # parallel: same bytes
+    files = sorted(p.relative_to(corpus) for p in corpus.rglob("*") if p.is_file())
+    assert files == sorted(p.relative_to(again) for p in again.rglob("*") if p.is_file())
+    for rel in files:
+        assert (corpus / rel).read_bytes() == (again / rel).read_bytes(), rel
+    assert synth_log(corpus) == synth_log(again)
+    prepare_l2arctic(corpus, tmp_path / "m1")
+    prepare_l2arctic(again, tmp_path / "m2")
+    for m1 in sorted((tmp_path / "m1").glob("*.jsonl.gz")):
+        text1 = gzip.decompress(m1.read_bytes()).decode()
+        text2 = gzip.decompress((tmp_path / "m2" / m1.name).read_bytes()).decode()
+        assert text1.replace(str(corpus), "ROOT") == text2.replace(str(again), "ROOT"), m1.name
+    other = synth_l2arctic(tmp_path / "other", "tiny", seed=1, num_jobs=4)
+    assert synth_log(other) != synth_log(corpus)
+    assert (other / "ABA/wav/arctic_a0001.wav").read_bytes() != (corpus / "ABA/wav/arctic_a0001.wav").read_bytes()
+
+
+def test_missing_corpus_is_a_one_line_error(tmp_path: Path):
+    with pytest.raises(CorpusError, match="nowhere"):
+        prepare_l2arctic(tmp_path / "nowhere", tmp_path / "out")
+
+
+def _break_annotation_end(path: Path) -> None:
+    """Make the phones tier end 0.5 s after the words tier."""
+    text = path.read_text()
+    head, phones = text.split('name = "phones"')
+    end = head.split("xmax = ", 2)[1].split()[0]
+    later = repr(round(float(end) + 0.5, 4))
+    path.write_text(head + 'name = "phones"' + phones.replace(f"xmax = {end} ", f"xmax = {later} "))
+
+
+def test_bad_files_are_skipped_and_listed(corpus: Path, tmp_path: Path):
+    root = tmp_path / "L2-ARCTIC"
+    shutil.copytree(corpus, root)
+    entries = synth_log(corpus)
+    annotated = [e for e in entries if e["annotated"]]
+    bad = {
+        root / "ABA/wav/arctic_a0001.wav": lambda p: p.write_bytes(b"RIFF\x00\x00not a wav at all"),
+        root / "SKA/wav/arctic_a0002.wav": lambda p: p.write_bytes(b""),
+        root / "BWC/transcript/arctic_a0003.txt": lambda p: p.write_text("\n"),
+        root / annotated[5]["speaker"] / "annotation" / f"{annotated[5]['utterance']}.TextGrid": _break_annotation_end,
+        root / annotated[9]["speaker"] / "annotation" / f"{annotated[9]['utterance']}.TextGrid":
+            lambda p: p.write_text(p.read_text().replace('text = "' + annotated[9]["words"][0].lower() + '"',
+                                                          'text = "zebra"', 1)),
+    }  # fmt: skip
+    for path, breaker in bad.items():
+        breaker(path)
+    summary = prepare_l2arctic(root, tmp_path / "out")
+    assert sorted(p for p, _ in summary.skipped) == sorted(str(p) for p in bad)
+    reasons = dict(summary.skipped)
+    assert "end at different times" in reasons[str(list(bad)[3])]
+    assert "does not match the transcript" in reasons[str(list(bad)[4])]
+    bad_ids = {f"{p.parent.parent.name.lower()}-{p.stem}" for p in bad}
+    expected = {f"{e['speaker'].lower()}-{e['utterance']}" for e in entries
+                if (e["annotated"] or e["speaker"] not in TEST_SPEAKERS)} - bad_ids  # fmt: skip
+    found = {s.id for part in ("train", "test", "unlabelled")
+             for s in load_manifest(tmp_path / "out" / f"l2arctic_supervisions_{part}.jsonl.gz")}  # fmt: skip
+    assert found == expected
+    assert "skipped 5 item(s)" in summary.report()
