@@ -19,10 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import pickle
-import subprocess
-import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
@@ -33,9 +29,9 @@ from tqdm.auto import tqdm
 
 from asr.data.l2arctic import SPEAKERS as SPEAKER_TABLE
 from asr.data.l2arctic import TEST_SPEAKERS
-from asr.text.espeak import EspeakEngine, EspeakError, Synthesis, Voice
+from asr.text.espeak import IsolatedSynthesizer, Synthesis, Voice
 from asr.text.lexicon import Lexicon
-from asr.text.phones import ARPABET_TO_ESPEAK, ESPEAK_TO_ARPABET, arpabet_to_espeak, strip_stress
+from asr.text.phones import ARPABET_TO_ESPEAK, ESPEAK_TO_ARPABET, phones_to_espeak, strip_stress
 
 from .audio import add_noise, make_voice, write_audio, write_text
 from .l2_errors import L1_FAVOURITES, Slot, canonical_phones, correct, mispronounce, spoken_phones
@@ -104,16 +100,6 @@ Interval = tuple[float, float, str]
 
 
 # --- espeak-ng phoneme events → phone spans -------------------------------------------------------
-
-
-def espeak_phonemes(words: list[list[str]]) -> str:
-    """ARPAbet phones grouped by word → espeak-ng ``[[...]]`` input, one mnemonic per phone.
-
-    Like :func:`asr.text.phones.phones_to_espeak`, but with espeak-ng's ``|`` separator between
-    the phones of a word: without it espeak-ng reads adjacent mnemonics greedily as one phoneme
-    (``aI`` + ``@`` → ``aI@``), and the audio would not say the labelled phones.
-    """
-    return "[[" + " ".join("|".join(arpabet_to_espeak(p) for p in word) for word in words if word) + "]]"
 
 
 def _event_phones(mnemonic: str) -> tuple[str, ...]:
@@ -186,104 +172,10 @@ def _share_zero_length(spans: list[list[float]]) -> list[tuple[float, float]]:
     return [(s, e) for s, e in spans]
 
 
-# --- history-free synthesis ----------------------------------------------------------------------
-#
-# libespeak-ng 1.51 keeps state between calls (a static pitch-flutter index, the wave phase, libc
-# ``rand()`` noise), so the same request gives different samples depending on what the process spoke
-# before. Every synthesis therefore runs in a child forked from a "zygote" process that never
-# synthesises: each child starts from the state of a fresh ``espeak_Initialize``, and the samples
-# depend on the request only (whichever worker, order or earlier use of espeak-ng in the caller).
-
-
-def _send(stream, obj) -> None:
-    data = pickle.dumps(obj)
-    stream.write(len(data).to_bytes(8, "little") + data)
-    stream.flush()
-
-
-def _receive(stream):
-    head = stream.read(8)
-    if len(head) < 8:
-        return None
-    return pickle.loads(stream.read(int.from_bytes(head, "little")))
-
-
-def _speak_in_child(phonemes: str, voice: Voice) -> tuple[str, object]:
-    """("ok", Synthesis) or ("error", message), from a forked child of this (clean) process."""
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child: speak, send the result, exit without running the parent's cleanup
-        code = 0
-        try:
-            os.close(read_fd)
-            try:
-                result = ("ok", EspeakEngine().synthesize(phonemes, voice, SAMPLE_RATE))
-            except Exception as exc:  # report it to the parent instead of dying silently
-                result = ("error", f"{type(exc).__name__}: {exc}")
-            with os.fdopen(write_fd, "wb") as f:
-                f.write(pickle.dumps(result))
-        except BaseException:
-            code = 1
-        os._exit(code)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as f:
-        data = f.read()
-    _, status = os.waitpid(pid, 0)
-    if status != 0 or not data:
-        return "error", f"espeak-ng child process failed (status {status})"
-    return pickle.loads(data)
-
-
-def _zygote_main() -> None:
-    """Serve (phonemes, voice) requests from stdin; answers go to the original stdout."""
-    import scipy.signal  # noqa: F401  (imported once here, not in every child)
-
-    EspeakEngine()  # initialised (never used) here, so children skip espeak_Initialize
-
-    out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # stray prints must not corrupt the answers
-    while (request := _receive(sys.stdin.buffer)) is not None:
-        phonemes, voice = request
-        _send(out, _speak_in_child(phonemes, Voice(**voice)))
-
-
-class Speaker:
-    """Handle to a zygote process; ``speak`` gives history-free espeak-ng synthesis at 44.1 kHz."""
-
-    def __init__(self) -> None:
-        root = str(Path(__file__).resolve().parents[1])
-        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from data_prep.l2arctic import _zygote_main; _zygote_main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
-        )  # fmt: skip
-
-    def speak(self, phonemes: str, voice: Voice) -> Synthesis:
-        _send(self._proc.stdin, (phonemes, asdict(voice)))
-        answer = _receive(self._proc.stdout)
-        if answer is None:
-            raise EspeakError(f"the espeak-ng zygote process died (exit code {self._proc.poll()})")
-        kind, value = answer
-        if kind != "ok":
-            raise EspeakError(f"{value} for {phonemes[:60]!r}")
-        return value
-
-    def close(self) -> None:
-        self._proc.stdin.close()
-        self._proc.wait(timeout=30)
-        self._proc.stdout.close()
-
-    def __enter__(self) -> Speaker:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-
 def resynthesize(requests: list[tuple[str, Voice]]) -> list[Synthesis]:
     """Speak ``(espeak phonemes, voice)`` requests exactly as :func:`synth_l2arctic` did."""
-    with Speaker() as speaker:
-        return [speaker.speak(phonemes, voice) for phonemes, voice in requests]
+    with IsolatedSynthesizer() as tts:
+        return [tts.synthesize(phonemes, voice, SAMPLE_RATE) for phonemes, voice in requests]
 
 
 # --- audio and tiers -------------------------------------------------------------------------------
@@ -393,12 +285,12 @@ def _annotation_labels(slots: list[Slot], rng: np.random.Generator, cfg: ErrorCo
     return labels
 
 
-def _render(speaker: Speaker, prompt: Prompt, slots: list[list[Slot]], voice: Voice,
+def _render(tts: IsolatedSynthesizer, prompt: Prompt, slots: list[list[Slot]], voice: Voice,
             rng: np.random.Generator, cfg: ErrorConfig) -> tuple[np.ndarray, dict, str, str]:  # fmt: skip
     """Speak the slots; returns audio, the log entry, and the annotation and forced-alignment TextGrids."""
     spoken = spoken_phones(slots)
-    phonemes = espeak_phonemes(spoken)
-    synthesis = speaker.speak(phonemes, voice)
+    phonemes = phones_to_espeak(spoken)
+    synthesis = tts.synthesize(phonemes, voice, SAMPLE_RATE)
     spans = align_events([p for word in spoken for p in word], synthesis.phones)
     lead, trail = (int(round(rng.uniform(0.02, 0.08) * SAMPLE_RATE)) for _ in range(2))
     snr_db, noise_seed = round(float(rng.uniform(30, 45)), 2), int(rng.integers(2**31))
@@ -423,11 +315,11 @@ def _render(speaker: Speaker, prompt: Prompt, slots: list[list[Slot]], voice: Vo
 
 def _synthesize_speakers(tasks: list[SpeakerTask]) -> list[list[dict]]:
     """Write the utterances of some speakers with one zygote; each speaker's log entries."""
-    with Speaker() as speaker:
-        return [_synthesize_speaker(speaker, task) for task in tasks]
+    with IsolatedSynthesizer() as tts:
+        return [_synthesize_speaker(tts, task) for task in tasks]
 
 
-def _synthesize_speaker(speaker: Speaker, task: SpeakerTask) -> list[dict]:
+def _synthesize_speaker(tts: IsolatedSynthesizer, task: SpeakerTask) -> list[dict]:
     """Write every utterance of one speaker; deterministic for ``task.seed``."""
     rng = np.random.default_rng(list(task.seed))
     voice = make_voice(rng, task.gender, held_out=task.speaker in TEST_SPEAKERS, name="en-us")
@@ -441,7 +333,7 @@ def _synthesize_speaker(speaker: Speaker, task: SpeakerTask) -> list[dict]:
             slots = [correct(list(p)) if clean or last else
                      mispronounce(list(p), rng, task.errors.error_rate, favoured) for p in prompt.prons]  # fmt: skip
             try:
-                samples, entry, annotation, alignment = _render(speaker, prompt, slots, voice, rng, task.errors)
+                samples, entry, annotation, alignment = _render(tts, prompt, slots, voice, rng, task.errors)
                 break
             except AlignmentError as exc:
                 if last:

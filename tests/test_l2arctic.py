@@ -23,12 +23,11 @@ from asr.data.l2arctic import (
     scan_speaker,
 )
 from asr.text.espeak import EspeakEngine, Voice
-from asr.text.phones import SIL, strip_stress
+from asr.text.phones import SIL, phones_to_espeak, strip_stress
 from data_prep.audio import to_pcm16
 from data_prep.l2arctic import (
     SPEAKERS,
     TEST_SPEAKERS,
-    espeak_phonemes,
     finish_audio,
     resynthesize,
     synth_l2arctic,
@@ -93,7 +92,7 @@ def test_annotation_labels_are_what_espeak_spoke(corpus: Path):
         ann = read_annotation(path, e["text"])
         assert ann.perceived_phones() == flat(e["perceived"])
         assert ann.canonical_phones() == flat(e["canonical"])
-        assert e["espeak"] == espeak_phonemes(e["perceived"])
+        assert e["espeak"] == phones_to_espeak(e["perceived"])
         kinds |= {err["type"] for err in ann.errors()}
     assert kinds == {"s", "d", "a"}
     raw = "".join(p.read_text() for p in corpus.glob("*/annotation/*.TextGrid"))

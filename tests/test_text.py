@@ -37,7 +37,7 @@ def test_arpabet_to_espeak_marks_stress_and_reduction():
     assert arpabet_to_espeak("IY1") == "'i:"
     assert arpabet_to_espeak("AH0") == "@"
     assert arpabet_to_espeak("AH1") == "'V"
-    assert phones_to_espeak([["TH", "IH1", "NG", "K"]]) == "[[T'INk]]"
+    assert phones_to_espeak([["TH", "IH1", "NG", "K"]]) == "[[T|'I|N|k]]"
 
 
 def test_lexicon_lists_variants_and_falls_back_to_g2p():
@@ -70,3 +70,22 @@ def test_espeak_speaks_phonemes_with_timings():
     starts = [s for _, s, _ in syn.phones]
     assert starts == sorted(starts) and all(e > s for _, s, e in syn.phones)
     assert np.abs(syn.samples).max() > 0.01
+
+
+def test_isolated_synthesis_does_not_depend_on_history():
+    from asr.text.espeak import EspeakError, IsolatedSynthesizer
+
+    text, voice = "Hello there, this is a test.", Voice("en-us", "m3")
+    with IsolatedSynthesizer() as tts:
+        first = tts.synthesize(text, voice, 16000)
+        tts.synthesize("Something else entirely.", Voice("en-GB-x-rp", "f2", rate=200), 16000)
+        again = tts.synthesize(text, voice, 16000)
+        with pytest.raises(EspeakError, match="no voice"):
+            tts.synthesize(text, Voice("xx-nonexistent"))
+        after_error = tts.synthesize(text, voice, 16000)  # the helper survives a refused request
+    assert np.array_equal(first.samples, again.samples) and first.phones == again.phones
+    assert np.array_equal(first.samples, after_error.samples)
+    # the plain engine keeps state between calls, which is why corpora use the isolated one
+    engine = EspeakEngine()
+    a, b = engine.synthesize(text, voice, 16000), engine.synthesize(text, voice, 16000)
+    assert not np.array_equal(a.samples, b.samples)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lhotse import RecordingSet, SupervisionSet
 from lhotse.qa import fix_manifests, validate_recordings_and_supervisions
+
 # lhotse's prepare_librilight insists on all of small/medium/large being present, so each present
 # part goes through its per-part function instead.
 from lhotse.recipes.librilight import LIBRILIGHT, _parse_utterance, _prepare_subset

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from lhotse import RecordingSet, SupervisionSet
 from lhotse.qa import fix_manifests, validate_recordings_and_supervisions
-from lhotse.recipes.librispeech import LIBRISPEECH, parse_utterance, prepare_librispeech as lhotse_prepare_librispeech
+from lhotse.recipes.librispeech import LIBRISPEECH, parse_utterance
+from lhotse.recipes.librispeech import prepare_librispeech as lhotse_prepare_librispeech
 
 from .common import CorpusError, PrepareSummary, audio_problem, require_dir, save_part
 

@@ -8,15 +8,25 @@ phone boundaries of the synthetic L2-ARCTIC annotations real.
 
 The library keeps one global synthesiser per process; :class:`EspeakEngine` is a thin handle to
 it, so create one per process (worker) and do not share it between threads.
+
+libespeak-ng 1.51 also keeps state *between* calls (a static pitch-flutter index, the wave phase,
+libc ``rand()`` noise), so the same request gives different samples depending on what the process
+spoke before. :class:`IsolatedSynthesizer` removes that history: each request is spoken in a child
+forked from a helper process that initialised espeak-ng and never spoke, so the samples depend on
+the request alone. Corpus synthesis uses it; that is what makes a corpus byte-identical for a seed.
 """
 
 from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import os
+import pickle
 import shutil
 import subprocess
-from dataclasses import dataclass, field
+import sys
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -170,6 +180,101 @@ class EspeakEngine:
             samples = resample(samples, sr, sample_rate)
             sr = sample_rate
         return Synthesis(samples=samples, sample_rate=sr, phones=phones, words=words)
+
+
+class IsolatedSynthesizer:
+    """History-free synthesis: every :meth:`synthesize` starts from a freshly initialised espeak-ng.
+
+    Holds one helper ("zygote") process that initialises espeak-ng once and forks a child per
+    request (~30 ms overhead). Use as a context manager, one per worker process::
+
+        with IsolatedSynthesizer() as tts:
+            syn = tts.synthesize("[[h@|l'oU]]", Voice("en-us", "m3"), sample_rate=16000)
+    """
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[2])  # importable even without an installed package
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
+        self._proc = subprocess.Popen(
+            [sys.executable, "-c", "from asr.text.espeak import _zygote_main; _zygote_main()"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
+        )  # fmt: skip
+
+    def synthesize(self, text: str, voice: Voice = Voice(), sample_rate: int | None = None) -> Synthesis:
+        """As :meth:`EspeakEngine.synthesize`, but independent of every earlier request."""
+        _send(self._proc.stdin, (text, asdict(voice)))
+        answer = _receive(self._proc.stdout)
+        if answer is None:
+            raise EspeakError(f"the espeak-ng helper process died (exit code {self._proc.poll()})")
+        kind, value = answer
+        if kind != "ok":
+            raise EspeakError(f"{value} for {text[:60]!r}")
+        if sample_rate and sample_rate != value.sample_rate:  # here, so the helper never imports scipy
+            value.samples = resample(value.samples, value.sample_rate, sample_rate)
+            value.sample_rate = sample_rate
+        return value
+
+    def close(self) -> None:
+        """Stop the helper process."""
+        if self._proc.poll() is None:
+            self._proc.stdin.close()
+            self._proc.wait(timeout=30)
+        self._proc.stdout.close()
+
+    def __enter__(self) -> IsolatedSynthesizer:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _send(stream, obj) -> None:
+    data = pickle.dumps(obj)
+    stream.write(len(data).to_bytes(8, "little") + data)
+    stream.flush()
+
+
+def _receive(stream):
+    head = stream.read(8)
+    if len(head) < 8:
+        return None
+    return pickle.loads(stream.read(int.from_bytes(head, "little")))
+
+
+def _synthesize_in_child(text: str, voice: Voice) -> tuple[str, object]:
+    """("ok", Synthesis) or ("error", message), from a child forked from this (clean) process."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: speak, send the result, exit without running the parent's cleanup
+        code = 0
+        try:
+            os.close(read_fd)
+            try:
+                result = ("ok", EspeakEngine().synthesize(text, voice))
+            except Exception as exc:  # reported to the parent rather than lost with the child
+                result = ("error", f"{type(exc).__name__}: {exc}")
+            with os.fdopen(write_fd, "wb") as f:
+                f.write(pickle.dumps(result))
+        except BaseException:
+            code = 1
+        os._exit(code)
+    os.close(write_fd)
+    with os.fdopen(read_fd, "rb") as f:
+        data = f.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        return "error", f"espeak-ng child process failed (status {status})"
+    return pickle.loads(data)
+
+
+def _zygote_main() -> None:
+    """Serve (text, voice) requests from stdin; answers go to the original stdout."""
+    EspeakEngine()  # initialised here, never used, so children start from a fresh synthesiser
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints must not corrupt the answers
+    while (request := _receive(sys.stdin.buffer)) is not None:
+        text, voice = request
+        _send(out, _synthesize_in_child(text, Voice(**voice)))
 
 
 def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:

@@ -94,8 +94,12 @@ def arpabet_to_espeak(phone: str) -> str:
 
 
 def phones_to_espeak(words: list[list[str]]) -> str:
-    """ARPAbet phones grouped by word → an espeak-ng ``[[...]]`` phoneme string."""
-    return "[[" + " ".join("".join(arpabet_to_espeak(p) for p in word) for word in words if word) + "]]"
+    """ARPAbet phones grouped by word → an espeak-ng ``[[...]]`` phoneme string.
+
+    Phones within a word are joined by espeak-ng's ``|`` separator: without it espeak-ng reads
+    adjacent mnemonics greedily as one phoneme (``aI`` + ``@`` would become ``aI@``).
+    """
+    return "[[" + " ".join("|".join(arpabet_to_espeak(p) for p in word) for word in words if word) + "]]"
 
 
 # espeak-ng (en-us) mnemonics → ARPAbet, for the G2P fallback. Multi-phone entries are r-coloured
