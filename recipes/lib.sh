@@ -23,21 +23,24 @@ parse_options() {
 
 log() { echo "$(date '+%F %T') [$(basename "$0")] $*" >&2; }
 
-# step NAME OUTPUT -- CMD...: runs CMD unless NAME finished before. A step killed half-way left no
-# marker, so its OUTPUT (a folder, or "-" for none) is removed and the step is redone cleanly.
+# step NAME OUTPUT -- CMD...: runs CMD unless NAME finished before with the same command. A step
+# killed half-way left no marker, so its OUTPUT (a folder, or "-" for none) is removed and the step
+# is redone cleanly; a step whose command changed (another seed, say) is redone too.
 # The time each step took goes to $done_dir/NAME.seconds (RESULTS.md reads them later).
 step() {
   local name=$1 output=$2; shift 3
-  local marker=$done_dir/$name.done
-  if [ -f "$marker" ]; then
+  local marker=$done_dir/$name.done command
+  command=$(printf '%q ' "$@")
+  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$command" ]; then
     log "step $name: done before, skipped"; return 0
   fi
+  rm -f "$marker"
   [ "$output" != "-" ] && rm -rf "$output"
   mkdir -p "$done_dir"
   log "step $name: $*"
   local start=$SECONDS
   "$@"
   echo $((SECONDS - start)) > "$done_dir/$name.seconds"
-  touch "$marker"
+  printf '%s' "$command" > "$marker.tmp" && mv "$marker.tmp" "$marker"
   log "step $name: finished in $((SECONDS - start)) s"
 }

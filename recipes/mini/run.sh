@@ -30,9 +30,10 @@ if [ "$skip_setup" != true ]; then
   bash "$root/scripts/setup.sh"
 fi
 export PATH=$root/.venv/bin:$PATH
-corpora=$data/corpora/$preset
-manifests=$data/manifests/$preset
-done_dir=$data/.done/$preset
+tag=${preset}_seed$seed  # another preset or seed gets its own folders, so nothing stale is reused
+corpora=$data/corpora/$tag
+manifests=$data/manifests/$tag
+done_dir=$data/.done/$tag
 mkdir -p "$corpora" "$manifests"
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
@@ -44,6 +45,7 @@ fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "stage 1: prepare lhotse manifests in $manifests"
+  rm -f "$manifests"/.*.tmp  # temp files of a killed run (manifests themselves are renamed into place whole)
   step prepare-librispeech - -- asr prepare librispeech "$corpora/LibriSpeech" "$manifests" -j "$nj"
   step prepare-librilight - -- asr prepare librilight "$corpora/librilight" "$manifests" -j "$nj"
   step prepare-librilight-finetuning - -- asr prepare librilight-finetuning "$corpora/librilight/librispeech_finetuning" "$manifests" -j "$nj"
