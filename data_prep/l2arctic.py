@@ -60,7 +60,7 @@ class L2ArcticPreset:
 
 L2ARCTIC_PRESETS: dict[str, L2ArcticPreset] = {
     "tiny": L2ArcticPreset(prompts=4, annotated=2),
-    "mini": L2ArcticPreset(prompts=120, annotated=40),  # ~1 h annotated + ~2 h unannotated
+    "mini": L2ArcticPreset(prompts=150, annotated=40),  # ~1 h annotated; ~2 h unannotated, of which the 18 training speakers give the unlabelled set
 }
 
 

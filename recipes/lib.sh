@@ -23,15 +23,22 @@ parse_options() {
 
 log() { echo "$(date '+%F %T') [$(basename "$0")] $*" >&2; }
 
-# step NAME OUTPUT -- CMD...: runs CMD unless NAME finished before with the same command. A step
-# killed half-way left no marker, so its OUTPUT (a folder, or "-" for none) is removed and the step
-# is redone cleanly; a step whose command changed (another seed, say) is redone too.
-# The time each step took goes to $done_dir/NAME.seconds (RESULTS.md reads them later).
+# step NAME OUTPUT [AFTER...] -- CMD...: runs CMD unless step NAME finished before with the same
+# command and after the steps it needs (AFTER: names of earlier steps whose output it reads).
+# A step killed half-way left no marker, so its OUTPUT (a folder, or "-" for none) is removed and
+# the step is redone cleanly; a step whose command changed (another seed, say) or whose inputs were
+# remade since is redone too. The seconds each step took go to $done_dir/NAME.seconds.
 step() {
-  local name=$1 output=$2; shift 3
-  local marker=$done_dir/$name.done command
+  local name=$1 output=$2; shift 2
+  local after=()
+  while [ "$1" != "--" ]; do after+=("$1"); shift; done
+  shift
+  local marker=$done_dir/$name.done command stale=false dep
   command=$(printf '%q ' "$@")
-  if [ -f "$marker" ] && [ "$(cat "$marker")" = "$command" ]; then
+  for dep in "${after[@]}"; do
+    [ "$done_dir/$dep.done" -nt "$marker" ] && stale=true
+  done
+  if [ "$stale" = false ] && [ -f "$marker" ] && [ "$(cat "$marker")" = "$command" ]; then
     log "step $name: done before, skipped"; return 0
   fi
   rm -f "$marker"

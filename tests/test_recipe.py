@@ -71,6 +71,15 @@ def test_rerun_skips_finished_steps(finished_run):
     assert manifest_bytes(data) == before
 
 
+def test_a_redone_step_redoes_the_steps_that_read_its_output(finished_run):
+    data, _ = finished_run
+    (data / ".done" / TAG / "synth-l2arctic.done").unlink()
+    log = finish(recipe(data))
+    assert "step synth-l2arctic: asr synth l2arctic" in log
+    assert "step prepare-l2arctic: asr prepare l2arctic" in log
+    assert log.count("done before, skipped") == 5, log
+
+
 def test_stage_options_select_stages(finished_run, tmp_path: Path):
     data, _ = finished_run
     log = finish(recipe(data, "--stage", "1", "--stop-stage", "1"))

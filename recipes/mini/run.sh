@@ -46,10 +46,10 @@ fi
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "stage 1: prepare lhotse manifests in $manifests"
   rm -f "$manifests"/.*.tmp  # temp files of a killed run (manifests themselves are renamed into place whole)
-  step prepare-librispeech - -- asr prepare librispeech "$corpora/LibriSpeech" "$manifests" -j "$nj"
-  step prepare-librilight - -- asr prepare librilight "$corpora/librilight" "$manifests" -j "$nj"
-  step prepare-librilight-finetuning - -- asr prepare librilight-finetuning "$corpora/librilight/librispeech_finetuning" "$manifests" -j "$nj"
-  step prepare-l2arctic - -- asr prepare l2arctic "$corpora/L2-ARCTIC" "$manifests" -j "$nj"
+  step prepare-librispeech - synth-librispeech -- asr prepare librispeech "$corpora/LibriSpeech" "$manifests" -j "$nj"
+  step prepare-librilight - synth-librilight -- asr prepare librilight "$corpora/librilight" "$manifests" -j "$nj"
+  step prepare-librilight-finetuning - synth-librilight -- asr prepare librilight-finetuning "$corpora/librilight/librispeech_finetuning" "$manifests" -j "$nj"
+  step prepare-l2arctic - synth-l2arctic -- asr prepare l2arctic "$corpora/L2-ARCTIC" "$manifests" -j "$nj"
 fi
 
 log "done; manifests in $manifests"
