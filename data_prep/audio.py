@@ -1,15 +1,22 @@
-"""Audio helpers for the synthetic corpora: voices, noise, and atomic writes."""
+"""Helpers for the synthetic corpora: voices, noise, atomic writes, and parallel tasks."""
 
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import soundfile as sf
+from tqdm.auto import tqdm
 
 from asr.data.common import write_atomic
 from asr.text.espeak import Voice
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 #: espeak-ng voices that speak English; the ``en-us`` voice is the one whose phoneme mnemonics
 #: :data:`asr.text.phones.ARPABET_TO_ESPEAK` targets, so phoneme input always uses it.
@@ -64,3 +71,14 @@ def write_audio(path: Path, samples: np.ndarray, sample_rate: int) -> None:
 
 def write_text(path: Path, text: str) -> None:
     write_atomic(path, text.encode("utf-8"))
+
+
+def run_tasks(fn: Callable[[T], R], tasks: list[T], num_jobs: int, desc: str) -> list[R]:
+    """``[fn(t) for t in tasks]`` over ``num_jobs`` worker processes, in task order, with progress.
+
+    Each task draws its random numbers from its own seed, so results do not depend on ``num_jobs``.
+    """
+    if num_jobs <= 1:
+        return [fn(t) for t in tqdm(tasks, desc=desc)]
+    with ProcessPoolExecutor(min(num_jobs, len(tasks))) as pool:
+        return list(tqdm(pool.map(fn, tasks), total=len(tasks), desc=desc))

@@ -20,12 +20,10 @@ from __future__ import annotations
 import json
 import logging
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from asr.data.l2arctic import SPEAKERS as SPEAKER_TABLE
 from asr.data.l2arctic import TEST_SPEAKERS
@@ -33,7 +31,7 @@ from asr.text.espeak import IsolatedSynthesizer, Synthesis, Voice
 from asr.text.lexicon import Lexicon
 from asr.text.phones import ARPABET_TO_ESPEAK, ESPEAK_TO_ARPABET, phones_to_espeak, strip_stress
 
-from .audio import add_noise, make_voice, write_audio, write_text
+from .audio import add_noise, make_voice, run_tasks, write_audio, write_text
 from .l2_errors import L1_FAVOURITES, Slot, canonical_phones, correct, mispronounce, spoken_phones
 from .text_source import sentence_pools
 
@@ -313,14 +311,13 @@ def _render(tts: IsolatedSynthesizer, prompt: Prompt, slots: list[list[Slot]], v
     return samples, entry, annotation, alignment
 
 
-def _synthesize_speakers(tasks: list[SpeakerTask]) -> list[list[dict]]:
-    """Write the utterances of some speakers with one zygote; each speaker's log entries."""
-    with IsolatedSynthesizer() as tts:
-        return [_synthesize_speaker(tts, task) for task in tasks]
-
-
-def _synthesize_speaker(tts: IsolatedSynthesizer, task: SpeakerTask) -> list[dict]:
+def _synthesize_speaker(task: SpeakerTask) -> list[dict]:
     """Write every utterance of one speaker; deterministic for ``task.seed``."""
+    with IsolatedSynthesizer() as tts:
+        return _speak_speaker(tts, task)
+
+
+def _speak_speaker(tts: IsolatedSynthesizer, task: SpeakerTask) -> list[dict]:
     rng = np.random.default_rng(list(task.seed))
     voice = make_voice(rng, task.gender, held_out=task.speaker in TEST_SPEAKERS, name="en-us")
     favoured = L1_FAVOURITES.get(task.l1, frozenset())
@@ -385,15 +382,8 @@ def synth_l2arctic(out_dir: Path, preset: str = "tiny", seed: int = 0, error_rat
         rng = np.random.default_rng([seed, 1, k])
         annotated = frozenset(prompts[int(i)].name for i in rng.choice(len(prompts), spec.annotated, replace=False))
         tasks.append(SpeakerTask(str(root), speaker, gender, l1, prompts, annotated, errors, (seed, 2, k)))
-    groups = [tasks[i::num_jobs] for i in range(min(max(1, num_jobs), len(tasks)))]
-    if len(groups) > 1:
-        with ProcessPoolExecutor(len(groups)) as pool:
-            results = list(tqdm(pool.map(_synthesize_speakers, groups), total=len(groups), desc="synthesising L2-ARCTIC"))
-    else:
-        results = [_synthesize_speakers(groups[0])]
-    # back in speaker order, whatever the grouping
-    by_speaker = {r[0]["speaker"]: r for group in results for r in group}
-    entries = [e for name, _, _ in SPEAKERS for e in by_speaker[name]]
+    results = run_tasks(_synthesize_speaker, tasks, num_jobs, "synthesising L2-ARCTIC")
+    entries = [e for speaker_entries in results for e in speaker_entries]
     write_text(Path(out_dir) / "L2-ARCTIC.synth.jsonl", "".join(json.dumps(e) + "\n" for e in entries))
     hours = {a: sum(e["duration"] for e in entries if e["annotated"] == a) / 3600 for a in (True, False)}
     log.info("L2-ARCTIC (%s): %.2f h annotated + %.2f h unannotated in %.1f s",

@@ -17,16 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from asr.text.espeak import IsolatedSynthesizer
 
-from .audio import add_noise, make_voice, write_audio, write_text
+from .audio import add_noise, make_voice, run_tasks, write_audio, write_text
 from .librispeech import SubsetSpec, synthesize_layout, write_synthesis_log
 from .text_source import sentence_pools
 
@@ -131,12 +129,7 @@ def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_job
                       p.file_minutes * 60, "F" if i % 2 == 0 else "M", (seed, 2, i))  # fmt: skip
         for i, spk in enumerate(speakers)
     ]
-    desc = "synthesising librilight/small"
-    if num_jobs > 1:
-        with ProcessPoolExecutor(num_jobs) as pool:
-            records = list(tqdm(pool.map(_synthesize_long_form, tasks), total=len(tasks), desc=desc))
-    else:
-        records = [_synthesize_long_form(t) for t in tqdm(tasks, desc=desc)]
+    records = run_tasks(_synthesize_long_form, tasks, num_jobs, "synthesising librilight/small")
     write_text(out_dir.parent / "librilight.synth.jsonl", "".join(json.dumps(r) + "\n" for rs in records for r in rs))
     results = synthesize_layout(out_dir / "librispeech_finetuning", finetuning_subsets(preset), seed, num_jobs,
                                 id_offset=1, id_range=(15000, 20000))

@@ -17,16 +17,14 @@ from __future__ import annotations
 import json
 import logging
 import time
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from asr.text.espeak import IsolatedSynthesizer
 
-from .audio import add_noise, make_voice, write_audio, write_text
+from .audio import add_noise, make_voice, run_tasks, write_audio, write_text
 from .text_source import sentence_pools
 
 log = logging.getLogger(__name__)
@@ -134,14 +132,7 @@ def synthesize_layout(root: Path, subsets: tuple[SubsetSpec, ...], seed: int, nu
             tasks.append(SpeakerTask(str(root), subset, int(speaker_ids[k]), chapters, gender,
                                      subset.minutes * 60 / subset.speakers, (seed, id_offset, s_index, i)))  # fmt: skip
             k += 1
-    results: list[SpeakerResult] = []
-    desc = f"synthesising {root.name}"
-    if num_jobs > 1:
-        with ProcessPoolExecutor(num_jobs) as pool:
-            results = list(tqdm(pool.map(_synthesize_speaker, tasks), total=len(tasks), desc=desc))
-    else:
-        results = [_synthesize_speaker(t) for t in tqdm(tasks, desc=desc)]
-    return results
+    return run_tasks(_synthesize_speaker, tasks, num_jobs, f"synthesising {root.name}")
 
 
 def _speakers_txt(results: list[SpeakerResult]) -> str:

@@ -303,7 +303,12 @@ def phonemize(words: list[str], voice: str = "en-us") -> list[list[str]]:
         input="\n".join(words), capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     lines = [line.strip() for line in out.splitlines() if line.strip()]
-    if len(lines) != len(words):
-        # espeak joins some lines; fall back to one call per word
-        return [phonemize([w], voice)[0] if len(words) > 1 else [p for p in lines[0].split("_") if p] for w in words]
-    return [[p for p in line.replace(" ", "_").split("_") if p] for line in lines]
+    if len(lines) == len(words):
+        return [_split_phonemes(line) for line in lines]
+    if len(words) == 1:  # espeak-ng broke one word's output over several lines
+        return [[p for line in lines for p in _split_phonemes(line)]]
+    return [phonemize([w], voice)[0] for w in words]  # it merged lines: one call per word instead
+
+
+def _split_phonemes(line: str) -> list[str]:
+    return [p for p in line.replace(" ", "_").split("_") if p]
