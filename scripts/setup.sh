@@ -52,8 +52,12 @@ if [ ! -x "$venv/bin/lmplz" ] || [ ! -x "$venv/bin/build_binary" ]; then
   "$venv/bin/python" -m pip download -q --no-deps --no-binary kenlm -d "$work" "kenlm==0.3.0"
   tar -xzf "$work"/kenlm-*.tar.gz -C "$work"
   src=$(find "$work" -maxdepth 1 -type d -name 'kenlm-*' | head -1)
-  cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 >/dev/null
-  cmake --build "$src/build" --target lmplz build_binary -j "$(nproc)" >/dev/null
+  # compiler chatter goes to a log, shown only if the build fails
+  if ! { cmake -S "$src" -B "$src/build" -DCMAKE_BUILD_TYPE=Release -DKENLM_MAX_ORDER=6 &&
+         cmake --build "$src/build" --target lmplz build_binary -j "$(nproc)"; } >"$work/build.log" 2>&1; then
+    tail -n 40 "$work/build.log" >&2
+    log "KenLM build failed (full log above, last 40 lines)"; exit 1
+  fi
   install -m 755 "$src/build/bin/lmplz" "$src/build/bin/build_binary" "$venv/bin/"
 else
   log "KenLM tools present"
