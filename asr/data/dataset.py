@@ -1,0 +1,215 @@
+"""From lhotse cuts to padded tensors: the pretraining cut list, the audio dataset and its ``Batch``.
+
+``pretraining_cuts`` turns a Libri-light (or any) manifest into the cuts self-supervised training reads:
+the voice-activity segments, at most ``max_duration`` seconds each, at 16 kHz. A lhotse sampler groups
+them into batches of about equal total duration, and :class:`AudioDataset` loads and pads one such group
+into a :class:`Batch`, dropping (and counting) cuts whose audio is unusable instead of crashing a run
+that may be days long.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+from lhotse import CutSet
+from lhotse.cut import Cut
+from lhotse.lazy import LazyFlattener, LazyMapper
+
+from .common import CorpusError
+
+log = logging.getLogger(__name__)
+
+SAMPLING_RATE = 16000
+LABEL_PAD = -100  # ignore_index of torch's cross-entropy
+
+
+@dataclass
+class Batch:
+    """A padded batch of 16 kHz mono audio, with optional frame-level targets."""
+
+    audio: torch.Tensor  # [B, S] float32, 16 kHz, zero-padded
+    audio_lengths: torch.Tensor  # [B] int64, samples
+    cut_ids: list[str]
+    # e.g. "hubert_labels": LongTensor [B, T] padded with -100 (T frames of 20 ms), set when cuts carry them
+    targets: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        """Seconds of real (unpadded) audio in the batch."""
+        return float(self.audio_lengths.sum()) / SAMPLING_RATE
+
+    def __len__(self) -> int:
+        return len(self.cut_ids)
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> Batch:
+        """The same batch with every tensor on ``device``."""
+        return Batch(
+            audio=self.audio.to(device, non_blocking=non_blocking),
+            audio_lengths=self.audio_lengths.to(device, non_blocking=non_blocking),
+            cut_ids=list(self.cut_ids),
+            targets={k: v.to(device, non_blocking=non_blocking) for k, v in self.targets.items()},
+        )
+
+
+def _pad(rows: Sequence[torch.Tensor], value: float | int) -> torch.Tensor:
+    out = rows[0].new_full((len(rows), max(len(r) for r in rows)), value)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+class AudioDataset(torch.utils.data.Dataset):
+    """Map a lhotse sampler's ``CutSet`` to a :class:`Batch` (or ``None`` when no cut in it is usable).
+
+    A cut is dropped, with a warning, and counted in ``self.skipped[reason]`` when its audio cannot be
+    read, holds NaN/inf samples, is silent (peak below ``silence_threshold``), is shorter than
+    ``min_samples`` (the encoder's receptive field), or lacks a label field other cuts of the batch carry.
+    Multi-channel audio is averaged to mono. Temporal-array fields named in ``label_fields`` (e.g.
+    ``hubert_labels``, one integer per 20 ms frame) become ``targets[name]``, padded with -100.
+    """
+
+    def __init__(
+        self,
+        min_samples: int = 400,
+        label_fields: Iterable[str] = ("hubert_labels",),
+        silence_threshold: float = 1e-5,
+        sampling_rate: int = SAMPLING_RATE,
+    ) -> None:
+        self.min_samples = min_samples
+        self.label_fields = tuple(label_fields)
+        self.silence_threshold = silence_threshold
+        self.sampling_rate = sampling_rate
+        self.skipped: Counter[str] = Counter()
+
+    def _skip(self, cut: Cut, reason: str) -> None:
+        self.skipped[reason] += 1
+        log.warning("dropping cut %s from its batch: %s", cut.id, reason)
+
+    def _load_audio(self, cut: Cut) -> torch.Tensor | None:
+        try:
+            samples = cut.resample(self.sampling_rate).load_audio()
+        except Exception as exc:  # any decoder/IO error: one bad file must not stop training
+            self._skip(cut, f"unreadable audio ({type(exc).__name__})")
+            return None
+        audio = torch.from_numpy(np.asarray(samples, dtype=np.float32))
+        if audio.ndim == 2:
+            audio = audio.mean(dim=0)
+        if audio.numel() < self.min_samples:
+            self._skip(cut, "too short")
+            return None
+        if not torch.isfinite(audio).all():
+            self._skip(cut, "non-finite samples")
+            return None
+        if audio.abs().max() < self.silence_threshold:
+            self._skip(cut, "silent")
+            return None
+        return audio
+
+    def __getitem__(self, cuts: CutSet) -> Batch | None:
+        loaded: list[tuple[str, torch.Tensor, dict[str, torch.Tensor]]] = []
+        for cut in cuts:
+            audio = self._load_audio(cut)
+            if audio is None:
+                continue
+            labels = {}
+            for name in self.label_fields:
+                if not cut.has_custom(name):
+                    continue
+                try:
+                    labels[name] = torch.from_numpy(np.asarray(cut.load_custom(name))).long().reshape(-1)
+                except Exception as exc:
+                    self._skip(cut, f"unreadable {name} ({type(exc).__name__})")
+                    audio = None
+                    break
+            if audio is not None:
+                loaded.append((cut.id, audio, labels))
+        # Targets are all-or-nothing per batch: a cut lacking a field its neighbours carry is dropped.
+        names = sorted({n for _, _, labels in loaded for n in labels})
+        kept = []
+        for cut_id, audio, labels in loaded:
+            missing = [n for n in names if n not in labels]
+            if missing:
+                self.skipped[f"missing {missing[0]}"] += 1
+                log.warning("dropping cut %s from its batch: missing %s", cut_id, ", ".join(missing))
+            else:
+                kept.append((cut_id, audio, labels))
+        if not kept:
+            self.skipped["empty batch"] += 1
+            return None
+        return Batch(
+            audio=_pad([a for _, a, _ in kept], 0.0),
+            audio_lengths=torch.tensor([len(a) for _, a, _ in kept], dtype=torch.int64),
+            cut_ids=[c for c, _, _ in kept],
+            targets={n: _pad([labels[n] for _, _, labels in kept], LABEL_PAD) for n in names},
+        )
+
+
+def load_cuts(path: str | Path) -> CutSet:
+    """Open a cut manifest lazily; a missing or empty manifest is a :class:`CorpusError` naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"cut manifest not found: {path}")
+    try:
+        cuts = CutSet.from_jsonl_lazy(path) if ".jsonl" in path.name else CutSet.from_file(path)
+    except Exception as exc:
+        raise CorpusError(f"cannot read cut manifest {path}: {exc}") from exc
+    if _is_empty(cuts):
+        raise CorpusError(f"cut manifest is empty: {path}")
+    return cuts
+
+
+def _is_empty(cuts: CutSet) -> bool:
+    return next(iter(cuts), None) is None
+
+
+def _pretraining_pieces(cut: Cut, max_duration: float, min_duration: float, sampling_rate: int) -> list[Cut]:
+    # Recordings with voice-activity supervisions (Libri-light) keep only the speech; others stay whole.
+    pieces = list(cut.trim_to_supervisions(keep_overlapping=False)) if cut.supervisions else [cut]
+    out = []
+    for piece in pieces:
+        # Equal windows rather than max_duration + remainder: a 16 s segment gives 2 x 8 s, not 15.6 + 0.4.
+        n = max(1, math.ceil(piece.duration / max_duration - 1e-9))
+        width = piece.duration / n
+        for i in range(n):
+            window = (
+                piece
+                if n == 1
+                else piece.truncate(offset=i * width, duration=width).with_id(f"{piece.id}_{i}")
+            )
+            if window.duration >= min_duration:
+                out.append(window.resample(sampling_rate))
+    return out
+
+
+def pretraining_cuts(
+    cuts: CutSet | str | Path,
+    max_duration: float = 15.6,
+    min_duration: float = 1.0,
+    sampling_rate: int = SAMPLING_RATE,
+) -> CutSet:
+    """The cuts self-supervised pretraining reads, lazily derived from ``cuts`` (a CutSet or a manifest path).
+
+    Cuts with supervisions (Libri-light's voice-activity segments, which carry no text) are trimmed to
+    them; anything longer than ``max_duration`` seconds is split into equal windows no longer than that;
+    pieces shorter than ``min_duration`` are dropped; audio is resampled to ``sampling_rate`` on loading.
+    Cut ids stay deterministic (supervision id, plus ``_<i>`` for windows). An empty input is a
+    :class:`CorpusError` naming the manifest.
+    """
+    if max_duration <= 0 or min_duration > max_duration:
+        raise ValueError(f"need 0 < min_duration <= max_duration, got {min_duration} and {max_duration}")
+    if isinstance(cuts, (str, Path)):
+        cuts = load_cuts(cuts)
+    elif _is_empty(cuts):
+        raise CorpusError("the cut set given for pretraining is empty")
+    pieces = partial(
+        _pretraining_pieces, max_duration=max_duration, min_duration=min_duration, sampling_rate=sampling_rate
+    )
+    return CutSet(LazyFlattener(LazyMapper(cuts, pieces)))

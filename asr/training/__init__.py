@@ -1,0 +1,18 @@
+"""The training loop shared by every objective: sampling, AMP, accumulation, checkpoints, resume, DDP."""
+
+from .checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from .config import TrainConfig, TrainResult
+from .distributed import run_distributed
+from .loop import train
+from .schedule import lr_scale
+
+__all__ = [
+    "CheckpointError",
+    "TrainConfig",
+    "TrainResult",
+    "list_checkpoints",
+    "load_checkpoint",
+    "lr_scale",
+    "run_distributed",
+    "train",
+]

@@ -1,0 +1,165 @@
+"""Checkpoints: atomic writes, pruning, finding the latest, strict loading with readable errors.
+
+Everything is stored as tensors and plain Python containers, so ``torch.load(path, weights_only=True)``
+reads every file this module writes (no pickled classes: dataclasses become dicts).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import random
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+_CHECKPOINT = re.compile(r"^checkpoint-(\d+)\.pt$")
+
+
+class CheckpointError(Exception):
+    """A checkpoint that cannot be used for this run; the message names the file and what differs."""
+
+
+def plain(obj: Any) -> Any:
+    """``obj`` with dataclasses turned into dicts and paths into strings (safe for ``weights_only``)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, Mapping):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(plain(v) for v in obj)
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    return obj
+
+
+def save_atomic(obj: Any, path: Path) -> None:
+    """``torch.save`` to a temporary file in the same folder, fsync, then rename: no half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(obj, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def remove_stale_temporaries(exp_dir: Path) -> None:
+    """Delete temporary files a killed run left behind."""
+    for tmp in Path(exp_dir).glob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
+def checkpoint_path(exp_dir: Path, step: int) -> Path:
+    return Path(exp_dir) / f"checkpoint-{step}.pt"
+
+
+def list_checkpoints(exp_dir: Path) -> list[tuple[int, Path]]:
+    """``(step, path)`` of every ``checkpoint-{step}.pt`` in ``exp_dir``, oldest first."""
+    found = []
+    if Path(exp_dir).is_dir():
+        for p in Path(exp_dir).iterdir():
+            m = _CHECKPOINT.match(p.name)
+            if m:
+                found.append((int(m.group(1)), p))
+    return sorted(found)
+
+
+def prune_checkpoints(exp_dir: Path, keep_last: int) -> None:
+    """Keep the ``keep_last`` newest checkpoints (all when ``keep_last <= 0``)."""
+    if keep_last <= 0:
+        return
+    for _, path in list_checkpoints(exp_dir)[:-keep_last]:
+        path.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """Read a checkpoint (or ``encoder.pt``) on the CPU with ``weights_only=True``."""
+    return torch.load(Path(path), map_location="cpu", weights_only=True)
+
+
+def load_latest(exp_dir: Path) -> tuple[Path, dict] | None:
+    """The newest readable checkpoint in ``exp_dir``, or None. An unreadable one is skipped with a warning."""
+    for _, path in reversed(list_checkpoints(exp_dir)):
+        try:
+            return path, load_checkpoint(path)
+        except Exception as exc:  # writes are atomic, so this is disk damage or a foreign file
+            log.warning("cannot read checkpoint %s (%s); trying an older one", path, exc)
+    return None
+
+
+def load_model_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
+    """Load ``state`` into ``module``; any missing, unexpected or reshaped key is a :class:`CheckpointError`."""
+    own = module.state_dict()
+    missing = sorted(set(own) - set(state))
+    unexpected = sorted(set(state) - set(own))
+    reshaped = [
+        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
+        for k in sorted(set(own) & set(state))
+        if tuple(state[k].shape) != tuple(own[k].shape)
+    ]
+    problems = []
+    if missing:
+        problems.append("missing keys: " + _few(missing))
+    if unexpected:
+        problems.append("unexpected keys: " + _few(unexpected))
+    if reshaped:
+        problems.append("shape mismatch (checkpoint vs model): " + _few(reshaped))
+    if problems:
+        raise CheckpointError(f"{path}: model weights do not match this model; " + "; ".join(problems))
+    module.load_state_dict(state, strict=True)
+
+
+def _few(items: list[str], n: int = 10) -> str:
+    more = f", ... ({len(items) - n} more)" if len(items) > n else ""
+    return ", ".join(items[:n]) + more
+
+
+def rng_state() -> dict:
+    """The global RNG states of torch (CPU and CUDA), numpy and ``random`` as tensors and plain values."""
+    np_state = np.random.get_state(legacy=False)
+    version, internal, gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": {
+            "key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+            "pos": int(np_state["state"]["pos"]),
+            "has_gauss": int(np_state["has_gauss"]),
+            "gauss": float(np_state["gauss"]),
+        },
+        "python": [version, list(internal), gauss],
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    """Restore what :func:`rng_state` returned."""
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    n = state["numpy"]
+    np.random.set_state(
+        {
+            "bit_generator": "MT19937",
+            "state": {"key": n["key"].numpy().astype(np.uint32), "pos": n["pos"]},
+            "has_gauss": n["has_gauss"],
+            "gauss": n["gauss"],
+        }
+    )
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))

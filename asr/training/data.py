@@ -1,0 +1,103 @@
+"""The stream of batches one rank trains on, and where in it a run stands.
+
+Batches come from lhotse's ``DynamicBucketingSampler`` built for world size 1, epoch after epoch
+(``set_epoch`` reshuffles), so the *global* sequence of batches depends only on the cuts, the seed and
+``max_duration`` — not on how many processes train. Rank ``r`` of ``W`` takes the global batches
+``r, r + W, r + 2W, …`` (lhotse's own DDP mode also deals out consecutive batches, but its bucket
+synchronisation makes the global sequence depend on ``W``). Hence one process with ``grad_accum = W``
+sees exactly the batches that ``W`` DDP ranks see in one step, and a rank's place in the stream is just
+the ``(epoch, index)`` of the last batch it consumed, which a checkpoint stores and a resumed run
+fast-forwards to (reading manifests only, no audio). Unlike the sampler's own ``state_dict``, this
+position counts batches the loop *consumed*, not those DataLoader workers prefetched.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections import Counter
+from collections.abc import Iterator
+
+import torch
+from lhotse import CutSet
+from lhotse.dataset import DynamicBucketingSampler
+
+Position = tuple[int, int]  # (epoch, index of the batch within the epoch's global sequence)
+
+
+def make_sampler(cuts: CutSet, max_duration: float, shuffle: bool, seed: int, num_buckets: int):
+    """The world-size-independent lhotse sampler over ``cuts``."""
+    with warnings.catch_warnings():
+        # Eager (in-memory) cut sets are fine for the sizes that are eager; lazy ones stream.
+        warnings.filterwarnings("ignore", message=".*eagerly read CutSet.*")
+        return DynamicBucketingSampler(
+            cuts, max_duration=max_duration, shuffle=shuffle, seed=seed, num_buckets=num_buckets,
+            world_size=1, rank=0, drop_last=False,
+        )  # fmt: skip
+
+
+class BatchStream:
+    """Endless ``(cuts, position)`` for one rank: every ``stride``-th global batch from ``start`` on.
+
+    Counting global batches from ``start`` (inclusive) as 0, 1, 2, …, the stream yields those with
+    count ``>= offset`` and ``(count - offset) % stride == 0``.
+    """
+
+    def __init__(self, sampler, start: Position = (0, 0), offset: int = 0, stride: int = 1) -> None:
+        self.sampler = sampler
+        self.start = tuple(start)
+        self.offset = offset
+        self.stride = stride
+
+    def __iter__(self) -> Iterator[tuple[CutSet, Position]]:
+        epoch, count = self.start[0], 0
+        while True:
+            self.sampler.set_epoch(epoch)
+            empty = True
+            for index, cuts in enumerate(self.sampler):
+                empty = False
+                if (epoch, index) < self.start:
+                    continue  # fast-forward: the sampler reads manifests only
+                if count >= self.offset and (count - self.offset) % self.stride == 0:
+                    yield cuts, (epoch, index)
+                count += 1
+            if empty:
+                raise RuntimeError("the sampler yields no batches: is the cut set empty after filtering?")
+            epoch += 1
+
+
+def resume_stream(
+    sampler, last: list[Position] | None, saved_world: int, rank: int, world: int
+) -> BatchStream:
+    """Where rank ``rank`` of ``world`` continues, given each saved rank's last consumed position."""
+    if not last:
+        return BatchStream(sampler, (0, 0), offset=rank, stride=world)
+    if saved_world == world:
+        epoch, index = last[rank]
+        return BatchStream(sampler, (epoch, index + 1), offset=world - 1, stride=world)
+    # Another world size: continue after the furthest batch any rank read (exact when no batch was skipped).
+    epoch, index = max(tuple(p) for p in last)
+    return BatchStream(sampler, (epoch, index + 1), offset=rank, stride=world)
+
+
+class CountingReader(torch.utils.data.Dataset):
+    """Wrap a dataset so each item also reports the cuts it dropped and the batch's position.
+
+    DataLoader workers hold copies of the dataset, so its ``skipped`` counter cannot be read from the
+    training process; the per-batch difference travels back with the batch instead.
+    """
+
+    def __init__(self, dataset) -> None:
+        self.dataset = dataset
+
+    def __getitem__(self, item: tuple[CutSet, Position]):
+        cuts, position = item
+        counter = getattr(self.dataset, "skipped", None)
+        before = Counter(counter) if counter is not None else Counter()
+        batch = self.dataset[cuts]
+        after = Counter(counter) if counter is not None else Counter()
+        return batch, dict(after - before), position
+
+
+def identity(x):
+    """DataLoader collate_fn: batches are already collated by the dataset."""
+    return x
