@@ -11,11 +11,10 @@ import logging
 
 import click
 
-from asr.data.common import CorpusError
-from asr.text.espeak import EspeakError
+from asr.errors import UserError
 
 #: Exceptions that mean the user gave bad input or the machine lacks a tool: shown as one line.
-USER_ERRORS = (CorpusError, EspeakError, FileNotFoundError, NotADirectoryError)
+USER_ERRORS = (UserError, FileNotFoundError, NotADirectoryError)
 
 
 class _Group(click.Group):
@@ -37,6 +36,6 @@ def cli(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
 
 
-from . import prepare, synth  # noqa: E402  (subcommands register themselves on `cli`)
+from . import prepare, pretrain, synth  # noqa: E402  (subcommands register themselves on `cli`)
 
-__all__ = ["cli", "prepare", "synth"]
+__all__ = ["cli", "prepare", "pretrain", "synth"]

@@ -14,10 +14,12 @@ from pathlib import Path
 
 import soundfile as sf
 
+from asr.errors import UserError
+
 log = logging.getLogger(__name__)
 
 
-class CorpusError(Exception):
+class CorpusError(UserError):
     """A user-facing problem with a corpus (missing folder, bad file); the message names the path."""
 
 

@@ -185,7 +185,9 @@ def _pretraining_pieces(cut: Cut, max_duration: float, min_duration: float, samp
                 else piece.truncate(offset=i * width, duration=width).with_id(f"{piece.id}_{i}")
             )
             if window.duration >= min_duration:
-                out.append(window.resample(sampling_rate))
+                # No supervisions: a window is all speech already, and this makes the function idempotent
+                # (windows labelled by `asr hubert-kmeans label` pass through `asr pretrain` unchanged).
+                out.append(window.drop_supervisions().resample(sampling_rate))
     return out
 
 
@@ -200,7 +202,8 @@ def pretraining_cuts(
     Cuts with supervisions (Libri-light's voice-activity segments, which carry no text) are trimmed to
     them; anything longer than ``max_duration`` seconds is split into equal windows no longer than that;
     pieces shorter than ``min_duration`` are dropped; audio is resampled to ``sampling_rate`` on loading.
-    Cut ids stay deterministic (supervision id, plus ``_<i>`` for windows). An empty input is a
+    Cut ids stay deterministic (supervision id, plus ``_<i>`` for windows); windows carry no supervisions,
+    so applying the function to its own output changes nothing. An empty input is a
     :class:`CorpusError` naming the manifest.
     """
     if max_duration <= 0 or min_duration > max_duration:

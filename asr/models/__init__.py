@@ -8,7 +8,7 @@ from .encoder import (
     count_parameters,
     encoder_config,
 )
-from .pretrained import PretrainedCheckpointError, load_pretrained_encoder
+from .pretrained import PretrainedCheckpointError, load_encoder, load_pretrained_encoder
 
 __all__ = [
     "Encoder",
@@ -18,5 +18,6 @@ __all__ = [
     "build_encoder",
     "count_parameters",
     "encoder_config",
+    "load_encoder",
     "load_pretrained_encoder",
 ]

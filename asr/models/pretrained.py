@@ -21,10 +21,12 @@ from torchaudio.models.wav2vec2 import Wav2Vec2Model, wav2vec2_model
 from torchaudio.models.wav2vec2.utils.import_fairseq import _convert_state_dict
 from torchaudio.models.wav2vec2.utils.import_huggingface import _get_config, import_huggingface_model
 
+from asr.errors import UserError
+
 from .encoder import Encoder, EncoderConfig
 
 
-class PretrainedCheckpointError(ValueError):
+class PretrainedCheckpointError(UserError, ValueError):
     """A checkpoint in a format (or of an architecture) we cannot import; the message names the path."""
 
 
@@ -76,6 +78,37 @@ def load_pretrained_encoder(path: str | Path, *, trust_pickle: bool = False, **o
     return encoder_from_wav2vec2(
         model, config, mask_embedding=mask_emb, normalize_audio=normalize, **overrides
     )
+
+
+def load_encoder(path: str | Path, *, trust_pickle: bool = False, **overrides) -> Encoder:
+    """An :class:`Encoder` from any checkpoint the toolkit reads, loaded strictly.
+
+    ``path`` is this toolkit's ``encoder.pt`` (written at the end of ``asr pretrain``), one of its training
+    checkpoints (``checkpoint-N.pt``: the encoder part of the objective), or what
+    :func:`load_pretrained_encoder` imports (a fairseq file, a Hugging Face folder). ``overrides`` change
+    non-shape config fields (dropouts, ``layer_drop``, ``feature_grad_mult``).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such checkpoint file or folder")
+    if path.is_dir():
+        return load_pretrained_encoder(path, trust_pickle=trust_pickle, **overrides)
+    state = _load_checkpoint(path, trust_pickle)
+    if isinstance(state, dict) and "encoder_config" in state and ("encoder" in state or "model" in state):
+        if "encoder" in state:
+            weights = state["encoder"]
+        else:  # a training checkpoint: the objective's weights, the encoder's under "encoder."
+            weights = {k[len("encoder.") :]: v for k, v in state["model"].items() if k.startswith("encoder.")}
+        config = dict(state["encoder_config"])
+        unknown = set(overrides) - set(config)
+        if unknown:
+            raise ValueError(f"unknown EncoderConfig field(s): {sorted(unknown)}")
+        encoder = Encoder(EncoderConfig(**{**config, **overrides}))
+        from asr.training.checkpoint import load_model_strict  # the one strict loader (names bad keys)
+
+        load_model_strict(encoder, weights, path)
+        return encoder
+    return load_pretrained_encoder(path, trust_pickle=trust_pickle, **overrides)
 
 
 def encoder_from_wav2vec2(

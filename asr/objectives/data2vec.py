@@ -28,7 +28,7 @@ from asr.data.dataset import Batch
 from asr.models import Encoder
 from asr.objectives.base import LossOutput, Objective
 from asr.objectives.ema import EMATeacher, ema_decay, frame_variance, regression_loss, teacher_targets
-from asr.objectives.masking import span_mask
+from asr.objectives.masking import check_span_settings, span_mask
 
 # Encoder parts shared with the teacher (copied at each update, not averaged); see the module docstring.
 SHARED = ("feature_extractor", "feature_projection", "pos_conv_embed")
@@ -52,8 +52,7 @@ class Data2VecConfig:
     def __post_init__(self) -> None:
         if self.top_k < 1:
             raise ValueError(f"top_k must be >= 1, got {self.top_k}")
-        if not 0.0 < self.mask_prob:
-            raise ValueError(f"mask_prob must be > 0, got {self.mask_prob}")
+        check_span_settings(self.mask_prob, self.mask_length, self.min_masks)
 
 
 class Data2VecObjective(Objective):

@@ -32,7 +32,7 @@ from asr.models import Encoder
 
 from .base import LossOutput, Objective
 from .kmeans import LABELS_FIELD
-from .masking import span_mask
+from .masking import check_span_settings, span_mask
 
 IGNORE = -100
 
@@ -49,6 +49,9 @@ class HubertConfig:
     masked_weight: float = 1.0  # α: cross-entropy at masked frames
     unmasked_weight: float = 0.0  # cross-entropy at unmasked frames (0: masked prediction only)
     feature_penalty_weight: float = 10.0  # λ, on the mean square of the front-end output
+
+    def __post_init__(self) -> None:
+        check_span_settings(self.mask_prob, self.mask_span, self.min_masks)
 
 
 class HubertObjective(Objective):

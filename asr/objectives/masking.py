@@ -24,6 +24,19 @@ import torch
 from torch import Tensor
 
 
+def check_span_settings(mask_prob: float, span: int, min_masks: int = 0) -> None:
+    """Raise ``ValueError`` naming the setting unless ``0 <= mask_prob <= 1``, ``span >= 1``, ``min_masks >= 0``.
+
+    Configs call it when built, so a bad setting fails before training rather than at the first batch.
+    """
+    if span < 1:
+        raise ValueError(f"mask span must be >= 1, got {span}")
+    if not 0.0 <= mask_prob <= 1.0:
+        raise ValueError(f"mask_prob must be in [0, 1], got {mask_prob}")
+    if min_masks < 0:
+        raise ValueError(f"min_masks must be >= 0, got {min_masks}")
+
+
 def span_mask(
     shape: tuple[int, int],
     lengths: Tensor,
@@ -38,10 +51,7 @@ def span_mask(
     See the module docstring for the sampling scheme.
     """
     batch, frames = shape
-    if span < 1:
-        raise ValueError(f"span must be >= 1, got {span}")
-    if not 0.0 <= mask_prob <= 1.0:
-        raise ValueError(f"mask_prob must be in [0, 1], got {mask_prob}")
+    check_span_settings(mask_prob, span)
     device = lengths.device
     lengths = lengths.detach().to("cpu", torch.long).clamp(0, frames)
     if lengths.shape != (batch,):

@@ -36,7 +36,7 @@ from asr.data.dataset import Batch
 from asr.models import Encoder
 
 from .base import LossOutput, Objective
-from .masking import span_mask
+from .masking import check_span_settings, span_mask
 
 
 @dataclass
@@ -60,6 +60,7 @@ class Wav2Vec2Config:
     dropout_features: float = 0.1  # dropout on the latents before quantisation (reference implementation)
 
     def __post_init__(self) -> None:
+        check_span_settings(self.mask_prob, self.mask_span, self.min_masks)
         if self.codevector_dim % self.codebooks:
             raise ValueError(f"codevector_dim {self.codevector_dim} is not a multiple of G={self.codebooks}")
 

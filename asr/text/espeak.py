@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.errors import UserError
+
 _AUDIO_OUTPUT_SYNCHRONOUS = 2
 _INIT_PHONEME_EVENTS = 0x0001
 _INIT_DONT_EXIT = 0x8000
@@ -42,7 +44,7 @@ _RATE, _VOLUME, _PITCH, _RANGE, _WORDGAP = 1, 2, 3, 4, 7
 PAUSES = frozenset({"_", "_:", "_!", "_^_", "_#", "||", "|"})
 
 
-class EspeakError(RuntimeError):
+class EspeakError(UserError, RuntimeError):
     """espeak-ng is missing or refused a request."""
 
 

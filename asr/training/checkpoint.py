@@ -20,13 +20,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from asr.errors import UserError
+
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)\.pt$")
 
 
-class CheckpointError(Exception):
+class CheckpointError(UserError):
     """A checkpoint that cannot be used for this run; the message names the file and what differs."""
 
 

@@ -1,0 +1,317 @@
+"""``asr pretrain`` and ``asr hubert-kmeans``: self-supervised pretraining on unlabelled cuts.
+
+Settings come from three layers, later ones winning: the dataclass defaults (the papers' values for the
+objective, a laptop-sized training loop), an optional YAML file with sections ``model`` (``size``,
+``frontend``, ``body`` and any :class:`~asr.models.EncoderConfig` field), ``objective`` (fields of the
+objective's config; HuBERT also ``num_clusters``) and ``train`` (:class:`~asr.training.TrainConfig` fields),
+then the command-line options. The resolved settings are written to ``EXP_DIR/pretrain.yaml``.
+
+The same command runs under ``torchrun --nproc-per-node N -m asr.cli pretrain ...`` (DDP, one process per
+GPU or CPU rank; every rank reads the same manifest and lhotse's sampler deals it out).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from asr.errors import UserError
+
+from . import cli
+
+log = logging.getLogger(__name__)
+
+SECTIONS = ("model", "objective", "train")
+# The library's choices, spelled out so that `asr --help` does not import torch (a test pins them equal).
+OBJECTIVES = ("wav2vec2", "hubert", "data2vec", "data2vec2")  # asr.objectives.OBJECTIVES
+SIZES = ("xs", "base", "large")  # asr.models.encoder presets
+FRONTENDS = ("conv", "fbank")  # asr.models.encoder.FRONTENDS
+BODIES = ("transformer", "conformer")  # asr.models.encoder.BODIES
+
+
+class SettingsError(UserError, ValueError):
+    """Bad pretraining settings (unknown key, wrong type, bad value); the message names the source."""
+
+
+def read_settings(path: Path | None) -> dict[str, dict[str, Any]]:
+    """The ``model``/``objective``/``train`` sections of a YAML settings file (all empty without one)."""
+    settings: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+    if path is None:
+        return settings
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"settings file not found: {path}")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path}: expected a mapping with sections {', '.join(SECTIONS)}")
+    unknown = sorted(set(data) - set(SECTIONS))
+    if unknown:
+        raise SettingsError(f"{path}: unknown section(s) {unknown}; expected {', '.join(SECTIONS)}")
+    for section, values in data.items():
+        if values is None:
+            continue
+        if not isinstance(values, dict):
+            raise SettingsError(f"{path}: section {section!r} must be a mapping of field: value")
+        settings[section].update(values)
+    return settings
+
+
+def _train_config(values: dict[str, Any], source: str):
+    from asr.training import TrainConfig
+
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(values) - fields)
+    if unknown:
+        raise SettingsError(f"{source}: unknown train setting(s) {unknown}")
+    try:
+        return TrainConfig(**values)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{source}: train: {exc}") from exc
+
+
+def _encoder(model: dict[str, Any], init: Path | None, source: str):
+    from asr.models import build_encoder, encoder_config, load_encoder
+
+    model = dict(model)
+    size = model.pop("size", "xs")
+    frontend, body = model.pop("frontend", "conv"), model.pop("body", "transformer")
+    try:
+        if init is not None:  # continued pretraining: the checkpoint fixes the shape; model keys tune it
+            return load_encoder(init, **model)
+        return build_encoder(encoder_config(size, frontend, body, **model))
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{source}: model: {exc}") from exc
+
+
+def _check_hubert_labels(cuts, encoder, num_clusters: int, path: Path) -> None:
+    """Fail before training, with the fix, when the manifest lacks labels or they do not fit the encoder."""
+    import torch
+
+    from asr.data.common import CorpusError
+    from asr.objectives.kmeans import LABELS_FIELD, load_labels, load_mono_16k
+
+    first = next(iter(cuts))
+    if not first.has_custom(LABELS_FIELD):
+        raise CorpusError(
+            f"{path}: cut {first.id} has no {LABELS_FIELD!r}; HuBERT trains on cuts labelled by "
+            "`asr hubert-kmeans label` (use the manifest it writes)"
+        )
+    labels = load_labels(first)
+    frames = int(encoder.num_frames(torch.tensor(len(load_mono_16k(first)))))
+    if len(labels) != frames:
+        raise CorpusError(
+            f"{path}: cut {first.id} has {len(labels)} labels but this encoder makes {frames} frames of it; "
+            "label with the front-end you pretrain with"
+        )
+    if labels.max() >= num_clusters:
+        raise CorpusError(
+            f"{path}: cut {first.id} has label {labels.max()} but num_clusters is {num_clusters}; "
+            "pass --num-clusters (the k the labels were made with)"
+        )
+
+
+def _write_settings(exp_dir: Path, settings: dict) -> None:
+    from asr.data.common import write_atomic
+    from asr.training.checkpoint import plain
+
+    write_atomic(exp_dir / "pretrain.yaml", yaml.safe_dump(plain(settings), sort_keys=False).encode())
+
+
+_TRAIN_OPTIONS = (  # option -> TrainConfig field, for the options that only fill `train`
+    "max_steps", "max_duration", "grad_accum", "lr", "warmup_steps", "schedule", "precision", "device",
+    "seed", "checkpoint_every", "keep_last", "log_every", "num_workers",
+)  # fmt: skip
+
+
+@cli.command()
+@click.option("--objective", type=click.Choice(OBJECTIVES), required=True, help="Self-supervised objective.")
+@click.option("--cuts", "cuts_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Unlabelled cut manifest; split into windows of at most --segment s (HuBERT: the "
+              "manifest `asr hubert-kmeans label` wrote).")  # fmt: skip
+@click.option("--exp-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Checkpoints, TensorBoard logs, pretrain.yaml and the final encoder.pt.")  # fmt: skip
+@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="YAML settings with sections model, objective, train (options below override it).")  # fmt: skip
+@click.option("--model", "size", type=click.Choice(SIZES), help="Encoder size preset [default: xs].")
+@click.option("--frontend", type=click.Choice(FRONTENDS), help="Waveform CNN or fbank [default: conv].")
+@click.option("--body", type=click.Choice(BODIES), help="Transformer or Conformer [default: transformer].")
+@click.option("--init", type=click.Path(path_type=Path),
+              help="Start from this encoder (encoder.pt, a fairseq file or a Hugging Face folder).")  # fmt: skip
+@click.option("--num-clusters", type=int, help="HuBERT: k of the k-means labels [default: 100].")
+@click.option("--segment", type=float, default=15.6, show_default=True, help="Longest window, seconds.")
+@click.option(
+    "--max-steps", type=int, help="Optimiser steps in all (a resumed run counts its earlier steps)."
+)
+@click.option("--max-duration", type=float, help="Seconds of audio per micro-batch and rank.")
+@click.option("--grad-accum", type=int, help="Micro-batches per optimiser step.")
+@click.option("--lr", type=float, help="Peak learning rate.")
+@click.option("--warmup-steps", type=int, help="Linear warm-up steps.")
+@click.option("--schedule", type=click.Choice(("linear", "cosine", "tri_stage")), help="Learning-rate decay.")
+@click.option("--precision", type=click.Choice(("auto", "fp32", "bf16", "fp16")), help="Autocast dtype.")
+@click.option("--device", type=click.Choice(("auto", "cpu", "cuda")), help="Where to train.")
+@click.option("--seed", type=int, help="Seed of sampling, masks and initialisation.")
+@click.option("--checkpoint-every", type=int, help="Steps between checkpoints.")
+@click.option("--keep-last", type=int, help="Periodic checkpoints kept.")
+@click.option("--log-every", type=int, help="Steps between log lines / TensorBoard points.")
+@click.option("--num-workers", type=int, help="DataLoader processes reading audio.")
+@click.option("--resume/--no-resume", default=True, show_default=True,
+              help="Continue from the newest checkpoint in EXP_DIR (--no-resume: EXP_DIR must hold none).")  # fmt: skip
+@click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar.")
+def pretrain(objective: str, cuts_path: Path, exp_dir: Path, config_file: Path | None, size, frontend, body,
+             init: Path | None, num_clusters: int | None, segment: float, resume: bool, progress: bool,
+             **train_options) -> None:  # fmt: skip
+    """Pretrain an encoder with a self-supervised OBJECTIVE on unlabelled cuts; resumable at any point."""
+    import torch
+
+    from asr.data.dataset import pretraining_cuts
+    from asr.objectives import build_objective
+    from asr.training import train
+
+    source = str(config_file) if config_file else "options"
+    settings = read_settings(config_file)
+    model = settings["model"]
+    for key, value in (("size", size), ("frontend", frontend), ("body", body)):
+        if value is not None:
+            model[key] = value
+    objective_settings = settings["objective"]
+    if objective == "hubert":
+        objective_settings["num_clusters"] = num_clusters or objective_settings.get("num_clusters", 100)
+    elif num_clusters is not None:
+        raise SettingsError("--num-clusters is a HuBERT setting")
+    train_settings = dict(settings["train"], exp_dir=str(exp_dir), progress=progress)
+    train_settings.update({k: v for k, v in train_options.items() if v is not None})
+    cfg = _train_config(train_settings, source)
+    torch.manual_seed(cfg.seed)  # the initial weights (the loop reseeds per micro-batch after this)
+    encoder = _encoder(model, init, source)
+    try:
+        obj = build_objective(objective, encoder, **objective_settings)
+    except (TypeError, ValueError) as exc:
+        raise SettingsError(f"{source}: objective: {exc}") from exc
+    cuts = pretraining_cuts(cuts_path, max_duration=segment)
+    if objective == "hubert":
+        _check_hubert_labels(cuts, encoder, objective_settings["num_clusters"], cuts_path)
+
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes
+        exp_dir.mkdir(parents=True, exist_ok=True)
+        _write_settings(exp_dir, {
+            "objective": objective, "cuts": str(cuts_path), "segment": segment,
+            "init": str(init) if init else None,
+            "model": dataclasses.asdict(encoder.cfg), "objective_config": objective_settings,
+            "train": dataclasses.asdict(cfg),
+        })  # fmt: skip
+    result = train(obj, cuts, cfg, resume=resume)
+    last = result.losses[max(result.losses)] if result.losses else float("nan")
+    skipped = ", ".join(f"{n} {r}" for r, n in sorted(result.skipped.items())) or "none"
+    click.echo(
+        f"{objective}: step {result.step} (resumed from {result.resumed_from}), last loss {last:.4f}; "
+        f"skipped cuts: {skipped}; skipped updates: {sum(result.skipped_updates.values())}; "
+        f"encoder: {exp_dir / 'encoder.pt'}"
+    )
+
+
+# -- HuBERT targets -----------------------------------------------------------------------------------------
+
+_features = click.option(
+    "--features", default="mfcc", show_default=True,
+    help="'mfcc' (iteration 1) or an encoder checkpoint whose --layer output is clustered (iteration 2).",
+)  # fmt: skip
+_layer = click.option("--layer", type=int,
+                      help="Block of the --features encoder to cluster [default: half its depth, 6 of BASE's 12].")  # fmt: skip
+_frontend = click.option("--frontend", type=click.Choice(FRONTENDS), default="conv", show_default=True,
+                         help="With mfcc: the front-end of the encoder the labels are for (its frame count).")  # fmt: skip
+_cuts = click.option("--cuts", "cuts_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
+                     help="Unlabelled cut manifest (windowed as `asr pretrain` windows it).")  # fmt: skip
+_segment = click.option(
+    "--segment", type=float, default=15.6, show_default=True, help="Longest window, seconds."
+)
+
+
+def _featurizer(features: str, layer: int | None, frontend: str):
+    from asr.models import build_encoder, encoder_config, load_encoder
+    from asr.objectives.kmeans import LayerFeaturizer, MfccFeaturizer
+
+    if features == "mfcc":
+        if layer is not None:
+            raise click.UsageError("--layer needs --features ENCODER_CHECKPOINT, not mfcc")
+        return MfccFeaturizer(build_encoder(encoder_config("xs", frontend)))  # only its frame count is used
+    encoder = load_encoder(Path(features)).eval()
+    layer = encoder.cfg.layers // 2 if layer is None else layer
+    if not 1 <= layer <= encoder.cfg.layers:
+        raise click.BadParameter(
+            f"{features} has blocks 1..{encoder.cfg.layers}, not {layer}", param_hint="--layer"
+        )
+    return LayerFeaturizer(encoder, layer)
+
+
+@cli.group("hubert-kmeans")
+def hubert_kmeans() -> None:
+    """HuBERT's targets: fit k-means on frame features, then label cuts with cluster ids."""
+
+
+@hubert_kmeans.command("fit")
+@_cuts
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Centres (.npz).")
+@_features
+@_layer
+@_frontend
+@click.option(
+    "-k", "--k", "k", type=int, default=100, show_default=True, help="Clusters (paper: 100, then 500)."
+)
+@click.option(
+    "--max-frames", type=int, default=250_000, show_default=True, help="Frames sampled for fitting."
+)
+@click.option("--n-init", type=int, default=20, show_default=True, help="k-means++ restarts.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@_segment
+def kmeans_fit(cuts_path: Path, out: Path, features: str, layer: int | None, frontend: str, k: int,
+               max_frames: int, n_init: int, seed: int, segment: float) -> None:  # fmt: skip
+    """Fit MiniBatchKMeans on frames sampled from the cuts and save the centres."""
+    from asr.data.dataset import pretraining_cuts
+    from asr.objectives.kmeans import fit_kmeans, save_centres
+
+    featurizer = _featurizer(features, layer, frontend)
+    cuts = pretraining_cuts(cuts_path, max_duration=segment)
+    try:
+        kmeans = fit_kmeans(cuts, featurizer, k=k, max_frames=max_frames, seed=seed, n_init=n_init)
+    except ValueError as exc:
+        raise click.ClickException(f"{cuts_path}: {exc}") from exc
+    save_centres(kmeans, out)
+    click.echo(f"k-means: {k} centres of dimension {kmeans.cluster_centers_.shape[1]} -> {out} "
+               f"(inertia {kmeans.inertia_:.4g})")  # fmt: skip
+
+
+@hubert_kmeans.command("label")
+@_cuts
+@click.option("--centres", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Centres from `asr hubert-kmeans fit`.")  # fmt: skip
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Where labels (hubert_labels/*.npy) and the labelled manifest go.")  # fmt: skip
+@click.option("--manifest-name", default="cuts.jsonl.gz", show_default=True)
+@_features
+@_layer
+@_frontend
+@_segment
+def kmeans_label(cuts_path: Path, centres: Path, out_dir: Path, manifest_name: str, features: str,
+                 layer: int | None, frontend: str, segment: float) -> None:  # fmt: skip
+    """Label every window of the cuts with its frames' nearest centres; write the labelled manifest."""
+    from asr.data.dataset import pretraining_cuts
+    from asr.objectives.kmeans import label_cuts, load_centres
+
+    if not centres.is_file():
+        raise FileNotFoundError(f"centres file not found: {centres}")
+    featurizer = _featurizer(features, layer, frontend)
+    cuts = pretraining_cuts(cuts_path, max_duration=segment)
+    try:
+        labelled = label_cuts(cuts, featurizer, load_centres(centres), out_dir, manifest_name)
+    except ValueError as exc:
+        raise click.ClickException(f"{cuts_path}: {exc}") from exc
+    click.echo(f"labelled {len(labelled)} cuts -> {out_dir / manifest_name}")

@@ -1,0 +1,180 @@
+"""``asr pretrain`` and ``asr hubert-kmeans``: every objective through the CLI, resume, and one-line user errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+import yaml
+from click.testing import CliRunner
+from lhotse import CutSet, Recording
+
+from asr.cli import cli
+from asr.cli import pretrain as pretrain_cli
+from asr.training import load_checkpoint
+
+# A ~60 k-parameter encoder and a few steps: each run takes seconds on one CPU thread.
+TINY = {
+    "model": {"dim": 32, "layers": 2, "heads": 2, "ffn_dim": 64, "layer_drop": 0.0,
+              "conv_layers": [[32, 10, 5]] + [[32, 3, 2]] * 4 + [[32, 2, 2]] * 2},
+    "objective": {},
+    "train": {"max_duration": 6.0, "lr": 2e-3, "warmup_steps": 1, "checkpoint_every": 2, "log_every": 1,
+              "device": "cpu", "num_buckets": 2},
+}  # fmt: skip
+OBJECTIVE_SETTINGS = {  # keep every objective cheap: fewer distractors / copies than the papers
+    "wav2vec2": {"num_negatives": 10},
+    "hubert": {},
+    "data2vec": {"top_k": 2},
+    "data2vec2": {"top_k": 2, "num_copies": 2},
+}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def cuts_path(tmp_path_factory) -> Path:
+    """Ten 1.5-2.5 s cuts of enveloped tones in noise."""
+    root = tmp_path_factory.mktemp("audio")
+    rng = np.random.default_rng(0)
+    cuts = []
+    for i in range(10):
+        n = int(rng.uniform(1.5, 2.5) * 16000)
+        t = np.arange(n) / 16000
+        env = np.abs(np.sin(2 * np.pi * rng.uniform(0.5, 3) * t)) * rng.uniform(0.1, 0.5)
+        audio = env * np.sin(2 * np.pi * rng.uniform(100, 800) * t) + 0.01 * rng.standard_normal(n)
+        sf.write(str(root / f"u{i}.flac"), audio.astype(np.float32), 16000)
+        cuts.append(Recording.from_file(root / f"u{i}.flac").to_cut())
+    path = root / "cuts.jsonl.gz"
+    CutSet.from_cuts(cuts).to_file(path)
+    return path
+
+
+def settings_file(path: Path, which: str = "wav2vec2", **extra) -> Path:
+    """TINY plus ``which`` objective's settings; ``extra`` updates sections (model=..., train=...)."""
+    settings = {section: dict(values) for section, values in TINY.items()}
+    settings["objective"].update(OBJECTIVE_SETTINGS[which])
+    for section, values in extra.items():
+        settings[section].update(values)
+    path.write_text(yaml.safe_dump(settings))
+    return path
+
+
+def asr(*args) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+def test_cli_choices_are_the_librarys():
+    from asr.models import encoder
+    from asr.objectives import OBJECTIVES
+
+    assert pretrain_cli.OBJECTIVES == OBJECTIVES
+    assert pretrain_cli.FRONTENDS == encoder.FRONTENDS and pretrain_cli.BODIES == encoder.BODIES
+    assert pretrain_cli.SIZES == tuple(encoder._PRESETS)
+
+
+@pytest.mark.parametrize("objective", ["wav2vec2", "data2vec", "data2vec2"])
+def test_pretrain_runs_writes_settings_and_resumes(tmp_path, cuts_path, objective):
+    conf = settings_file(tmp_path / "conf.yaml", objective)
+    exp = tmp_path / "exp"
+    code, out = asr("pretrain", "--objective", objective, "--cuts", cuts_path, "--exp-dir", exp,
+                    "--config", conf, "--max-steps", 2, "--no-progress")  # fmt: skip
+    assert code == 0, out
+    assert "step 2 (resumed from 0)" in out
+    written = yaml.safe_load((exp / "pretrain.yaml").read_text())
+    assert written["objective"] == objective and written["model"]["dim"] == 32
+    assert written["train"]["max_steps"] == 2 and written["train"]["lr"] == 2e-3  # option beats file
+    # A second call with more steps continues from the checkpoint.
+    code, out = asr("pretrain", "--objective", objective, "--cuts", cuts_path, "--exp-dir", exp,
+                    "--config", conf, "--max-steps", 3, "--no-progress")  # fmt: skip
+    assert code == 0 and "step 3 (resumed from 2)" in out, out
+    final = load_checkpoint(exp / "encoder.pt")
+    assert final["objective"] == objective and final["step"] == 3
+    # The encoder it wrote loads strictly into a fresh Encoder (what fine-tuning does).
+    from asr.models import load_encoder
+
+    encoder = load_encoder(exp / "encoder.pt")
+    assert encoder.cfg.dim == 32
+    assert torch.equal(encoder.state_dict()["mask_embedding"], final["encoder"]["mask_embedding"])
+
+
+def test_hubert_two_iterations_through_the_cli(tmp_path, cuts_path):
+    conf = settings_file(tmp_path / "conf.yaml", "hubert")
+    it1, it2 = tmp_path / "iter1", tmp_path / "iter2"
+    code, out = asr("hubert-kmeans", "fit", "--cuts", cuts_path, "--features", "mfcc", "-k", 8,
+                    "--n-init", 2, "--out", it1 / "centres.npz")  # fmt: skip
+    assert code == 0 and "8 centres of dimension 39" in out, out
+    code, out = asr("hubert-kmeans", "label", "--cuts", cuts_path, "--centres", it1 / "centres.npz",
+                    "--out-dir", it1 / "labels")  # fmt: skip
+    assert code == 0 and "labelled 10 cuts" in out, out
+    labelled = it1 / "labels" / "cuts.jsonl.gz"
+    # Wrong k for the labels: refused before training, naming the manifest and the fix.
+    code, out = asr("pretrain", "--objective", "hubert", "--cuts", labelled, "--exp-dir", tmp_path / "bad",
+                    "--config", conf, "--num-clusters", 2, "--max-steps", 1, "--no-progress")  # fmt: skip
+    assert code == 1 and "--num-clusters" in out and str(labelled) in out, out
+    code, out = asr("pretrain", "--objective", "hubert", "--cuts", labelled, "--exp-dir", it1 / "exp",
+                    "--config", conf, "--num-clusters", 8, "--max-steps", 2, "--no-progress")  # fmt: skip
+    assert code == 0, out
+    # Iteration 2 clusters block 1 of the iteration-1 encoder (32 dimensions).
+    code, out = asr("hubert-kmeans", "fit", "--cuts", cuts_path, "--features", it1 / "exp" / "encoder.pt",
+                    "--layer", 1, "-k", 12, "--n-init", 2, "--out", it2 / "centres.npz")  # fmt: skip
+    assert code == 0 and "12 centres of dimension 32" in out, out
+    code, out = asr("hubert-kmeans", "label", "--cuts", cuts_path, "--centres", it2 / "centres.npz",
+                    "--features", it1 / "exp" / "encoder.pt", "--layer", 1, "--out-dir", it2 / "labels")  # fmt: skip
+    assert code == 0, out
+    code, out = asr("pretrain", "--objective", "hubert", "--cuts", it2 / "labels" / "cuts.jsonl.gz",
+                    "--exp-dir", it2 / "exp", "--config", conf, "--num-clusters", 12, "--max-steps", 2,
+                    "--no-progress")  # fmt: skip
+    assert code == 0 and "step 2" in out, out
+
+
+def test_user_mistakes_are_one_line_errors(tmp_path, cuts_path):
+    conf = settings_file(tmp_path / "conf.yaml")
+    exp = tmp_path / "exp"
+    base = ("pretrain", "--objective", "wav2vec2", "--cuts", cuts_path, "--exp-dir", exp, "--no-progress")
+
+    bad = settings_file(tmp_path / "bad.yaml", train={"max_stepz": 3})
+    code, out = asr(*base, "--config", bad)
+    assert code == 1 and "bad.yaml" in out and "max_stepz" in out, out
+
+    bad = settings_file(tmp_path / "bad_obj.yaml", objective={"mask_prob": -1.0})
+    code, out = asr(*base, "--config", bad)
+    assert code == 1 and "objective" in out and "mask_prob" in out, out
+
+    bad = tmp_path / "sections.yaml"
+    bad.write_text("modle: {dim: 8}\n")
+    code, out = asr(*base, "--config", bad)
+    assert code == 1 and "modle" in out, out
+
+    code, out = asr("pretrain", "--objective", "wav2vec2", "--cuts", tmp_path / "none.jsonl.gz",
+                    "--exp-dir", exp, "--config", conf)  # fmt: skip
+    assert code == 1 and "none.jsonl.gz" in out, out
+
+    code, out = asr("pretrain", "--objective", "hubert", "--cuts", cuts_path, "--exp-dir", exp,
+                    "--config", settings_file(tmp_path / "hubert.yaml", "hubert"), "--max-steps", 1)  # fmt: skip
+    assert code == 1 and "hubert_labels" in out and "asr hubert-kmeans label" in out, out
+
+    code, out = asr(*base, "--config", conf, "--max-steps", 1)
+    assert code == 0, out
+    code, out = asr(*base, "--config", conf, "--max-steps", 2, "--no-resume")
+    assert code == 1 and "checkpoint" in out.lower(), out
+    # Another objective in the same experiment folder is refused by the checkpoint check.
+    code, out = asr("pretrain", "--objective", "data2vec", "--cuts", cuts_path, "--exp-dir", exp,
+                    "--config", settings_file(tmp_path / "d2v.yaml", "data2vec"), "--max-steps", 2)  # fmt: skip
+    assert code == 1 and "wav2vec2" in out, out
+
+    code, out = asr("hubert-kmeans", "fit", "--cuts", cuts_path, "--features", tmp_path / "no.pt",
+                    "--out", tmp_path / "c.npz")  # fmt: skip
+    assert code == 1 and "no.pt" in out, out
+    assert "Traceback" not in out
