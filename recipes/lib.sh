@@ -27,13 +27,15 @@ log() { echo "$(date '+%F %T') [$(basename "$0")] $*" >&2; }
 # command and after the steps it needs (AFTER: names of earlier steps whose output it reads).
 # A step killed half-way left no marker, so its OUTPUT (a folder, or "-" for none) is removed and
 # the step is redone cleanly; a step whose command changed (another seed, say) or whose inputs were
-# remade since is redone too. The seconds each step took go to $done_dir/NAME.seconds.
+# remade since is redone too. OUTPUT "resume:DIR" is for commands that resume from what they left in
+# DIR (training): DIR is kept when the same command was merely interrupted, and removed when the
+# command or its inputs changed. The seconds each step took go to $done_dir/NAME.seconds.
 step() {
   local name=$1 output=$2; shift 2
   local after=()
   while [ "$1" != "--" ]; do after+=("$1"); shift; done
   shift
-  local marker=$done_dir/$name.done command stale=false dep
+  local marker=$done_dir/$name.done started=$done_dir/$name.started command stale=false dep
   command=$(printf '%q ' "$@")
   for dep in "${after[@]}"; do
     [ "$done_dir/$dep.done" -nt "$marker" ] && stale=true
@@ -42,8 +44,25 @@ step() {
     log "step $name: done before, skipped"; return 0
   fi
   rm -f "$marker"
-  [ "$output" != "-" ] && rm -rf "$output"
+  if [[ "$output" == resume:* ]]; then
+    output=${output#resume:}
+    local resumable=false
+    if [ -f "$started" ] && [ "$(cat "$started")" = "$command" ]; then
+      resumable=true
+      for dep in "${after[@]}"; do
+        [ "$done_dir/$dep.done" -nt "$started" ] && resumable=false
+      done
+    fi
+    if [ "$resumable" = true ] && [ -e "$output" ]; then
+      log "step $name: resuming from what the interrupted run left in $output"
+    else
+      rm -rf "$output"
+    fi
+  elif [ "$output" != "-" ]; then
+    rm -rf "$output"
+  fi
   mkdir -p "$done_dir"
+  printf '%s' "$command" > "$started.tmp" && mv "$started.tmp" "$started"
   log "step $name: $*"
   local start=$SECONDS
   "$@"

@@ -102,7 +102,9 @@ def test_annotation_labels_are_what_espeak_spoke(corpus: Path):
 def test_wav_is_the_logged_phones_spoken_by_the_logged_voice(corpus: Path):
     EspeakEngine().synthesize("[[h@l'oU]]")  # this process's espeak-ng state must not matter
     sample = synth_log(corpus)[::7]
-    for e, synthesis in zip(sample, resynthesize([(e["espeak"], Voice(**e["voice"])) for e in sample]), strict=True):
+    for e, synthesis in zip(
+        sample, resynthesize([(e["espeak"], Voice(**e["voice"])) for e in sample]), strict=True
+    ):
         expected = to_pcm16(finish_audio(synthesis.samples, e["lead_samples"], e["trail_samples"],
                                           e["snr_db"], e["noise_seed"]))  # fmt: skip
         actual, _ = sf.read(str(corpus / e["speaker"] / "wav" / f"{e['utterance']}.wav"), dtype="int16")
@@ -111,7 +113,11 @@ def test_wav_is_the_logged_phones_spoken_by_the_logged_voice(corpus: Path):
 
 def test_error_labels_are_consistent(corpus: Path, tmp_path: Path):
     prepare_l2arctic(corpus, tmp_path)
-    sups = [s for part in ("train", "test") for s in load_manifest(tmp_path / f"l2arctic_supervisions_{part}.jsonl.gz")]
+    sups = [
+        s
+        for part in ("train", "test")
+        for s in load_manifest(tmp_path / f"l2arctic_supervisions_{part}.jsonl.gz")
+    ]
     assert sum(len(s.custom["errors"]) for s in sups) > 0
     for sup in sups:
         canonical, perceived = sup.custom["canonical_phones"], sup.custom["perceived_phones"]
@@ -119,7 +125,11 @@ def test_error_labels_are_consistent(corpus: Path, tmp_path: Path):
         rebuilt = list(canonical)  # applying the errors to the canonical phones gives the perceived ones
         for err in reversed(sup.custom["errors"]):
             c, p, k = err["canonical"], err["perceived"], err["type"]
-            assert (k == "s" and c != p and SIL not in (c, p)) or (k == "d" and p == SIL != c) or (k == "a" and c == SIL != p)
+            assert (
+                (k == "s" and c != p and SIL not in (c, p))
+                or (k == "d" and p == SIL != c)
+                or (k == "a" and c == SIL != p)
+            )
             if k == "s":
                 assert rebuilt[err["index"]] == c
                 rebuilt[err["index"]] = p
@@ -182,7 +192,9 @@ def test_same_seed_same_bytes_other_seed_other_corpus(corpus: Path, tmp_path: Pa
         assert text1.replace(str(corpus), "ROOT") == text2.replace(str(again), "ROOT"), m1.name
     other = synth_l2arctic(tmp_path / "other", "tiny", seed=1, num_jobs=4)
     assert synth_log(other) != synth_log(corpus)
-    assert (other / "ABA/wav/arctic_a0001.wav").read_bytes() != (corpus / "ABA/wav/arctic_a0001.wav").read_bytes()
+    assert (other / "ABA/wav/arctic_a0001.wav").read_bytes() != (
+        corpus / "ABA/wav/arctic_a0001.wav"
+    ).read_bytes()
 
 
 def test_missing_corpus_is_a_one_line_error(tmp_path: Path):

@@ -48,7 +48,11 @@ def test_lhotse_recipe_parses_it_and_durations_round_trip(tiny_librispeech: Path
 
 def test_dev_test_text_and_speakers_are_unseen_in_training(tiny_librispeech: Path):
     def read(part):
-        lines = [line for t in (tiny_librispeech / part).rglob("*.trans.txt") for line in t.read_text().splitlines()]
+        lines = [
+            line
+            for t in (tiny_librispeech / part).rglob("*.trans.txt")
+            for line in t.read_text().splitlines()
+        ]
         return {line.split(" ", 1)[1] for line in lines}, {line.split("-")[0] for line in lines}
 
     train_text, train_spk = read("train-clean-100")

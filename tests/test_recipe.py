@@ -1,4 +1,4 @@
-"""The mini recipe on the tiny preset: stages 0-1 end to end, resumable, and clean after a kill.
+"""The mini recipe on the tiny preset: every stage end to end, resumable, and clean after a kill.
 
 Like icefall's yesno: a whole recipe run that CI affords (tens of seconds).
 """
@@ -12,7 +12,9 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
+import torch
 from lhotse import CutSet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,7 +29,20 @@ EXPECTED = [
 
 def recipe(data: Path, *args: str, **kwargs) -> subprocess.Popen:
     env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
-    cmd = ["bash", str(RECIPE), "--preset", "tiny", "--skip-setup", "--nj", "2", "--data", str(data), *args]
+    cmd = [
+        "bash",
+        str(RECIPE),
+        "--preset",
+        "tiny",
+        "--skip-setup",
+        "--nj",
+        "2",
+        "--data",
+        str(data),
+        "--exp",
+        str(data / "exp"),
+        *args,
+    ]
     return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
                             start_new_session=True, **kwargs)  # fmt: skip
 
@@ -44,7 +59,10 @@ def manifest_bytes(data: Path) -> dict[str, bytes]:
 
 def manifest_texts(data: Path) -> dict[str, str]:
     """Manifests with the data folder written as ``DATA`` (audio sources are absolute paths)."""
-    return {name: gzip.decompress(raw).decode().replace(str(data), "DATA") for name, raw in manifest_bytes(data).items()}
+    return {
+        name: gzip.decompress(raw).decode().replace(str(data), "DATA")
+        for name, raw in manifest_bytes(data).items()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -59,15 +77,19 @@ def test_stages_write_every_manifest(finished_run):
     for name in EXPECTED:
         cuts = CutSet.from_file(manifests / f"{name}.jsonl.gz")
         assert len(cuts) > 0, name
-    assert "skipped" not in log.split("stage 1")[-1].replace("done before, skipped", ""), log
+    stage1 = log.split("stage 1")[-1].split("stage 2")[0]
+    assert "skipped" not in stage1.replace("done before, skipped", ""), log
     assert not list(manifests.glob(".*.tmp"))
+
+
+PRETRAIN_STEPS = 9  # stage 2: three objectives + HuBERT's k-means, labels and training, twice
 
 
 def test_rerun_skips_finished_steps(finished_run):
     data, _ = finished_run
     before = manifest_bytes(data)
     log = finish(recipe(data))
-    assert log.count("done before, skipped") == 7, log
+    assert log.count("done before, skipped") == 7 + PRETRAIN_STEPS, log
     assert manifest_bytes(data) == before
 
 
@@ -77,7 +99,7 @@ def test_a_redone_step_redoes_the_steps_that_read_its_output(finished_run):
     log = finish(recipe(data))
     assert "step synth-l2arctic: asr synth l2arctic" in log
     assert "step prepare-l2arctic: asr prepare l2arctic" in log
-    assert log.count("done before, skipped") == 5, log
+    assert log.count("done before, skipped") == 5 + PRETRAIN_STEPS, log
 
 
 def test_stage_options_select_stages(finished_run, tmp_path: Path):
@@ -92,7 +114,7 @@ def test_a_killed_run_resumes_to_the_same_result(finished_run, tmp_path: Path):
     """Kill the recipe in the middle of synthesising Libri-light; the rerun redoes that step only."""
     data, _ = finished_run
     killed = tmp_path / "killed"
-    proc = recipe(killed)
+    proc = recipe(killed, "--stop-stage", "1")
     marker = killed / ".done" / TAG / "synth-librispeech.done"
     deadline = time.time() + 300
     while not marker.exists() and time.time() < deadline:
@@ -101,7 +123,28 @@ def test_a_killed_run_resumes_to_the_same_result(finished_run, tmp_path: Path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (killed / ".done" / TAG / "synth-librilight.done").exists()
-    log = finish(recipe(killed))
+    log = finish(recipe(killed, "--stop-stage", "1"))
     assert "step synth-librispeech: done before, skipped" in log
     assert "step synth-librilight: asr synth librilight" in log
     assert manifest_texts(killed) == manifest_texts(data)
+
+
+def test_pretraining_stage_writes_an_encoder_per_objective(finished_run):
+    data, log = finished_run
+    exp = data / "exp" / TAG / "pretrain"
+    for name in ("wav2vec2", "data2vec", "data2vec2", "hubert/iter1", "hubert/iter2", "hubert/final"):
+        state = torch.load(exp / name / "encoder.pt", weights_only=True)
+        assert state["step"] == 3 and state["encoder_config"]["dim"] == 256, name
+    labels = CutSet.from_file(exp / "hubert" / "labels2" / "cuts.jsonl.gz")
+    assert max(int(np.max(c.load_custom("hubert_labels"))) for c in labels) < 500
+    assert "step 3 (resumed from 0)" in log
+
+
+def test_an_interrupted_training_step_resumes_and_a_changed_one_restarts(finished_run):
+    data, _ = finished_run
+    args = ("--stage", "2", "--objectives", "wav2vec2")
+    (data / ".done" / TAG / "pretrain-wav2vec2.done").unlink()  # as if killed after its last checkpoint
+    log = finish(recipe(data, *args))
+    assert "resuming from what the interrupted run left" in log and "step 3 (resumed from 3)" in log, log
+    log = finish(recipe(data, *args, "--pretrain-steps", "4"))  # another command: a fresh run
+    assert "resuming" not in log and "step 4 (resumed from 0)" in log, log

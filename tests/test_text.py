@@ -15,8 +15,17 @@ def test_phone_set_is_cmudicts_39():
 
 @pytest.mark.parametrize(
     "label, expected",
-    [("AH0", "AH"), ("ax", "AH"), (" DH ", "DH"), ("D*", "D"), ("sil", "sil"), ("", "sil"), ("sp", "sil"),
-     ("err", "err"), ("IY1", "IY")],
+    [
+        ("AH0", "AH"),
+        ("ax", "AH"),
+        (" DH ", "DH"),
+        ("D*", "D"),
+        ("sil", "sil"),
+        ("", "sil"),
+        ("sp", "sil"),
+        ("err", "err"),
+        ("IY1", "IY"),
+    ],
 )
 def test_normalize_phone_follows_l2arctic_conventions(label, expected):
     assert normalize_phone(label) == expected

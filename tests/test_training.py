@@ -151,6 +151,21 @@ def test_loss_falls_nan_step_skipped_and_files_written(tmp_path, cuts_file):
     assert again.step == 30 and again.losses == {} and again.resumed_from == 30
 
 
+def test_max_seconds_stops_with_a_checkpoint_and_a_rerun_goes_on(tmp_path, cuts_file):
+    cfg = _cfg(tmp_path / "exp", max_steps=8, checkpoint_every=100, max_seconds=1e-9)
+    first = train(_objective(), CutSet.from_file(cuts_file), cfg)
+    assert first.step == 1 and first.audio_seconds > 0 and first.train_seconds > 0
+    assert (tmp_path / "exp" / "checkpoint-1.pt").exists() and (tmp_path / "exp" / "encoder.pt").exists()
+    rest = train(_objective(), CutSet.from_file(cuts_file), replace(cfg, max_seconds=0.0))
+    assert rest.resumed_from == 1 and rest.step == 8 and sorted(rest.losses) == list(range(2, 9))
+    reference = train(
+        _objective(),
+        CutSet.from_file(cuts_file),
+        replace(cfg, exp_dir=str(tmp_path / "ref"), max_seconds=0.0),
+    )
+    assert rest.losses == {s: v for s, v in reference.losses.items() if s > 1}
+
+
 def test_killed_run_resumes_exactly(tmp_path, cuts_file):
     threads = torch.get_num_threads()
     reference = _run(cuts_file, _cfg(tmp_path / "ref"), threads)

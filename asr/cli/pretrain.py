@@ -1,10 +1,8 @@
 """``asr pretrain`` and ``asr hubert-kmeans``: self-supervised pretraining on unlabelled cuts.
 
-Settings come from three layers, later ones winning: the dataclass defaults (the papers' values for the
-objective, a laptop-sized training loop), an optional YAML file with sections ``model`` (``size``,
-``frontend``, ``body`` and any :class:`~asr.models.EncoderConfig` field), ``objective`` (fields of the
-objective's config; HuBERT also ``num_clusters``) and ``train`` (:class:`~asr.training.TrainConfig` fields),
-then the command-line options. The resolved settings are written to ``EXP_DIR/pretrain.yaml``.
+Settings come from three layers, later ones winning (:mod:`asr.training.pretrain`): the dataclass defaults,
+an optional YAML file with sections ``model``, ``objective`` and ``train``, then the command-line options.
+The resolved settings are written to ``EXP_DIR/pretrain.yaml``.
 
 The same command runs under ``torchrun --nproc-per-node N -m asr.cli pretrain ...`` (DDP, one process per
 GPU or CPU rank; every rank reads the same manifest and lhotse's sampler deals it out).
@@ -16,18 +14,14 @@ import dataclasses
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 import click
 import yaml
-
-from asr.errors import UserError
 
 from . import cli
 
 log = logging.getLogger(__name__)
 
-SECTIONS = ("model", "objective", "train")
 # The library's choices, spelled out so that `asr --help` does not import torch (a test pins them equal).
 OBJECTIVES = ("wav2vec2", "hubert", "data2vec", "data2vec2")  # asr.objectives.OBJECTIVES
 SIZES = ("xs", "base", "large")  # asr.models.encoder presets
@@ -35,101 +29,11 @@ FRONTENDS = ("conv", "fbank")  # asr.models.encoder.FRONTENDS
 BODIES = ("transformer", "conformer")  # asr.models.encoder.BODIES
 
 
-class SettingsError(UserError, ValueError):
-    """Bad pretraining settings (unknown key, wrong type, bad value); the message names the source."""
-
-
-def read_settings(path: Path | None) -> dict[str, dict[str, Any]]:
-    """The ``model``/``objective``/``train`` sections of a YAML settings file (all empty without one)."""
-    settings: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
-    if path is None:
-        return settings
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"settings file not found: {path}")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as exc:
-        raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise SettingsError(f"{path}: expected a mapping with sections {', '.join(SECTIONS)}")
-    unknown = sorted(set(data) - set(SECTIONS))
-    if unknown:
-        raise SettingsError(f"{path}: unknown section(s) {unknown}; expected {', '.join(SECTIONS)}")
-    for section, values in data.items():
-        if values is None:
-            continue
-        if not isinstance(values, dict):
-            raise SettingsError(f"{path}: section {section!r} must be a mapping of field: value")
-        settings[section].update(values)
-    return settings
-
-
-def _train_config(values: dict[str, Any], source: str):
-    from asr.training import TrainConfig
-
-    fields = {f.name for f in dataclasses.fields(TrainConfig)}
-    unknown = sorted(set(values) - fields)
-    if unknown:
-        raise SettingsError(f"{source}: unknown train setting(s) {unknown}")
-    try:
-        return TrainConfig(**values)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"{source}: train: {exc}") from exc
-
-
-def _encoder(model: dict[str, Any], init: Path | None, source: str):
-    from asr.models import build_encoder, encoder_config, load_encoder
-
-    model = dict(model)
-    size = model.pop("size", "xs")
-    frontend, body = model.pop("frontend", "conv"), model.pop("body", "transformer")
-    try:
-        if init is not None:  # continued pretraining: the checkpoint fixes the shape; model keys tune it
-            return load_encoder(init, **model)
-        return build_encoder(encoder_config(size, frontend, body, **model))
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"{source}: model: {exc}") from exc
-
-
-def _check_hubert_labels(cuts, encoder, num_clusters: int, path: Path) -> None:
-    """Fail before training, with the fix, when the manifest lacks labels or they do not fit the encoder."""
-    import torch
-
-    from asr.data.common import CorpusError
-    from asr.objectives.kmeans import LABELS_FIELD, load_labels, load_mono_16k
-
-    first = next(iter(cuts))
-    if not first.has_custom(LABELS_FIELD):
-        raise CorpusError(
-            f"{path}: cut {first.id} has no {LABELS_FIELD!r}; HuBERT trains on cuts labelled by "
-            "`asr hubert-kmeans label` (use the manifest it writes)"
-        )
-    labels = load_labels(first)
-    frames = int(encoder.num_frames(torch.tensor(len(load_mono_16k(first)))))
-    if len(labels) != frames:
-        raise CorpusError(
-            f"{path}: cut {first.id} has {len(labels)} labels but this encoder makes {frames} frames of it; "
-            "label with the front-end you pretrain with"
-        )
-    if labels.max() >= num_clusters:
-        raise CorpusError(
-            f"{path}: cut {first.id} has label {labels.max()} but num_clusters is {num_clusters}; "
-            "pass --num-clusters (the k the labels were made with)"
-        )
-
-
 def _write_settings(exp_dir: Path, settings: dict) -> None:
     from asr.data.common import write_atomic
     from asr.training.checkpoint import plain
 
     write_atomic(exp_dir / "pretrain.yaml", yaml.safe_dump(plain(settings), sort_keys=False).encode())
-
-
-_TRAIN_OPTIONS = (  # option -> TrainConfig field, for the options that only fill `train`
-    "max_steps", "max_duration", "grad_accum", "lr", "warmup_steps", "schedule", "precision", "device",
-    "seed", "checkpoint_every", "keep_last", "log_every", "num_workers",
-)  # fmt: skip
 
 
 @cli.command()
@@ -151,6 +55,9 @@ _TRAIN_OPTIONS = (  # option -> TrainConfig field, for the options that only fil
 @click.option(
     "--max-steps", type=int, help="Optimiser steps in all (a resumed run counts its earlier steps)."
 )
+@click.option(
+    "--max-seconds", type=float, help="Stop (with a checkpoint) after this much training wall time."
+)
 @click.option("--max-duration", type=float, help="Seconds of audio per micro-batch and rank.")
 @click.option("--grad-accum", type=int, help="Micro-batches per optimiser step.")
 @click.option("--lr", type=float, help="Peak learning rate.")
@@ -170,42 +77,34 @@ def pretrain(objective: str, cuts_path: Path, exp_dir: Path, config_file: Path |
              init: Path | None, num_clusters: int | None, segment: float, resume: bool, progress: bool,
              **train_options) -> None:  # fmt: skip
     """Pretrain an encoder with a self-supervised OBJECTIVE on unlabelled cuts; resumable at any point."""
-    import torch
-
     from asr.data.dataset import pretraining_cuts
-    from asr.objectives import build_objective
     from asr.training import train
+    from asr.training.pretrain import SettingsError, build_pretraining, check_hubert_labels, read_settings
 
     source = str(config_file) if config_file else "options"
     settings = read_settings(config_file)
-    model = settings["model"]
     for key, value in (("size", size), ("frontend", frontend), ("body", body)):
         if value is not None:
-            model[key] = value
-    objective_settings = settings["objective"]
-    if objective == "hubert":
-        objective_settings["num_clusters"] = num_clusters or objective_settings.get("num_clusters", 100)
-    elif num_clusters is not None:
-        raise SettingsError("--num-clusters is a HuBERT setting")
-    train_settings = dict(settings["train"], exp_dir=str(exp_dir), progress=progress)
-    train_settings.update({k: v for k, v in train_options.items() if v is not None})
-    cfg = _train_config(train_settings, source)
-    torch.manual_seed(cfg.seed)  # the initial weights (the loop reseeds per micro-batch after this)
-    encoder = _encoder(model, init, source)
-    try:
-        obj = build_objective(objective, encoder, **objective_settings)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"{source}: objective: {exc}") from exc
+            settings["model"][key] = value
+    if num_clusters is not None:
+        if objective != "hubert":
+            raise SettingsError("--num-clusters is a HuBERT setting")
+        settings["objective"]["num_clusters"] = num_clusters
+    settings["train"].update(exp_dir=str(exp_dir), progress=progress)
+    settings["train"].update({k: v for k, v in train_options.items() if v is not None})
+    obj, cfg = build_pretraining(objective, settings, init, source)
+    encoder = obj.encoder
     cuts = pretraining_cuts(cuts_path, max_duration=segment)
     if objective == "hubert":
-        _check_hubert_labels(cuts, encoder, objective_settings["num_clusters"], cuts_path)
+        check_hubert_labels(cuts, encoder, obj.num_clusters, cuts_path)
 
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes
         exp_dir.mkdir(parents=True, exist_ok=True)
         _write_settings(exp_dir, {
             "objective": objective, "cuts": str(cuts_path), "segment": segment,
             "init": str(init) if init else None,
-            "model": dataclasses.asdict(encoder.cfg), "objective_config": objective_settings,
+            "model": dataclasses.asdict(encoder.cfg),
+            "objective_config": {**dataclasses.asdict(obj.cfg), **settings["objective"]},
             "train": dataclasses.asdict(cfg),
         })  # fmt: skip
     result = train(obj, cuts, cfg, resume=resume)
@@ -226,8 +125,11 @@ _features = click.option(
 )  # fmt: skip
 _layer = click.option("--layer", type=int,
                       help="Block of the --features encoder to cluster [default: half its depth, 6 of BASE's 12].")  # fmt: skip
-_frontend = click.option("--frontend", type=click.Choice(FRONTENDS), default="conv", show_default=True,
-                         help="With mfcc: the front-end of the encoder the labels are for (its frame count).")  # fmt: skip
+_frontend = click.option("--frontend", type=click.Choice(FRONTENDS),
+                         help="With mfcc: the front-end of the encoder the labels are for (its frame count) "
+                         "[default: the --config's, else conv].")  # fmt: skip
+_config = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
+                       help="With mfcc: the `asr pretrain` settings the labels are for (their model section).")  # fmt: skip
 _cuts = click.option("--cuts", "cuts_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
                      help="Unlabelled cut manifest (windowed as `asr pretrain` windows it).")  # fmt: skip
 _segment = click.option(
@@ -235,14 +137,19 @@ _segment = click.option(
 )
 
 
-def _featurizer(features: str, layer: int | None, frontend: str):
-    from asr.models import build_encoder, encoder_config, load_encoder
+def _featurizer(features: str, layer: int | None, frontend: str | None, config_file: Path | None):
+    from asr.models import load_encoder
     from asr.objectives.kmeans import LayerFeaturizer, MfccFeaturizer
+    from asr.training.pretrain import build_model, read_settings
 
     if features == "mfcc":
         if layer is not None:
             raise click.UsageError("--layer needs --features ENCODER_CHECKPOINT, not mfcc")
-        return MfccFeaturizer(build_encoder(encoder_config("xs", frontend)))  # only its frame count is used
+        model = read_settings(config_file)["model"]
+        if frontend is not None:
+            model["frontend"] = frontend
+        # only the encoder's frame count is used: labels must line up with the frames it will make
+        return MfccFeaturizer(build_model(model, source=str(config_file or "options")))
     encoder = load_encoder(Path(features)).eval()
     layer = encoder.cfg.layers // 2 if layer is None else layer
     if not 1 <= layer <= encoder.cfg.layers:
@@ -263,6 +170,7 @@ def hubert_kmeans() -> None:
 @_features
 @_layer
 @_frontend
+@_config
 @click.option(
     "-k", "--k", "k", type=int, default=100, show_default=True, help="Clusters (paper: 100, then 500)."
 )
@@ -272,13 +180,14 @@ def hubert_kmeans() -> None:
 @click.option("--n-init", type=int, default=20, show_default=True, help="k-means++ restarts.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_segment
-def kmeans_fit(cuts_path: Path, out: Path, features: str, layer: int | None, frontend: str, k: int,
-               max_frames: int, n_init: int, seed: int, segment: float) -> None:  # fmt: skip
+def kmeans_fit(cuts_path: Path, out: Path, features: str, layer: int | None, frontend: str | None,
+               config_file: Path | None, k: int, max_frames: int, n_init: int, seed: int,
+               segment: float) -> None:  # fmt: skip
     """Fit MiniBatchKMeans on frames sampled from the cuts and save the centres."""
     from asr.data.dataset import pretraining_cuts
     from asr.objectives.kmeans import fit_kmeans, save_centres
 
-    featurizer = _featurizer(features, layer, frontend)
+    featurizer = _featurizer(features, layer, frontend, config_file)
     cuts = pretraining_cuts(cuts_path, max_duration=segment)
     try:
         kmeans = fit_kmeans(cuts, featurizer, k=k, max_frames=max_frames, seed=seed, n_init=n_init)
@@ -299,16 +208,18 @@ def kmeans_fit(cuts_path: Path, out: Path, features: str, layer: int | None, fro
 @_features
 @_layer
 @_frontend
+@_config
 @_segment
 def kmeans_label(cuts_path: Path, centres: Path, out_dir: Path, manifest_name: str, features: str,
-                 layer: int | None, frontend: str, segment: float) -> None:  # fmt: skip
+                 layer: int | None, frontend: str | None, config_file: Path | None,
+                 segment: float) -> None:  # fmt: skip
     """Label every window of the cuts with its frames' nearest centres; write the labelled manifest."""
     from asr.data.dataset import pretraining_cuts
     from asr.objectives.kmeans import label_cuts, load_centres
 
     if not centres.is_file():
         raise FileNotFoundError(f"centres file not found: {centres}")
-    featurizer = _featurizer(features, layer, frontend)
+    featurizer = _featurizer(features, layer, frontend, config_file)
     cuts = pretraining_cuts(cuts_path, max_duration=segment)
     try:
         labelled = label_cuts(cuts, featurizer, load_centres(centres), out_dir, manifest_name)

@@ -54,8 +54,14 @@ def librilight(preset: str, out_dir: Path, seed: int, num_jobs: int) -> None:
               help="Chance that an eligible phone is mispronounced.")  # fmt: skip
 @click.option("--clean-share", type=float, default=0.2, show_default=True,
               help="Share of utterances spoken with no error.")  # fmt: skip
-def l2arctic(preset: str, out_dir: Path, seed: int, num_jobs: int, error_rate: float, clean_share: float) -> None:
+def l2arctic(
+    preset: str, out_dir: Path, seed: int, num_jobs: int, error_rate: float, clean_share: float
+) -> None:
     """OUT/L2-ARCTIC: 24 speakers, annotated mispronunciations with exact labels."""
     from data_prep.l2arctic import synth_l2arctic
 
-    click.echo(synth_l2arctic(out_dir, preset, seed, error_rate=error_rate, clean_share=clean_share, num_jobs=num_jobs))
+    click.echo(
+        synth_l2arctic(
+            out_dir, preset, seed, error_rate=error_rate, clean_share=clean_share, num_jobs=num_jobs
+        )
+    )

@@ -62,7 +62,10 @@ class PrepareSummary:
         self.prepared[part] += n
 
     def report(self) -> str:
-        lines = [f"{self.corpus}: prepared " + (", ".join(f"{k}={v}" for k, v in sorted(self.prepared.items())) or "nothing")]
+        lines = [
+            f"{self.corpus}: prepared "
+            + (", ".join(f"{k}={v}" for k, v in sorted(self.prepared.items())) or "nothing")
+        ]
         if self.skipped:
             by_reason = Counter(reason.split(" (")[0] for _, reason in self.skipped)
             lines.append(f"{self.corpus}: skipped {len(self.skipped)} item(s): "
@@ -101,14 +104,18 @@ def write_atomic(path: Path, data: bytes) -> None:
         raise
 
 
-def save_part(prefix: str, part: str, recordings, supervisions, out_dir: Path, summary: PrepareSummary) -> None:
+def save_part(
+    prefix: str, part: str, recordings, supervisions, out_dir: Path, summary: PrepareSummary
+) -> None:
     """Write ``{prefix}_{recordings,supervisions,cuts}_{part}.jsonl.gz`` for one corpus part."""
     from lhotse import CutSet, RecordingSet, SupervisionSet
 
     out_dir = Path(out_dir)
     # sorted, so that the bytes do not depend on the order the file system lists the corpus in
     recordings = RecordingSet.from_recordings(sorted(recordings, key=lambda r: r.id))
-    supervisions = SupervisionSet.from_segments(sorted(supervisions, key=lambda s: (s.recording_id, s.start, s.id)))
+    supervisions = SupervisionSet.from_segments(
+        sorted(supervisions, key=lambda s: (s.recording_id, s.start, s.id))
+    )
     cuts = CutSet.from_manifests(recordings=recordings, supervisions=supervisions)
     save_manifest(recordings, out_dir / f"{prefix}_recordings_{part}.jsonl.gz")
     save_manifest(supervisions, out_dir / f"{prefix}_supervisions_{part}.jsonl.gz")

@@ -96,7 +96,9 @@ def read_textgrid(path: Path) -> dict[str, Tier]:
         if tier["class"] != "IntervalTier":
             continue
         intervals = tuple((float(e[0]), float(e[1]), str(e[2]).strip()) for e in tier["entries"])
-        tiers[tier["name"].strip().lower()] = Tier(tier["name"], float(tier["xmin"]), float(tier["xmax"]), intervals)
+        tiers[tier["name"].strip().lower()] = Tier(
+            tier["name"], float(tier["xmin"]), float(tier["xmax"]), intervals
+        )
     return tiers
 
 
@@ -163,7 +165,9 @@ def read_annotation(path: Path, transcript: str) -> Annotation:
         raise AnnotationError(f"unreadable TextGrid ({type(exc).__name__}: {str(exc)[:80]})") from exc
     words_tier, phones_tier = _tier(tiers, "words", "word"), _tier(tiers, "phones", "phone")
     if abs(words_tier.xmax - phones_tier.xmax) > 0.01:
-        raise AnnotationError(f"words and phones tiers end at different times ({words_tier.xmax} vs {phones_tier.xmax})")
+        raise AnnotationError(
+            f"words and phones tiers end at different times ({words_tier.xmax} vs {phones_tier.xmax})"
+        )
     words = tuple(i for i in words_tier.intervals if i[2].lower() not in _WORD_SILENCES)
     phones = []
     for start, end, label in phones_tier.intervals:
@@ -172,7 +176,9 @@ def read_annotation(path: Path, transcript: str) -> Annotation:
         except ValueError as exc:
             raise AnnotationError(f"unreadable phone label {label!r} at {start:.3f} s") from exc
     for tier in (words_tier.intervals, phones_tier.intervals):
-        if any(e < s for s, e, _ in tier) or any(b[0] < a[1] - 1e-6 for a, b in zip(tier, tier[1:], strict=False)):
+        if any(e < s for s, e, _ in tier) or any(
+            b[0] < a[1] - 1e-6 for a, b in zip(tier, tier[1:], strict=False)
+        ):
             raise AnnotationError("intervals overlap or are out of order")
     spoken = [(s, e, p) for s, e, p in phones if p.canonical != SIL or p.perceived != SIL]
     if not words or not spoken:
@@ -180,7 +186,9 @@ def read_annotation(path: Path, transcript: str) -> Annotation:
     lo, hi = words[0][0] - _TOLERANCE_S, words[-1][1] + _TOLERANCE_S
     for s, e, p in spoken:
         if s < lo or e > hi:
-            raise AnnotationError(f"phone {p.canonical}/{p.perceived} at {s:.3f}-{e:.3f} s lies outside the words tier")
+            raise AnnotationError(
+                f"phone {p.canonical}/{p.perceived} at {s:.3f}-{e:.3f} s lies outside the words tier"
+            )
     if _letters(" ".join(w for _, _, w in words)) != _letters(transcript):
         raise AnnotationError("words tier does not match the transcript")
     return Annotation(words, tuple(phones))
@@ -247,7 +255,9 @@ def scan_speaker(speaker_dir: Path) -> tuple[list[Utterance], list[tuple[str, st
             except AnnotationError as exc:
                 skipped.append((str(annotation_path), f"bad annotation: {exc}"))
                 continue
-        canonical = None if annotation else _forced_alignment_phones(speaker_dir / "textgrid" / f"{stem}.TextGrid")
+        canonical = (
+            None if annotation else _forced_alignment_phones(speaker_dir / "textgrid" / f"{stem}.TextGrid")
+        )
         good.append(Utterance(speaker_dir.name, stem, str(wav), text, annotation, canonical))
     return good, skipped
 
@@ -280,7 +290,9 @@ def _lhotse_manifests(corpus_dir: Path, utterances: list[Utterance]) -> tuple[Re
         read = prepare_l2_arctic(corpus_dir)["read"]
         return read["recordings"], read["supervisions"]
     except Exception as exc:  # e.g. stray .txt files outside the speaker folders
-        log.warning("lhotse's prepare_l2_arctic failed on %s (%s); building the manifests directly", corpus_dir, exc)
+        log.warning(
+            "lhotse's prepare_l2_arctic failed on %s (%s); building the manifests directly", corpus_dir, exc
+        )
         return _manifests_by_hand(utterances)
 
 

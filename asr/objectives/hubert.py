@@ -106,7 +106,9 @@ class HubertObjective(Objective):
             with torch.no_grad():
                 metrics[f"{part}_accuracy"] = (logits.argmax(dim=-1) == target).float().mean().item()
         if num_targets == 0:  # keep every parameter in the graph (DDP) when nothing is predicted
-            loss = loss + output.sum() * 0.0 + sum(p.sum() for p in self.parameters() if p.requires_grad) * 0.0
+            loss = (
+                loss + output.sum() * 0.0 + sum(p.sum() for p in self.parameters() if p.requires_grad) * 0.0
+            )
         metrics["mask_share"] = int((mask & valid).sum()) / max(int(valid.sum()), 1)
         return LossOutput(loss=loss, num_targets=num_targets, metrics=metrics)
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -274,7 +275,9 @@ def label_cuts(cuts: Iterable, featurizer: Featurizer, centres: np.ndarray, out_
             expected = featurizer.num_frames(len(audio))
             if len(labels) != expected:
                 raise ValueError(f"cut {cut.id}: {len(labels)} labels for {expected} encoder frames")
-            array = writer.store_array(cut.id, labels, FRAME_SHIFT, temporal_dim=0, start=cut.start)
+            # Cut ids may hold "/" (Libri-light's do): quote them into one file name, reversibly.
+            key = urllib.parse.quote(cut.id, safe="")
+            array = writer.store_array(key, labels, FRAME_SHIFT, temporal_dim=0, start=cut.start)
             labelled.append(cut.with_custom(LABELS_FIELD, array))
     result = CutSet.from_cuts(labelled)
     save_manifest(result, out_dir / manifest_name)

@@ -42,7 +42,9 @@ def espeak_to_arpabet(mnemonics: Iterable[str]) -> Pronunciation:
     return out
 
 
-_VOWEL_SET = frozenset({"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"})
+_VOWEL_SET = frozenset(
+    {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
+)
 
 
 @dataclass

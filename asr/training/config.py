@@ -39,6 +39,9 @@ class TrainConfig:
     precision: str = (
         "auto"  # "auto" (bf16 autocast on a GPU that has it, else fp32) | "fp32" | "bf16" | "fp16"
     )
+    max_seconds: float = (
+        0.0  # stop (with a checkpoint) after the step that reaches this wall time; 0: no limit
+    )
     checkpoint_every: int = 500
     keep_last: int = 3  # periodic checkpoints kept; <= 0 keeps all
     log_every: int = 10
@@ -62,6 +65,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.max_steps < 1 or self.grad_accum < 1 or self.checkpoint_every < 1 or self.log_every < 1:
             raise ValueError("max_steps, grad_accum, checkpoint_every and log_every must be >= 1")
+        if self.max_seconds < 0:
+            raise ValueError(f"max_seconds must be >= 0 (0: no limit), got {self.max_seconds}")
         if self.max_duration <= 0:
             raise ValueError(f"max_duration must be > 0 seconds, got {self.max_duration}")
         if self.schedule == "tri_stage" and abs(sum(self.tri_stage_ratios) - 1.0) > 1e-6:
@@ -81,3 +86,5 @@ class TrainResult:
     skipped: Counter = field(default_factory=Counter)  # dropped cuts and empty batches by reason (all runs)
     skipped_updates: Counter = field(default_factory=Counter)  # steps whose update was skipped, by reason
     resumed_from: int = 0  # step of the checkpoint this call resumed from (0: fresh start)
+    audio_seconds: float = 0.0  # audio the steps of this call read (all ranks)
+    train_seconds: float = 0.0  # wall time of those steps

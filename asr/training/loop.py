@@ -147,6 +147,7 @@ class _Run:
         self.skipped: Counter = Counter()
         self.skipped_updates: Counter = Counter()
         self.writer = None
+        self.audio_seconds = self.train_seconds = 0.0
 
     # ---------------------------------------------------------------- resume and checkpoints
 
@@ -311,7 +312,9 @@ class _Run:
         for s, u in distributed.all_gather_objects((dict(self.skipped), dict(self.skipped_updates)), info):
             skipped.update(s)
             updates.update(u)
-        return TrainResult(self.step, losses, skipped, updates, resumed_from)
+        return TrainResult(
+            self.step, losses, skipped, updates, resumed_from, self.audio_seconds, self.train_seconds
+        )
 
     def _find_unused(self) -> bool:
         if self.cfg.find_unused_parameters is not None:
@@ -336,6 +339,7 @@ class _Run:
         )
         losses: dict[int, float] = {}
         window_seconds, window_start = 0.0, time.perf_counter()
+        loop_start = window_start
         bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not (info.is_main and cfg.progress),
                    dynamic_ncols=True, desc="train")  # fmt: skip
         if info.is_main:
@@ -389,19 +393,39 @@ class _Run:
             loss_mean = float(stats[0]) / (accum * world)
             losses[self.step] = loss_mean
             window_seconds += float(stats[2])
+            self.audio_seconds += float(stats[2])
+            self.train_seconds = time.perf_counter() - loop_start
             elapsed = time.perf_counter() - window_start
             rate = window_seconds / elapsed if elapsed > 0 else 0.0
             bar.set_postfix(loss=f"{loss_mean:.4g}", audio_s_per_s=f"{rate:.1f}", refresh=False)
             bar.update(1)
-            if info.is_main and (self.step % cfg.log_every == 0 or self.step == cfg.max_steps):
+            out_of_time = self._out_of_time()
+            last = self.step == cfg.max_steps or out_of_time
+            if info.is_main and (self.step % cfg.log_every == 0 or last):
                 self._log(loss_mean, lr, grad_norm, rate, float(stats[3]), metrics)
                 window_seconds, window_start = 0.0, time.perf_counter()
-            if self.step % cfg.checkpoint_every == 0 or self.step == cfg.max_steps:
+            if self.step % cfg.checkpoint_every == 0 or last:
                 self._save()
+            if out_of_time:
+                log.info(
+                    "step %d: max_seconds (%g s) reached; stopping (resume to go on)",
+                    self.step,
+                    cfg.max_seconds,
+                )
+                break
         bar.close()
         if self.writer is not None:
             self.writer.close()
         return losses
+
+    def _out_of_time(self) -> bool:
+        """Whether ``max_seconds`` is spent; under DDP rank 0's clock decides for every rank."""
+        if self.cfg.max_seconds <= 0:
+            return False
+        flag = torch.tensor([float(self.train_seconds >= self.cfg.max_seconds)], device=self.device)
+        if self.info.distributed:
+            torch.distributed.broadcast(flag, src=0)
+        return bool(flag.item())
 
     def _log(
         self, loss: float, lr: float, grad_norm: float, rate: float, targets: float, metrics: dict
