@@ -149,7 +149,7 @@ def _table(rows: list[dict], command: str, args: argparse.Namespace) -> str:
 
 def write_results(path: Path, section: str) -> None:
     """Replace this script's section of ``path`` (or append it), atomically."""
-    text = path.read_text() if path.exists() else "# Results\n\n"
+    text = path.read_text() if path.exists() else "# Results\n"
     if MARK_BEGIN in text and MARK_END in text:
         before, rest = text.split(MARK_BEGIN, 1)
         text = before + section.rstrip("\n") + rest.split(MARK_END, 1)[1]

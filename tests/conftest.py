@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -19,3 +20,36 @@ def tiny_librilight(tmp_path_factory) -> Path:
     from data_prep.librilight import synth_librilight
 
     return synth_librilight(tmp_path_factory.mktemp("ll"), "tiny", seed=0)
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny models: one torch thread is as fast as two and does not spin against other jobs on the cores.
+
+    Use it in a module with ``pytestmark = pytest.mark.usefixtures("one_thread")``.
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def write_tone_cuts(root: Path, count: int, min_seconds: float, max_seconds: float, seed: int = 0) -> Path:
+    """``count`` cuts of enveloped tones in noise (so frame energies vary), as ``root/cuts.jsonl.gz``."""
+    import soundfile as sf
+    from lhotse import CutSet, Recording
+
+    rng = np.random.default_rng(seed)
+    cuts = []
+    for i in range(count):
+        n = int(rng.uniform(min_seconds, max_seconds) * 16000)
+        t = np.arange(n) / 16000
+        env = np.abs(np.sin(2 * np.pi * rng.uniform(0.5, 3) * t)) * rng.uniform(0.05, 0.5)
+        audio = env * np.sin(2 * np.pi * rng.uniform(100, 800) * t) + 0.01 * rng.standard_normal(n)
+        sf.write(str(root / f"u{i:02d}.flac"), audio.astype(np.float32), 16000)
+        cuts.append(Recording.from_file(root / f"u{i:02d}.flac").to_cut())
+    path = root / "cuts.jsonl.gz"
+    CutSet.from_cuts(cuts).to_file(path)
+    return path

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
-import soundfile as sf
 import torch
 import yaml
 from click.testing import CliRunner
-from lhotse import CutSet, Recording
+from conftest import write_tone_cuts
 
 from asr.cli import cli
 from asr.cli import pretrain as pretrain_cli
@@ -32,30 +34,13 @@ OBJECTIVE_SETTINGS = {  # keep every objective cheap: fewer distractors / copies
 }
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def cuts_path(tmp_path_factory) -> Path:
-    """Ten 1.5-2.5 s cuts of enveloped tones in noise."""
-    root = tmp_path_factory.mktemp("audio")
-    rng = np.random.default_rng(0)
-    cuts = []
-    for i in range(10):
-        n = int(rng.uniform(1.5, 2.5) * 16000)
-        t = np.arange(n) / 16000
-        env = np.abs(np.sin(2 * np.pi * rng.uniform(0.5, 3) * t)) * rng.uniform(0.1, 0.5)
-        audio = env * np.sin(2 * np.pi * rng.uniform(100, 800) * t) + 0.01 * rng.standard_normal(n)
-        sf.write(str(root / f"u{i}.flac"), audio.astype(np.float32), 16000)
-        cuts.append(Recording.from_file(root / f"u{i}.flac").to_cut())
-    path = root / "cuts.jsonl.gz"
-    CutSet.from_cuts(cuts).to_file(path)
-    return path
+    """Ten 1.5-2.5 s cuts."""
+    return write_tone_cuts(tmp_path_factory.mktemp("audio"), 10, 1.5, 2.5)
 
 
 def settings_file(path: Path, which: str = "wav2vec2", **extra) -> Path:
@@ -178,3 +163,25 @@ def test_user_mistakes_are_one_line_errors(tmp_path, cuts_path):
                     "--out", tmp_path / "c.npz")  # fmt: skip
     assert code == 1 and "no.pt" in out, out
     assert "Traceback" not in out
+
+
+def test_pretrain_under_torchrun_with_two_cpu_ranks(tmp_path, cuts_path):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exp = tmp_path / "exp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+           "--master-port", str(port), "-m", "asr.cli", "pretrain", "--objective", "data2vec",
+           "--cuts", str(cuts_path), "--exp-dir", str(exp), "--config", str(settings_file(tmp_path / "c.yaml", "data2vec")),
+           "--max-steps", "2", "--device", "cpu", "--no-progress"]  # fmt: skip
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("data2vec: step 2 (resumed from 0)") == 2  # one line per rank
+    state = load_checkpoint(exp / "checkpoint-2.pt")
+    assert (
+        state["data"]["world_size"] == 2
+        and (exp / "encoder.pt").exists()
+        and (exp / "pretrain.yaml").exists()
+    )

@@ -25,13 +25,7 @@ from asr.models.pretrained import encoder_from_wav2vec2
 COMBOS = [(f, b) for f in ("conv", "fbank") for b in ("transformer", "conformer")]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """These models are tiny: one thread is faster, and does not spin against other jobs on the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(frontend: str = "conv", body: str = "transformer", **kw) -> Encoder:

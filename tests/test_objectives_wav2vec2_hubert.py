@@ -17,13 +17,7 @@ from asr.objectives.masking import span_mask
 SR = 16_000
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """The models here are tiny: one thread is as fast as two and does not slow down under a loaded CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_encoder(frontend: str = "conv", seed: int = 0):

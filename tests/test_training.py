@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import write_tone_cuts
 from lhotse import CutSet, Recording
 from torch import nn
 
@@ -80,20 +81,8 @@ def _objective(**kwargs) -> ToyObjective:
 
 @pytest.fixture(scope="module")
 def cuts_file(tmp_path_factory) -> str:
-    """24 cuts of 0.3-1.2 s: tones with an envelope and noise, so frame energies vary."""
-    root = tmp_path_factory.mktemp("audio")
-    rng = np.random.default_rng(0)
-    cuts = []
-    for i in range(24):
-        n = int(rng.uniform(0.3, 1.2) * 16000)
-        t = np.arange(n) / 16000
-        env = np.abs(np.sin(2 * np.pi * rng.uniform(0.5, 3) * t)) * rng.uniform(0.05, 0.5)
-        audio = env * np.sin(2 * np.pi * rng.uniform(100, 800) * t) + 0.01 * rng.standard_normal(n)
-        sf.write(str(root / f"u{i:02d}.flac"), audio.astype(np.float32), 16000)
-        cuts.append(Recording.from_file(root / f"u{i:02d}.flac").to_cut())
-    path = root / "cuts.jsonl.gz"
-    CutSet.from_cuts(cuts).to_file(path)
-    return str(path)
+    """24 cuts of 0.3-1.2 s."""
+    return str(write_tone_cuts(tmp_path_factory.mktemp("audio"), 24, 0.3, 1.2))
 
 
 def _cfg(exp_dir, **kw) -> TrainConfig:

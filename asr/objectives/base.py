@@ -9,8 +9,9 @@ that ``state_dict()`` holds all of it and a resumed run continues exactly.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import torch
 from torch import nn
@@ -18,6 +19,17 @@ from torch import nn
 if TYPE_CHECKING:
     from asr.data.dataset import Batch
     from asr.models import Encoder
+
+
+C = TypeVar("C")
+
+
+def config_from(cls: type[C], overrides: dict) -> C:
+    """``cls(**overrides)`` for a config dataclass; unknown field names are a ``ValueError`` naming them."""
+    unknown = set(overrides) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} field(s): {sorted(unknown)}")
+    return cls(**overrides)
 
 
 @dataclass

@@ -18,7 +18,6 @@ the EMA. τ rises linearly from 0.999 to 0.9999 over the first 30 000 updates.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -26,8 +25,8 @@ from torch import nn
 
 from asr.data.dataset import Batch
 from asr.models import Encoder
-from asr.objectives.base import LossOutput, Objective
-from asr.objectives.ema import EMATeacher, ema_decay, frame_variance, regression_loss, teacher_targets
+from asr.objectives.base import LossOutput, config_from
+from asr.objectives.ema import EMATeacherObjective, frame_variance, regression_loss, teacher_targets
 from asr.objectives.masking import check_span_settings, span_mask
 
 # Encoder parts shared with the teacher (copied at each update, not averaged); see the module docstring.
@@ -55,7 +54,7 @@ class Data2VecConfig:
         check_span_settings(self.mask_prob, self.mask_length, self.min_masks)
 
 
-class Data2VecObjective(Objective):
+class Data2VecObjective(EMATeacherObjective):
     """data2vec: student on masked input predicts the EMA teacher's contextualised targets."""
 
     name = "data2vec"
@@ -67,14 +66,7 @@ class Data2VecObjective(Objective):
         self.head = nn.Linear(encoder.dim, encoder.dim)  # the regression head
         nn.init.normal_(self.head.weight, 0.0, 0.02)  # BERT init, as the encoder's linears
         nn.init.zeros_(self.head.bias)
-        self.teacher = EMATeacher(encoder, shared=SHARED)
-        # updates done so far: decides τ and survives a checkpoint round trip
-        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
-
-    def decay(self, step: int | None = None) -> float:
-        """τ for ``step`` (default: the number of EMA updates done so far)."""
-        step = int(self.ema_updates) if step is None else step
-        return ema_decay(step, self.cfg.ema_start, self.cfg.ema_end, self.cfg.ema_anneal_steps)
+        self.init_teacher(SHARED)
 
     def forward(self, batch: Batch) -> LossOutput:
         enc, cfg = self.encoder, self.cfg
@@ -96,16 +88,7 @@ class Data2VecObjective(Objective):
         num = int(mask.sum())
         return LossOutput(loss=loss.sum() / max(num, 1), num_targets=num, metrics=metrics)
 
-    @torch.no_grad()
-    def step_end(self, step: int) -> None:
-        """EMA update of the teacher after optimiser step ``step``."""
-        self.teacher.update(self.encoder, self.decay(step))
-        self.ema_updates.fill_(step)
-
 
 def build(encoder: Encoder, **overrides) -> Data2VecObjective:
     """A data2vec objective around ``encoder``; ``overrides`` set :class:`Data2VecConfig` fields."""
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(Data2VecConfig)}
-    if unknown:
-        raise ValueError(f"unknown Data2VecConfig field(s): {sorted(unknown)}")
-    return Data2VecObjective(encoder, Data2VecConfig(**overrides))
+    return Data2VecObjective(encoder, config_from(Data2VecConfig, overrides))

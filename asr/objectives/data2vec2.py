@@ -30,7 +30,6 @@ never visible and never a target.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -39,8 +38,8 @@ from torch import Tensor, nn
 
 from asr.data.dataset import Batch
 from asr.models import Encoder
-from asr.objectives.base import LossOutput, Objective
-from asr.objectives.ema import EMATeacher, ema_decay, frame_variance, regression_loss, teacher_targets
+from asr.objectives.base import LossOutput, config_from
+from asr.objectives.ema import EMATeacherObjective, frame_variance, regression_loss, teacher_targets
 
 # Encoder parts the teacher takes from the student (copied at each update; the teacher never runs them).
 SHARED = ("feature_extractor", "feature_projection")
@@ -155,7 +154,7 @@ class ConvDecoder(nn.Module):
         return self.proj(x)
 
 
-class Data2Vec2Objective(Objective):
+class Data2Vec2Objective(EMATeacherObjective):
     """data2vec 2.0: M masked copies, visible-frame-only student, conv decoder, one shared teacher pass."""
 
     name = "data2vec2"
@@ -175,13 +174,7 @@ class Data2Vec2Objective(Objective):
             cfg.decoder_groups,
             cfg.decoder_dropout,
         )
-        self.teacher = EMATeacher(encoder, shared=SHARED)
-        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
-
-    def decay(self, step: int | None = None) -> float:
-        """τ for ``step`` (default: the number of EMA updates done so far)."""
-        step = int(self.ema_updates) if step is None else step
-        return ema_decay(step, self.cfg.ema_start, self.cfg.ema_end, self.cfg.ema_anneal_steps)
+        self.init_teacher(SHARED)
 
     def forward(self, batch: Batch) -> LossOutput:
         enc, cfg = self.encoder, self.cfg
@@ -226,16 +219,7 @@ class Data2Vec2Objective(Objective):
         }
         return LossOutput(loss=loss.sum() / max(num, 1), num_targets=num, metrics=metrics)
 
-    @torch.no_grad()
-    def step_end(self, step: int) -> None:
-        """EMA update of the teacher after optimiser step ``step``."""
-        self.teacher.update(self.encoder, self.decay(step))
-        self.ema_updates.fill_(step)
-
 
 def build(encoder: Encoder, **overrides) -> Data2Vec2Objective:
     """A data2vec 2.0 objective around ``encoder``; ``overrides`` set :class:`Data2Vec2Config` fields."""
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(Data2Vec2Config)}
-    if unknown:
-        raise ValueError(f"unknown Data2Vec2Config field(s): {sorted(unknown)}")
-    return Data2Vec2Objective(encoder, Data2Vec2Config(**overrides))
+    return Data2Vec2Objective(encoder, config_from(Data2Vec2Config, overrides))

@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from .base import Objective
+
 if TYPE_CHECKING:
     from asr.models import Encoder
 
@@ -171,3 +173,26 @@ def frame_variance(x: torch.Tensor) -> float:
     if x.size(0) < 2:
         return 0.0
     return x.detach().float().var(dim=0).mean().item()
+
+
+class EMATeacherObjective(Objective):
+    """What data2vec and data2vec 2.0 share: an EMA teacher of the student encoder, updated after each step.
+
+    Subclasses set ``encoder`` and ``cfg`` (with ``ema_start``, ``ema_end``, ``ema_anneal_steps``), then call
+    :meth:`init_teacher`. The number of EMA updates is a buffer, so τ survives a checkpoint round trip.
+    """
+
+    def init_teacher(self, shared: Iterable[str]) -> None:
+        self.teacher = EMATeacher(self.encoder, shared=shared)
+        self.register_buffer("ema_updates", torch.zeros((), dtype=torch.long))
+
+    def decay(self, step: int | None = None) -> float:
+        """τ for ``step`` (default: the number of EMA updates done so far)."""
+        step = int(self.ema_updates) if step is None else step
+        return ema_decay(step, self.cfg.ema_start, self.cfg.ema_end, self.cfg.ema_anneal_steps)
+
+    @torch.no_grad()
+    def step_end(self, step: int) -> None:
+        """EMA update of the teacher after optimiser step ``step``."""
+        self.teacher.update(self.encoder, self.decay(step))
+        self.ema_updates.fill_(step)

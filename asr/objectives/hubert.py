@@ -20,7 +20,6 @@ output. Frames whose label is -100 (padding) are ignored.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -30,7 +29,7 @@ from torch import Tensor, nn
 from asr.data.dataset import Batch
 from asr.models import Encoder
 
-from .base import LossOutput, Objective
+from .base import LossOutput, Objective, config_from
 from .kmeans import LABELS_FIELD
 from .masking import check_span_settings, span_mask
 
@@ -134,7 +133,4 @@ class HubertObjective(Objective):
 
 def build(encoder: Encoder, num_clusters: int = 100, **overrides) -> HubertObjective:
     """HuBERT on ``encoder`` predicting ``num_clusters`` k-means units; ``overrides``: HubertConfig fields."""
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(HubertConfig)}
-    if unknown:
-        raise ValueError(f"unknown HubertConfig field(s): {sorted(unknown)}")
-    return HubertObjective(encoder, num_clusters, HubertConfig(**overrides))
+    return HubertObjective(encoder, num_clusters, config_from(HubertConfig, overrides))

@@ -25,7 +25,6 @@ which equals summing L_m over masked steps, adding ``N (α L_d + λ P)`` and div
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -35,7 +34,7 @@ from torch import Tensor, nn
 from asr.data.dataset import Batch
 from asr.models import Encoder
 
-from .base import LossOutput, Objective
+from .base import LossOutput, Objective, config_from
 from .masking import check_span_settings, span_mask
 
 
@@ -236,10 +235,7 @@ class Wav2Vec2Objective(Objective):
 
 def build(encoder: Encoder, **overrides) -> Wav2Vec2Objective:
     """wav2vec 2.0 on ``encoder``; ``overrides`` set :class:`Wav2Vec2Config` fields."""
-    unknown = set(overrides) - {f.name for f in dataclasses.fields(Wav2Vec2Config)}
-    if unknown:
-        raise ValueError(f"unknown Wav2Vec2Config field(s): {sorted(unknown)}")
-    return Wav2Vec2Objective(encoder, Wav2Vec2Config(**overrides))
+    return Wav2Vec2Objective(encoder, config_from(Wav2Vec2Config, overrides))
 
 
 __all__ = [
