@@ -98,7 +98,25 @@ def run_one(
         "loss_start": round(_mean([result.losses[s] for s in steps[:head]]), 4),
         "loss_end": round(_mean([result.losses[s] for s in steps[-tail:]]), 4),
         "prep_seconds": round(prep_seconds, 1),
+        "final_metrics": {k: round(v, 4) for k, v in result.metrics.items()},
     }
+
+
+# What says an objective is learning more than its loss does: prediction accuracy (against chance:
+# 1/101 for wav2vec 2.0's 100 distractors, the label prior for HuBERT), or the spread of the regression
+# targets and predictions (a collapsed teacher gives targets of near-zero variance).
+SIGNALS = {
+    "wav2vec2": ("accuracy", "contrastive_loss"),
+    "hubert": ("masked_accuracy", "masked_loss"),
+    "data2vec": ("target_var", "pred_var"),
+    "data2vec2": ("target_var", "pred_var"),
+}
+
+
+def _signal(row: dict) -> str:
+    metrics = row.get("final_metrics", {})
+    shown = [f"{k} {metrics[k]:.3g}" for k in SIGNALS.get(row["objective"], ()) if k in metrics]
+    return ", ".join(shown) or "-"
 
 
 def _table(rows: list[dict], command: str, args: argparse.Namespace) -> str:
@@ -113,15 +131,15 @@ def _table(rows: list[dict], command: str, args: argparse.Namespace) -> str:
         f"{args.seconds:g} s of training per objective on `{args.cuts.name}`.",
         "",
         "| objective | encoder params | audio s / s | s / update | audio s / update | peak RSS (MiB) "
-        "| updates | loss start → end | k-means + labels (s) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| updates | loss start → end | last update's signal | k-means + labels (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         lines.append(
             f"| {r['objective']} | {r['encoder_params'] / 1e6:.2f} M | {r['audio_s_per_s']:.1f} | "
             f"{r['seconds_per_step']:.2f} | {r['audio_seconds'] / max(r['steps'], 1):.0f} | "
             f"{r['peak_rss_mib']:.0f} | {r['steps']} | {r['loss_start']:.3f} → {r['loss_end']:.3f} | "
-            f"{r['prep_seconds']:.0f} |"
+            f"{_signal(r)} | {r['prep_seconds']:.0f} |"
         )
     if "data2vec2" in by:
         ratios = [

@@ -211,6 +211,15 @@ def test_layer_drop_and_gradients():
     assert all(p.grad is not None for p in enc.parameters() if p is not enc.mask_embedding)
 
 
+@pytest.mark.parametrize("body", ["transformer", "conformer"])
+def test_num_layers_stops_at_a_middle_block(body):
+    enc = tiny(body=body).eval()
+    audio, lengths = torch.randn(2, 6_000), torch.tensor([6_000, 4_000])
+    full = enc(audio, lengths, return_layers=True)
+    first = enc(audio, lengths, num_layers=1)
+    torch.testing.assert_close(first.output, full.layers[0])
+
+
 def test_feature_grad_mult_scales_front_end_gradients():
     grads = []
     for mult in (1.0, 0.1):

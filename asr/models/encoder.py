@@ -237,14 +237,21 @@ class Encoder(nn.Module):
             x = self.layer_norm(x)
         return self.dropout(x)
 
-    def body(self, x: Tensor, lengths: Tensor, return_layers: bool = False) -> EncoderOutput:
-        """Run the blocks on positioned input [B, T, D]; padded frames are masked out of attention."""
+    def body(
+        self, x: Tensor, lengths: Tensor, return_layers: bool = False, num_layers: int | None = None
+    ) -> EncoderOutput:
+        """Run the blocks on positioned input [B, T, D]; padded frames are masked out of attention.
+
+        ``num_layers`` stops after that many blocks (feature extraction from a middle block); the output is
+        then that block's, without the final layer norm of pre-LN bodies.
+        """
         pad = self.padding_mask(lengths, x.shape[1])
         # every query needs one key it may attend to: an empty utterance attends to its (padded) first frame
         key_pad = self.padding_mask(lengths.clamp_min(1), x.shape[1])
         has_pad = bool(key_pad.any())
         layers: list[Tensor] = []
-        for layer in self.layers:
+        blocks = self.layers if num_layers is None else self.layers[:num_layers]
+        for layer in blocks:
             if not (self.training and self.cfg.layer_drop > 0 and torch.rand(1).item() < self.cfg.layer_drop):
                 if self.cfg.body == "transformer":
                     # SDPA boolean mask: True = may attend; shape [B, 1, T, T] as torchaudio wants
@@ -257,7 +264,7 @@ class Encoder(nn.Module):
                 x = x.masked_fill(pad[..., None], 0.0)
             if return_layers:
                 layers.append(x)
-        if self.layer_norm is not None and self.cfg.layer_norm_first:
+        if self.layer_norm is not None and self.cfg.layer_norm_first and num_layers is None:
             x = self.layer_norm(x).masked_fill(pad[..., None], 0.0)
         return EncoderOutput(output=x, lengths=lengths, layers=layers)
 
@@ -267,6 +274,7 @@ class Encoder(nn.Module):
         lengths: Tensor | None = None,
         mask: Tensor | None = None,
         return_layers: bool = False,
+        num_layers: int | None = None,
     ) -> EncoderOutput:
         """frontend -> project -> (masked frames := mask_embedding) -> add_positions -> body."""
         features, frames = self.frontend(audio, lengths)
@@ -274,7 +282,7 @@ class Encoder(nn.Module):
         if mask is not None:
             x = torch.where(mask[..., None], self.mask_embedding.to(x.dtype), x)
         x = self.add_positions(x, frames)
-        return self.body(x, frames, return_layers)
+        return self.body(x, frames, return_layers, num_layers)
 
 
 def _conformer_layer(layer: ConformerLayer, x: Tensor, key_pad: Tensor | None, pad: Tensor) -> Tensor:

@@ -88,3 +88,6 @@ class TrainResult:
     resumed_from: int = 0  # step of the checkpoint this call resumed from (0: fresh start)
     audio_seconds: float = 0.0  # audio the steps of this call read (all ranks)
     train_seconds: float = 0.0  # wall time of those steps
+    metrics: dict[str, float] = field(
+        default_factory=dict
+    )  # the objective's metrics at the last step (rank 0)

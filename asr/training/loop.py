@@ -148,6 +148,7 @@ class _Run:
         self.skipped_updates: Counter = Counter()
         self.writer = None
         self.audio_seconds = self.train_seconds = 0.0
+        self.last_metrics: dict[str, float] = {}
 
     # ---------------------------------------------------------------- resume and checkpoints
 
@@ -312,9 +313,8 @@ class _Run:
         for s, u in distributed.all_gather_objects((dict(self.skipped), dict(self.skipped_updates)), info):
             skipped.update(s)
             updates.update(u)
-        return TrainResult(
-            self.step, losses, skipped, updates, resumed_from, self.audio_seconds, self.train_seconds
-        )
+        return TrainResult(self.step, losses, skipped, updates, resumed_from, self.audio_seconds,
+                           self.train_seconds, self.last_metrics)  # fmt: skip
 
     def _find_unused(self) -> bool:
         if self.cfg.find_unused_parameters is not None:
@@ -392,6 +392,7 @@ class _Run:
             self.objective.step_end(self.step)
             loss_mean = float(stats[0]) / (accum * world)
             losses[self.step] = loss_mean
+            self.last_metrics = dict(metrics)
             window_seconds += float(stats[2])
             self.audio_seconds += float(stats[2])
             self.train_seconds = time.perf_counter() - loop_start
