@@ -45,7 +45,11 @@ _MAX_TRIES = 4
 #: espeak-ng's own context variants that still are the labelled phone: the schwa it r-colours
 #: before R (``@`` → ``3``), the short tense ``i`` it uses for IH before a vowel, and N
 #: assimilated to a following velar (``N`` is espeak-ng's NG).
-ALLOPHONES: dict[str, frozenset[str]] = {"AH": frozenset({"3"}), "IH": frozenset({"i"}), "N": frozenset({"N"})}
+ALLOPHONES: dict[str, frozenset[str]] = {
+    "AH": frozenset({"3"}),
+    "IH": frozenset({"i"}),
+    "N": frozenset({"N"}),
+}
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,9 @@ class L2ArcticPreset:
 
 L2ARCTIC_PRESETS: dict[str, L2ArcticPreset] = {
     "tiny": L2ArcticPreset(prompts=4, annotated=2),
-    "mini": L2ArcticPreset(prompts=150, annotated=40),  # ~1 h annotated; ~2 h unannotated, of which the 18 training speakers give the unlabelled set
+    "mini": L2ArcticPreset(
+        prompts=150, annotated=40
+    ),  # ~1 h annotated; ~2 h unannotated, of which the 18 training speakers give the unlabelled set
 }
 
 
@@ -127,8 +133,10 @@ def align_events(requested: list[str], events: list[tuple[str, float, float]]) -
             cost[i, j] = min(skip, cost[i - 1, j - 1] + match)
     if cost[n, m] == inf:
         i = int(np.argmax(np.isinf(cost).all(axis=1)))  # the first phone that cannot be placed
-        raise AlignmentError(f"espeak-ng did not speak {requested[i - 1]} of "
-                             f"{' '.join(requested[max(0, i - 4):i + 2])} (events: {' '.join(e[0] for e in events)})")
+        raise AlignmentError(
+            f"espeak-ng did not speak {requested[i - 1]} of "
+            f"{' '.join(requested[max(0, i - 4) : i + 2])} (events: {' '.join(e[0] for e in events)})"
+        )
     owner = [-1] * m  # requested index each event belongs to
     i, j = n, m
     while j > 0:
@@ -380,7 +388,9 @@ def synth_l2arctic(out_dir: Path, preset: str = "tiny", seed: int = 0, error_rat
     tasks = []
     for k, (speaker, gender, l1) in enumerate(SPEAKERS):
         rng = np.random.default_rng([seed, 1, k])
-        annotated = frozenset(prompts[int(i)].name for i in rng.choice(len(prompts), spec.annotated, replace=False))
+        annotated = frozenset(
+            prompts[int(i)].name for i in rng.choice(len(prompts), spec.annotated, replace=False)
+        )
         tasks.append(SpeakerTask(str(root), speaker, gender, l1, prompts, annotated, errors, (seed, 2, k)))
     results = run_tasks(_synthesize_speaker, tasks, num_jobs, "synthesising L2-ARCTIC")
     entries = [e for speaker_entries in results for e in speaker_entries]

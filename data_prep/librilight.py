@@ -54,9 +54,15 @@ def finetuning_subsets(preset: str) -> tuple[SubsetSpec, ...]:
     specs = []
     for fold in range(6):
         for kind in ("clean", "other"):
-            specs.append(SubsetSpec(f"1h/{fold}/{kind}", fold_minutes / 2, fold_speakers, "train", harder=kind == "other"))
+            specs.append(
+                SubsetSpec(
+                    f"1h/{fold}/{kind}", fold_minutes / 2, fold_speakers, "train", harder=kind == "other"
+                )
+            )
     for kind in ("clean", "other"):
-        specs.append(SubsetSpec(f"9h/{kind}", nine_h_minutes / 2, nine_h_speakers, "train", harder=kind == "other"))
+        specs.append(
+            SubsetSpec(f"9h/{kind}", nine_h_minutes / 2, nine_h_speakers, "train", harder=kind == "other")
+        )
     return tuple(specs)
 
 
@@ -100,14 +106,26 @@ def _synthesize_long_form(task: _LongFormTask) -> list[dict]:
             write_audio(folder / f"{name}.flac", samples, SAMPLE_RATE)
             meta = {
                 "speaker": str(task.speaker),
-                "book_meta": {"id": task.book, "title": task.book.replace("_", " "), "language": "English",
-                              "genre": ["Synthetic"], "meta_genre": "Literature",
-                              "url_text_source": "Debian fortunes", "totaltime": f"{t:.1f}"},  # fmt: skip
+                "book_meta": {
+                    "id": task.book,
+                    "title": task.book.replace("_", " "),
+                    "language": "English",
+                    "genre": ["Synthetic"],
+                    "meta_genre": "Literature",
+                    "url_text_source": "Debian fortunes",
+                    "totaltime": f"{t:.1f}",
+                },  # fmt: skip
                 "snr": round(snr, 2),
                 "voice_activity": activity,
             }
             write_text(folder / f"{name}.json", json.dumps(meta, indent=1))
-            records.append({"file": f"{task.speaker}/{folder.name}/{name}", "voice": asdict(voice), "seconds": round(t, 3)})
+            records.append(
+                {
+                    "file": f"{task.speaker}/{folder.name}/{name}",
+                    "voice": asdict(voice),
+                    "seconds": round(t, 3),
+                }
+            )
         return records
 
 
@@ -125,14 +143,29 @@ def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_job
     speakers = rng.choice(np.arange(9000, 15000), size=p.speakers, replace=False)
     files = max(1, round(p.minutes / p.speakers / p.file_minutes))
     tasks = [
-        _LongFormTask(str(out_dir), int(spk), f"book{int(rng.integers(1000, 99999))}", files,
-                      p.file_minutes * 60, "F" if i % 2 == 0 else "M", (seed, 2, i))  # fmt: skip
+        _LongFormTask(
+            str(out_dir),
+            int(spk),
+            f"book{int(rng.integers(1000, 99999))}",
+            files,
+            p.file_minutes * 60,
+            "F" if i % 2 == 0 else "M",
+            (seed, 2, i),
+        )  # fmt: skip
         for i, spk in enumerate(speakers)
     ]
     records = run_tasks(_synthesize_long_form, tasks, num_jobs, "synthesising librilight/small")
-    write_text(out_dir.parent / "librilight.synth.jsonl", "".join(json.dumps(r) + "\n" for rs in records for r in rs))
-    results = synthesize_layout(out_dir / "librispeech_finetuning", finetuning_subsets(preset), seed, num_jobs,
-                                id_offset=1, id_range=(15000, 20000))
+    write_text(
+        out_dir.parent / "librilight.synth.jsonl", "".join(json.dumps(r) + "\n" for rs in records for r in rs)
+    )
+    results = synthesize_layout(
+        out_dir / "librispeech_finetuning",
+        finetuning_subsets(preset),
+        seed,
+        num_jobs,
+        id_offset=1,
+        id_range=(15000, 20000),
+    )
     write_synthesis_log(out_dir.parent / "librispeech_finetuning.synth.jsonl", results)
     log.info("Libri-light (%s): done in %.1f s", preset, time.time() - start)
     return out_dir

@@ -104,13 +104,17 @@ def _synthesize_speaker(task: SpeakerTask) -> SpeakerResult:
                 transcript = " ".join(w for s in picked for w in s.words)
                 write_audio(root / str(task.speaker) / str(chapter) / f"{utt_id}.flac", samples, SAMPLE_RATE)
                 lines.append(f"{utt_id} {transcript}\n")
-                records.append({"id": utt_id, "text": transcript, "snr_db": snr, "seconds": round(synthesis.duration, 3)})
+                records.append(
+                    {"id": utt_id, "text": transcript, "snr_db": snr, "seconds": round(synthesis.duration, 3)}
+                )
                 total += synthesis.duration
                 utt += 1
             trans = root / str(task.speaker) / str(chapter) / f"{task.speaker}-{chapter}.trans.txt"
             write_text(trans, "".join(lines))
             chapter_seconds[chapter] = total
-        return SpeakerResult(task.speaker, task.gender, task.subset.name, asdict(voice), chapter_seconds, records)
+        return SpeakerResult(
+            task.speaker, task.gender, task.subset.name, asdict(voice), chapter_seconds, records
+        )
 
 
 def synthesize_layout(root: Path, subsets: tuple[SubsetSpec, ...], seed: int, num_jobs: int = 1,
