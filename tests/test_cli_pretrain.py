@@ -107,7 +107,7 @@ def test_hubert_two_iterations_through_the_cli(tmp_path, cuts_path):
     # Wrong k for the labels: refused before training, naming the manifest and the fix.
     code, out = asr("pretrain", "--objective", "hubert", "--cuts", labelled, "--exp-dir", tmp_path / "bad",
                     "--config", conf, "--num-clusters", 2, "--max-steps", 1, "--no-progress")  # fmt: skip
-    assert code == 1 and "--num-clusters" in out and str(labelled) in out, out
+    assert code == 2 and "--num-clusters" in out and str(labelled) in out, out
     code, out = asr("pretrain", "--objective", "hubert", "--cuts", labelled, "--exp-dir", it1 / "exp",
                     "--config", conf, "--num-clusters", 8, "--max-steps", 2, "--no-progress")  # fmt: skip
     assert code == 0, out
@@ -131,37 +131,37 @@ def test_user_mistakes_are_one_line_errors(tmp_path, cuts_path):
 
     bad = settings_file(tmp_path / "bad.yaml", train={"max_stepz": 3})
     code, out = asr(*base, "--config", bad)
-    assert code == 1 and "bad.yaml" in out and "max_stepz" in out, out
+    assert code == 2 and "bad.yaml" in out and "max_stepz" in out, out
 
     bad = settings_file(tmp_path / "bad_obj.yaml", objective={"mask_prob": -1.0})
     code, out = asr(*base, "--config", bad)
-    assert code == 1 and "objective" in out and "mask_prob" in out, out
+    assert code == 2 and "objective" in out and "mask_prob" in out, out
 
     bad = tmp_path / "sections.yaml"
     bad.write_text("modle: {dim: 8}\n")
     code, out = asr(*base, "--config", bad)
-    assert code == 1 and "modle" in out, out
+    assert code == 2 and "modle" in out, out
 
     code, out = asr("pretrain", "--objective", "wav2vec2", "--cuts", tmp_path / "none.jsonl.gz",
                     "--exp-dir", exp, "--config", conf)  # fmt: skip
-    assert code == 1 and "none.jsonl.gz" in out, out
+    assert code == 2 and "none.jsonl.gz" in out, out
 
     code, out = asr("pretrain", "--objective", "hubert", "--cuts", cuts_path, "--exp-dir", exp,
                     "--config", settings_file(tmp_path / "hubert.yaml", "hubert"), "--max-steps", 1)  # fmt: skip
-    assert code == 1 and "hubert_labels" in out and "asr hubert-kmeans label" in out, out
+    assert code == 2 and "hubert_labels" in out and "asr hubert-kmeans label" in out, out
 
     code, out = asr(*base, "--config", conf, "--max-steps", 1)
     assert code == 0, out
     code, out = asr(*base, "--config", conf, "--max-steps", 2, "--no-resume")
-    assert code == 1 and "checkpoint" in out.lower(), out
+    assert code == 2 and "checkpoint" in out.lower(), out
     # Another objective in the same experiment folder is refused by the checkpoint check.
     code, out = asr("pretrain", "--objective", "data2vec", "--cuts", cuts_path, "--exp-dir", exp,
                     "--config", settings_file(tmp_path / "d2v.yaml", "data2vec"), "--max-steps", 2)  # fmt: skip
-    assert code == 1 and "wav2vec2" in out, out
+    assert code == 2 and "wav2vec2" in out, out
 
     code, out = asr("hubert-kmeans", "fit", "--cuts", cuts_path, "--features", tmp_path / "no.pt",
                     "--out", tmp_path / "c.npz")  # fmt: skip
-    assert code == 1 and "no.pt" in out, out
+    assert code == 2 and "no.pt" in out, out
     assert "Traceback" not in out
 
 

@@ -17,6 +17,12 @@ from asr.errors import UserError
 USER_ERRORS = (UserError, FileNotFoundError, NotADirectoryError)
 
 
+class UserMistake(click.ClickException):
+    """A user error shown as ``Error: <message>``; exit status 2, as click's own usage errors."""
+
+    exit_code = 2
+
+
 class _Group(click.Group):
     """A click group that turns user errors into one-line messages instead of tracebacks."""
 
@@ -24,7 +30,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except USER_ERRORS as exc:
-            raise click.ClickException(str(exc)) from exc
+            raise UserMistake(str(exc)) from exc
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 import yaml
 
-from . import cli
+from . import UserMistake, cli
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def kmeans_fit(cuts_path: Path, out: Path, features: str, layer: int | None, fro
     try:
         kmeans = fit_kmeans(cuts, featurizer, k=k, max_frames=max_frames, seed=seed, n_init=n_init)
     except ValueError as exc:
-        raise click.ClickException(f"{cuts_path}: {exc}") from exc
+        raise UserMistake(f"{cuts_path}: {exc}") from exc
     save_centres(kmeans, out)
     click.echo(f"k-means: {k} centres of dimension {kmeans.cluster_centers_.shape[1]} -> {out} "
                f"(inertia {kmeans.inertia_:.4g})")  # fmt: skip
@@ -224,5 +224,5 @@ def kmeans_label(cuts_path: Path, centres: Path, out_dir: Path, manifest_name: s
     try:
         labelled = label_cuts(cuts, featurizer, load_centres(centres), out_dir, manifest_name)
     except ValueError as exc:
-        raise click.ClickException(f"{cuts_path}: {exc}") from exc
+        raise UserMistake(f"{cuts_path}: {exc}") from exc
     click.echo(f"labelled {len(labelled)} cuts -> {out_dir / manifest_name}")

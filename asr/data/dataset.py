@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -73,7 +73,11 @@ class AudioDataset(torch.utils.data.Dataset):
     read, holds NaN/inf samples, is silent (peak below ``silence_threshold``), is shorter than
     ``min_samples`` (the encoder's receptive field), or lacks a label field other cuts of the batch carry.
     Multi-channel audio is averaged to mono. Temporal-array fields named in ``label_fields`` (e.g.
-    ``hubert_labels``, one integer per 20 ms frame) become ``targets[name]``, padded with -100.
+    ``hubert_labels``, one integer per 20 ms frame) become ``targets[name]``, padded with -100. With
+    ``tokenize`` (cut -> token ids of its transcript, e.g. a tokenizer's ``encode`` of the supervision
+    texts), ``targets["tokens"]`` holds the transcripts, padded with -100; a cut whose transcript is empty
+    is dropped and counted, and a transcript the tokenizer cannot encode raises its error (a user mistake
+    naming the cut, not something to skip silently).
     """
 
     def __init__(
@@ -82,8 +86,10 @@ class AudioDataset(torch.utils.data.Dataset):
         label_fields: Iterable[str] = ("hubert_labels",),
         silence_threshold: float = 1e-5,
         sampling_rate: int = SAMPLING_RATE,
+        tokenize: Callable[[Cut], list[int]] | None = None,
     ) -> None:
         self.min_samples = min_samples
+        self.tokenize = tokenize
         self.label_fields = tuple(label_fields)
         self.silence_threshold = silence_threshold
         self.sampling_rate = sampling_rate
@@ -120,6 +126,12 @@ class AudioDataset(torch.utils.data.Dataset):
             if audio is None:
                 continue
             labels = {}
+            if self.tokenize is not None:
+                ids = self.tokenize(cut)
+                if not ids:
+                    self._skip(cut, "empty transcript")
+                    continue
+                labels["tokens"] = torch.tensor(ids, dtype=torch.long)
             for name in self.label_fields:
                 if not cut.has_custom(name):
                     continue

@@ -97,8 +97,13 @@ def load_encoder(path: str | Path, *, trust_pickle: bool = False, **overrides) -
     if isinstance(state, dict) and "encoder_config" in state and ("encoder" in state or "model" in state):
         if "encoder" in state:
             weights = state["encoder"]
-        else:  # a training checkpoint: the objective's weights, the encoder's under "encoder."
-            weights = {k[len("encoder.") :]: v for k, v in state["model"].items() if k.startswith("encoder.")}
+        else:  # a training checkpoint: the objective's weights, the encoder's under "encoder." (CTC: "model.encoder.")
+            prefix = (
+                "model.encoder."
+                if any(k.startswith("model.encoder.") for k in state["model"])
+                else "encoder."
+            )
+            weights = {k[len(prefix) :]: v for k, v in state["model"].items() if k.startswith(prefix)}
         config = dict(state["encoder_config"])
         unknown = set(overrides) - set(config)
         if unknown:

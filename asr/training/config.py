@@ -51,7 +51,7 @@ class TrainConfig:
     shuffle: bool = True
     num_buckets: int = 10  # duration buckets of lhotse's DynamicBucketingSampler
     # DDP: must be True when some parameters get no gradient in a step (layer drop skips whole blocks);
-    # None: True exactly when the encoder config has layer_drop > 0.
+    # None: True when the encoder config has layer_drop > 0 or the objective says it may skip parameters.
     find_unused_parameters: bool | None = None
     progress: bool = True  # tqdm bar on rank 0
 

@@ -319,6 +319,8 @@ class _Run:
     def _find_unused(self) -> bool:
         if self.cfg.find_unused_parameters is not None:
             return self.cfg.find_unused_parameters
+        if getattr(self.objective, "may_skip_parameters", False):  # e.g. CTC with a frozen encoder
+            return True
         return float(self.encoder_config.get("layer_drop", 0.0) or 0.0) > 0.0
 
     def _writer(self):
