@@ -19,6 +19,7 @@ Training from scratch is the same objective with ``freeze_encoder_steps = 0`` an
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -148,3 +149,37 @@ def greedy_decode(log_probs: Tensor, lengths: Tensor, blank: int = 0) -> list[li
         ids = torch.unique_consecutive(row[:n]).tolist()
         out.append([i for i in ids if i != blank])
     return out
+
+
+def save_ctc_model(model: CTCModel, path: Path, tokenizer_dir: str | Path, **extra) -> Path:
+    """Write what decoding needs (weights, encoder config, vocabulary size, tokenizer folder) atomically."""
+    from dataclasses import asdict
+
+    from asr.training.checkpoint import save_atomic
+
+    state = {
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "encoder_config": asdict(model.encoder.cfg),
+        "vocab_size": model.vocab_size,
+        "tokenizer": str(tokenizer_dir),
+        **extra,
+    }
+    save_atomic(state, Path(path))
+    return Path(path)
+
+
+def load_ctc_model(path: str | Path) -> tuple[CTCModel, Path]:
+    """A :class:`CTCModel` (eval mode) and its tokenizer folder from :func:`save_ctc_model`'s file, strictly."""
+    from asr.models import EncoderConfig, build_encoder
+    from asr.training.checkpoint import CheckpointError, load_checkpoint, load_model_strict
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such model file (asr finetune writes EXP_DIR/ctc_model.pt)")
+    state = load_checkpoint(path)
+    missing = {"model", "encoder_config", "vocab_size", "tokenizer"} - set(state)
+    if missing:
+        raise CheckpointError(f"{path}: not a CTC model file (missing {sorted(missing)})")
+    model = CTCModel(build_encoder(EncoderConfig(**state["encoder_config"])), int(state["vocab_size"]))
+    load_model_strict(model, state["model"], path)
+    return model.eval(), Path(state["tokenizer"])

@@ -1,6 +1,6 @@
 """The training loop shared by every objective: sampling, AMP, accumulation, checkpoints, resume, DDP."""
 
-from .checkpoint import CheckpointError, list_checkpoints, load_checkpoint
+from .checkpoint import CheckpointError, average_checkpoints, list_checkpoints, load_checkpoint
 from .config import TrainConfig, TrainResult
 from .distributed import run_distributed
 from .loop import train
@@ -10,6 +10,7 @@ __all__ = [
     "CheckpointError",
     "TrainConfig",
     "TrainResult",
+    "average_checkpoints",
     "list_checkpoints",
     "load_checkpoint",
     "lr_scale",

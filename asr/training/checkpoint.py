@@ -165,3 +165,24 @@ def set_rng_state(state: dict) -> None:
     )
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
+
+
+def average_checkpoints(paths: list[Path]) -> dict[str, torch.Tensor]:
+    """The element-wise mean of the ``model`` weights of training checkpoints (icefall's ``--avg``).
+
+    Floating-point tensors are averaged; integer ones (counters, buffers) are taken from the newest. All
+    checkpoints must hold the same keys and shapes; a mismatch is a :class:`CheckpointError` naming them.
+    """
+    if not paths:
+        raise CheckpointError("no checkpoints to average")
+    states = [load_checkpoint(p)["model"] for p in paths]
+    first, newest = states[0], states[-1]
+    for path, state in zip(paths[1:], states[1:], strict=True):
+        if set(state) != set(first) or any(state[k].shape != first[k].shape for k in first):
+            raise CheckpointError(f"{path} does not match {paths[0]}: cannot average them")
+    return {
+        k: (sum(s[k].double() for s in states) / len(states)).to(v.dtype)
+        if v.is_floating_point()
+        else newest[k]
+        for k, v in first.items()
+    }

@@ -1,0 +1,77 @@
+"""``asr tokenizer train`` -> ``asr finetune`` -> ``asr decode``: a round trip through files, resumable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from click.testing import CliRunner
+
+from asr.cli import cli
+from asr.objectives.ctc import load_ctc_model
+from asr.training import load_checkpoint
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TINY = {
+    "model": {"size": "xs", "frontend": "fbank", "dim": 64, "layers": 2, "heads": 2, "ffn_dim": 128,
+              "fbank_layers": [[64, 3, 1], [64, 3, 2]], "layer_drop": 0.0},
+    "objective": {"freeze_frontend": False, "mask_prob": 0.0, "channel_mask_prob": 0.0},
+    "train": {"max_duration": 20.0, "lr": 3e-3, "warmup_steps": 2, "checkpoint_every": 2, "log_every": 1,
+              "device": "cpu", "num_buckets": 2},
+}  # fmt: skip
+
+
+def asr(*args) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def train_cuts(tiny_librispeech) -> Path:
+    from asr.data.librispeech import prepare_librispeech
+
+    out = tiny_librispeech.parent / "manifests-finetune"
+    prepare_librispeech(tiny_librispeech, out, ["train-clean-100"])
+    return out / "librispeech_cuts_train-clean-100.jsonl.gz"
+
+
+def test_finetune_decode_round_trip(tmp_path, train_cuts):
+    conf = tmp_path / "conf.yaml"
+    conf.write_text(yaml.safe_dump(TINY))
+    code, out = asr("tokenizer", "train", "--kind", "char", "--cuts", train_cuts, "--out", tmp_path / "chars")
+    assert code == 0, out
+    exp = tmp_path / "exp"
+    base = ("finetune", "--cuts", train_cuts, "--tokenizer", tmp_path / "chars", "--exp-dir", exp, "--config", conf,
+            "--no-progress", "--average", 2)  # fmt: skip
+    code, out = asr(*base, "--max-steps", 2)
+    assert code == 0 and "step 2 (resumed from 0)" in out, out
+    code, out = asr(*base, "--max-steps", 4)  # resumes
+    assert code == 0 and "step 4 (resumed from 2)" in out and "average of 2" in out, out
+    # ctc_model.pt is the average of checkpoints 2 and 4
+    model, tokenizer_dir = load_ctc_model(exp / "ctc_model.pt")
+    two, four = (load_checkpoint(exp / f"checkpoint-{s}.pt")["model"] for s in (2, 4))
+    torch.testing.assert_close(model.head.weight, (two["model.head.weight"] + four["model.head.weight"]) / 2)
+    assert tokenizer_dir == (tmp_path / "chars").resolve()
+    code, out = asr("decode", "--model", exp / "ctc_model.pt", "--cuts", train_cuts, "--out", tmp_path / "hyp.txt",
+                    "--no-progress")  # fmt: skip
+    assert code == 0, out
+    lines = (tmp_path / "hyp.txt").read_text().splitlines()
+    from lhotse import CutSet
+
+    assert sorted(line.split(" ")[0] for line in lines) == sorted(c.id for c in CutSet.from_file(train_cuts))
+
+
+def test_finetune_user_mistakes(tmp_path, train_cuts):
+    code, out = asr(
+        "finetune", "--cuts", train_cuts, "--tokenizer", tmp_path / "none", "--exp-dir", tmp_path / "e"
+    )
+    assert code == 2 and "none" in out, out
+    code, out = asr(
+        "decode", "--model", tmp_path / "missing.pt", "--cuts", train_cuts, "--out", tmp_path / "h.txt"
+    )
+    assert code == 2 and "missing.pt" in out, out
