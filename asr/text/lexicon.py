@@ -60,7 +60,8 @@ class Lexicon:
 
     @classmethod
     def from_cmudict(cls) -> Lexicon:
-        return cls(entries=_cmudict())
+        # a copy: G2P words added to one lexicon must not turn into "CMUdict words" for the next one
+        return cls(entries=dict(_cmudict()))
 
     def __contains__(self, word: str) -> bool:
         return word.lower() in self.entries

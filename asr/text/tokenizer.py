@@ -242,11 +242,7 @@ class PhoneTokenizer(Tokenizer):
         extra = [t for t, keep in ((SIL, sil), (ERR, err)) if keep]
         super().__init__([BLANK, *ARPABET_PHONES, *extra])
         self.sil, self.err = sil, err
-        # A private copy of CMUdict's entries: Lexicon.from_cmudict() shares one cached dict, and G2P
-        # words added to it by another lexicon would no longer be recorded as G2P words here.
-        self.lexicon = (
-            lexicon if lexicon is not None else Lexicon(entries=dict(Lexicon.from_cmudict().entries))
-        )
+        self.lexicon = lexicon if lexicon is not None else Lexicon.from_cmudict()  # its own copy of CMUdict
 
     @property
     def g2p_words(self) -> set[str]:
