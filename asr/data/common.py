@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import json
@@ -9,8 +10,10 @@ import logging
 import os
 import tempfile
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import soundfile as sf
 
@@ -90,18 +93,33 @@ def save_manifest(manifest, path: Path) -> None:
     write_atomic(path, buf.getvalue())
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
+@contextlib.contextmanager
+def atomic_writer(path: Path, fsync: bool = False) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` only when the block ends without error (temp file + rename).
+
+    A killed or failed write leaves ``path`` as it was and no temporary file behind (except after SIGKILL:
+    the ``.<name>.*.tmp`` files are then removed by the next run). ``fsync`` flushes to disk before the
+    rename (checkpoints, which must survive a power cut).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            yield f
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
+    with atomic_writer(path) as f:
+        f.write(data)
 
 
 def save_part(

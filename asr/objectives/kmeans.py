@@ -24,8 +24,6 @@ matches: ``1 + (S - 400) // 320`` both ways.
 from __future__ import annotations
 
 import logging
-import os
-import tempfile
 import urllib.parse
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -34,6 +32,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from asr.data.common import atomic_writer
 from asr.models import Encoder
 
 log = logging.getLogger(__name__)
@@ -219,17 +218,9 @@ def fit_kmeans(
 def save_centres(kmeans_or_centres, path: Path) -> Path:
     """Write cluster centres [k, D] (a fitted k-means or an array) to ``path`` (``.npz``), atomically."""
     centres = np.asarray(getattr(kmeans_or_centres, "cluster_centers_", kmeans_or_centres), dtype=np.float32)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp.npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, centres=centres)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_writer(path) as f:
+        np.savez(f, centres=centres)
+    return Path(path)
 
 
 def load_centres(path: Path) -> np.ndarray:
