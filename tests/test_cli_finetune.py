@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,11 @@ def test_finetune_decode_round_trip(tmp_path, train_cuts):
     from lhotse import CutSet
 
     assert sorted(line.split(" ")[0] for line in lines) == sorted(c.id for c in CutSet.from_file(train_cuts))
+    # ... and scores against the manifest's transcripts (decode -> score round trip through files)
+    code, out = asr("score", "wer", "--ref", train_cuts, "--hyp", tmp_path / "hyp.txt", "--json")
+    assert code == 0, out
+    scored = json.loads(out)
+    assert scored["utts"] == len(lines) and scored["ref_words"] > 0 and scored["wer"] >= 0
 
 
 def test_finetune_user_mistakes(tmp_path, train_cuts):

@@ -1,0 +1,58 @@
+"""``asr score``: recognition output against references → WER as sclite counts it, and report files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from . import cli
+
+_file = click.Path(dir_okay=False, path_type=Path)
+
+
+@cli.group()
+def score() -> None:
+    """Score recognition output (Kaldi-style text files or lhotse cut manifests)."""
+
+
+@score.command("wer")
+@click.option("--ref", "ref_path", required=True, type=_file, help="Reference: text file or cuts.jsonl(.gz).")
+@click.option(
+    "--hyp", "hyp_path", required=True, type=_file, help="Hypothesis: text file or cuts.jsonl(.gz)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the %WER line.")
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write recogs-, errs-, wer-summary-NAME.txt and ref-, hyp-NAME.trn here.",
+)
+@click.option("--name", help="Name in the report files (default: the hypothesis file's stem).")
+@click.option("--case", type=click.Choice(["keep", "upper", "lower"]), default="keep", show_default=True)
+@click.option("--punctuation", type=click.Choice(["keep", "remove"]), default="keep", show_default=True)
+def wer(
+    ref_path: Path,
+    hyp_path: Path,
+    as_json: bool,
+    out_dir: Path | None,
+    name: str | None,
+    case: str,
+    punctuation: str,
+) -> None:
+    """Word error rate of --hyp against --ref; both must hold the same utterance ids."""
+    from asr.scoring.wer import Normalization, result_json, score_files, write_reports
+
+    result = score_files(ref_path, hyp_path, Normalization(case=case, punctuation=punctuation))  # type: ignore[arg-type]
+    if out_dir is not None:
+        write_reports(out_dir, name or _stem(hyp_path), result)
+    # stdout holds only the result (one line), so that scripts can parse it; logs go to stderr
+    click.echo(result_json(result) if as_json else result.summary_line())
+
+
+def _stem(path: Path) -> str:
+    """``hyp.txt`` → ``hyp``; ``cuts_dev.jsonl.gz`` → ``cuts_dev`` (both suffixes go)."""
+    name = path.name
+    for suffix in (".jsonl.gz", ".jsonl"):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return path.stem
