@@ -63,6 +63,8 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: P
             settings["model"][key] = value
     settings["train"].update(exp_dir=str(exp_dir), progress=progress)
     settings["train"].update({k: v for k, v in train_options.items() if v is not None})
+    # a random encoder must learn its front-end too; a pretrained one keeps it (wav2vec 2.0's recipe)
+    settings["objective"].setdefault("freeze_frontend", init is not None)
     cfg = train_config(settings["train"], source)
     torch.manual_seed(cfg.seed)  # the head's and a random encoder's initial weights
     encoder = build_model(settings["model"], init, source)

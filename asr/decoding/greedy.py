@@ -1,44 +1,40 @@
-"""Greedy (best-path) CTC decoding of a cut set, batched by duration, with a progress bar."""
+"""Greedy (best-path) CTC decoding: the most likely token per frame, repeats merged, blanks removed."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import torch
 from lhotse import CutSet
-from lhotse.dataset import DynamicCutSampler
-from tqdm.auto import tqdm
+from torch import Tensor
 
 from asr.data.common import write_atomic
-from asr.data.dataset import AudioDataset
-from asr.objectives.ctc import CTCModel, greedy_decode
+
+from .emissions import decode_cuts
+from .hypothesis import Hypothesis, best_texts, greedy_hypothesis
 
 
-@torch.inference_mode()
-def transcribe(model: CTCModel, cuts: CutSet, decode_ids, max_duration: float = 120.0,
+class GreedyDecoder:
+    """Best path with posterior confidences; a one-best list (no LM, no search)."""
+
+    name = "greedy"
+
+    def __init__(self, decode_ids: Callable[[Sequence[int]], str], blank: int = 0) -> None:
+        self.decode_ids = decode_ids
+        self.blank = blank
+
+    def __call__(self, log_probs: Tensor) -> list[Hypothesis]:
+        return [greedy_hypothesis(log_probs, self.decode_ids, self.blank)]
+
+
+def transcribe(model, cuts: CutSet, decode_ids, max_duration: float = 120.0,
                progress: bool = True) -> dict[str, str]:  # fmt: skip
     """Cut id -> greedy transcript (``decode_ids``: token ids -> text, e.g. a tokenizer's ``decode``).
 
     Cuts the dataset cannot use (unreadable, silent, too short) get an empty transcript, so every cut is
     accounted for in the output and scoring counts them as deletions.
     """
-    model.eval()
-    device = next(model.parameters()).device
-    dataset = AudioDataset(min_samples=model.encoder.min_samples)
-    sampler = DynamicCutSampler(cuts, max_duration=max_duration, shuffle=False)
-    hyps: dict[str, str] = {}
-    bar = tqdm(desc="decode", unit="cut", disable=not progress)
-    for batch_cuts in sampler:
-        for cut in batch_cuts:
-            hyps[cut.id] = ""
-        batch = dataset[batch_cuts]
-        if batch is not None:
-            log_probs, frames = model.log_probs(batch.audio.to(device), batch.audio_lengths.to(device))
-            for cut_id, ids in zip(batch.cut_ids, greedy_decode(log_probs, frames), strict=True):
-                hyps[cut_id] = decode_ids(ids)
-        bar.update(len(batch_cuts))
-    bar.close()
-    return hyps
+    return best_texts(decode_cuts(model, cuts, GreedyDecoder(decode_ids), max_duration, progress))
 
 
 def write_kaldi_text(texts: dict[str, str], path: Path) -> Path:

@@ -71,6 +71,11 @@ class CTCModel(nn.Module):
     def vocab_size(self) -> int:
         return self.head.out_features
 
+    @property
+    def min_samples(self) -> int:
+        """The shortest input (in samples) the encoder gives a frame for."""
+        return self.encoder.min_samples
+
     def log_probs(self, audio: Tensor, lengths: Tensor) -> tuple[Tensor, Tensor]:
         out = self.encoder(audio, lengths)
         return self.head(self.dropout(out.output)).float().log_softmax(dim=-1), out.lengths

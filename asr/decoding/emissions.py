@@ -1,0 +1,96 @@
+"""CTC posteriors of a cut set, batched by duration; every decoder searches these.
+
+Decoders are callables ``log_probs [T, V] -> n-best list`` (:class:`Decoder`), so the network runs once per
+utterance however many decoders or settings (``asr decode --tune``) search its output.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Protocol
+
+import torch
+from lhotse import CutSet
+from lhotse.dataset import DynamicCutSampler
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from asr.data.dataset import AudioDataset
+
+from .hypothesis import Hypothesis
+
+
+class Decoder(Protocol):
+    """Searches one utterance's CTC log-probabilities ([T, V], float32, CPU); returns its n-best, best first."""
+
+    def __call__(self, log_probs: Tensor) -> list[Hypothesis]: ...
+
+
+@torch.inference_mode()
+def iter_emissions(model, cuts: CutSet, max_duration: float = 120.0,
+                   progress: bool = True) -> Iterator[tuple[str, Tensor | None]]:  # fmt: skip
+    """``(cut id, log_probs [T, V] on CPU)`` for every cut, in sampler order.
+
+    ``model`` is a :class:`~asr.objectives.ctc.CTCModel` or anything with ``log_probs(audio, lengths)`` and
+    ``min_samples`` (the ONNX runtime model). Cuts the dataset cannot use (unreadable, silent, too short)
+    give ``None``, so every cut is accounted for and scoring counts them as deletions.
+    """
+    if hasattr(model, "eval"):
+        model.eval()
+    device = next(model.parameters()).device if hasattr(model, "parameters") else torch.device("cpu")
+    dataset = AudioDataset(min_samples=model.min_samples)
+    sampler = DynamicCutSampler(cuts, max_duration=max_duration, shuffle=False)
+    bar = tqdm(desc="decode", unit="cut", disable=not progress)
+    for batch_cuts in sampler:
+        batch = dataset[batch_cuts]
+        found: dict[str, Tensor] = {}
+        if batch is not None:
+            log_probs, frames = model.log_probs(batch.audio.to(device), batch.audio_lengths.to(device))
+            log_probs = log_probs.float().cpu()
+            for i, cut_id in enumerate(batch.cut_ids):
+                found[cut_id] = log_probs[i, : int(frames[i])].contiguous()
+        for cut in batch_cuts:
+            yield cut.id, found.get(cut.id)
+        bar.update(len(batch_cuts))
+    bar.close()
+
+
+def collect_emissions(model, cuts: CutSet, max_duration: float = 120.0,
+                      progress: bool = True) -> dict[str, Tensor | None]:  # fmt: skip
+    """All of :func:`iter_emissions` in memory (for searching the same posteriors with many settings)."""
+    return dict(iter_emissions(model, cuts, max_duration, progress))
+
+
+class Timer:
+    """Accumulates wall-clock seconds of the ``with`` blocks it times (network vs search in RTF reports)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def __enter__(self) -> Timer:
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds += time.perf_counter() - self._start
+
+
+def search(emissions: dict[str, Tensor | None], decoder: Decoder, progress: bool = False,
+           timer: Timer | None = None) -> dict[str, list[Hypothesis]]:  # fmt: skip
+    """Run ``decoder`` over stored emissions; a cut without emissions gets an empty n-best list."""
+    out: dict[str, list[Hypothesis]] = {}
+    timer = timer or Timer()
+    for cut_id, log_probs in tqdm(emissions.items(), desc="search", unit="cut", disable=not progress):
+        with timer:
+            out[cut_id] = decoder(log_probs) if log_probs is not None else []
+    return out
+
+
+def decode_cuts(model, cuts: CutSet, decoder: Decoder, max_duration: float = 120.0,
+                progress: bool = True) -> dict[str, list[Hypothesis]]:  # fmt: skip
+    """Network and search interleaved batch by batch: cut id -> n-best list (empty for unusable cuts)."""
+    return {
+        cut_id: decoder(log_probs) if log_probs is not None else []
+        for cut_id, log_probs in iter_emissions(model, cuts, max_duration, progress)
+    }
