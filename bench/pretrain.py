@@ -31,10 +31,12 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script from a checkout
+from asr.results import update_section  # noqa: E402
+
 OBJECTIVES = ("wav2vec2", "hubert", "data2vec", "data2vec2")
 DEFAULT_CUTS = ROOT / "recipes/mini/data/manifests/mini_seed0/librilight_cuts_small.jsonl.gz"
 RAW = ROOT / "bench" / "results" / f"pretrain-{datetime.date.today().isoformat()}.jsonl"
-MARK_BEGIN, MARK_END = "<!-- bench/pretrain.py: begin -->", "<!-- bench/pretrain.py: end -->"
 
 
 def _mean(values: list[float]) -> float:
@@ -123,7 +125,6 @@ def _signal(row: dict) -> str:
 def _table(rows: list[dict], command: str, args: argparse.Namespace) -> str:
     by = {r["objective"]: r for r in rows}
     lines = [
-        MARK_BEGIN,
         "## Pretraining objectives at equal wall-clock (`bench/pretrain.py`)",
         "",
         f"Command: `{command}`  ",
@@ -166,22 +167,8 @@ def _table(rows: list[dict], command: str, args: argparse.Namespace) -> str:
         "towards 0.",
         "",
         f"Raw JSON lines: `{args.rows or RAW.relative_to(ROOT)}`.",
-        MARK_END,
     ]
     return "\n".join(lines) + "\n"
-
-
-def write_results(path: Path, section: str) -> None:
-    """Replace this script's section of ``path`` (or append it), atomically."""
-    text = path.read_text() if path.exists() else "# Results\n"
-    if MARK_BEGIN in text and MARK_END in text:
-        before, rest = text.split(MARK_BEGIN, 1)
-        text = before + section.rstrip("\n") + rest.split(MARK_END, 1)[1]
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.rows:
         rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.startswith("{")]
-        write_results(args.results, _table(rows, args.command, args))
+        update_section(args.results, "bench/pretrain.py", _table(rows, args.command, args))
         return 0
     if not args.cuts.is_file():
         print(
@@ -238,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     RAW.write_text("".join(json.dumps(row) + "\n" for row in rows))
     if not args.no_results:
         command = "python bench/pretrain.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-        write_results(args.results, _table(rows, command.strip(), args))
+        update_section(args.results, "bench/pretrain.py", _table(rows, command.strip(), args))
         print(f"table written to {args.results}", file=sys.stderr)
     return 0
 

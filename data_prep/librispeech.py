@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.data.common import write_atomic
 from asr.text.espeak import IsolatedSynthesizer
 
 from .audio import add_noise, make_voice, run_tasks, write_audio, write_text
@@ -173,3 +174,28 @@ def synth_librispeech(out_dir: Path, preset: str = "tiny", seed: int = 0, num_jo
     hours = sum(sum(r.chapters.values()) for r in results) / 3600
     log.info("LibriSpeech (%s): %.2f h of speech in %.1f s", preset, hours, time.time() - start)
     return root
+
+
+LM_CORPUS_FILE = "librispeech-lm-norm.txt.gz"  # the name of LibriSpeech's LM text on openslr.org/11
+
+
+def write_lm_corpus(out_dir: Path) -> Path:
+    """Write ``out_dir/librispeech-lm-norm.txt.gz``: every sentence of the training pool, one a line.
+
+    The real file is normalised book text that excludes the dev and test books; here it is the train pool
+    of :func:`data_prep.text_source.sentence_pools` (dev and test transcripts never occur in it), in the
+    same form: upper case, one sentence a line, gzip. Deterministic (gzip without a time stamp).
+    """
+    import gzip
+    import io
+
+    from .text_source import sentence_pools
+
+    lines = "".join(s.transcript + "\n" for s in sentence_pools()["train"]).encode("utf-8")
+    buf = io.BytesIO()
+    with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0) as gz:
+        gz.write(lines)
+    path = Path(out_dir) / LM_CORPUS_FILE
+    write_atomic(path, buf.getvalue())
+    log.info("%s: %d sentences", path, len(sentence_pools()["train"]))
+    return path

@@ -33,6 +33,15 @@ def librispeech(preset: str, out_dir: Path, seed: int, num_jobs: int) -> None:
     click.echo(synth_librispeech(out_dir, preset, seed, num_jobs))
 
 
+@synth.command("librispeech-lm")
+@_out
+def librispeech_lm(out_dir: Path) -> None:
+    """OUT/librispeech-lm-norm.txt.gz: LM text disjoint from dev/test, as openslr.org/11 ships it."""
+    from data_prep.librispeech import write_lm_corpus
+
+    click.echo(write_lm_corpus(out_dir))
+
+
 @synth.command("librilight")
 @_preset
 @_out

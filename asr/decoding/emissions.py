@@ -87,10 +87,21 @@ def search(emissions: dict[str, Tensor | None], decoder: Decoder, progress: bool
     return out
 
 
-def decode_cuts(model, cuts: CutSet, decoder: Decoder, max_duration: float = 120.0,
-                progress: bool = True) -> dict[str, list[Hypothesis]]:  # fmt: skip
-    """Network and search interleaved batch by batch: cut id -> n-best list (empty for unusable cuts)."""
-    return {
-        cut_id: decoder(log_probs) if log_probs is not None else []
-        for cut_id, log_probs in iter_emissions(model, cuts, max_duration, progress)
-    }
+def decode_cuts(model, cuts: CutSet, decoder: Decoder, max_duration: float = 120.0, progress: bool = True,
+                network: Timer | None = None, searching: Timer | None = None) -> dict[str, list[Hypothesis]]:  # fmt: skip
+    """Network and search interleaved batch by batch: cut id -> n-best list (empty for unusable cuts).
+
+    ``network`` and ``searching`` (optional :class:`Timer`) accumulate the seconds spent in each, for
+    real-time factors.
+    """
+    network, searching = network or Timer(), searching or Timer()
+    out: dict[str, list[Hypothesis]] = {}
+    items = iter_emissions(model, cuts, max_duration, progress)
+    while True:
+        with network:
+            item = next(items, None)
+        if item is None:
+            return out
+        cut_id, log_probs = item
+        with searching:
+            out[cut_id] = decoder(log_probs) if log_probs is not None else []
