@@ -1,4 +1,4 @@
-"""``asr finetune`` (CTC on labelled cuts) and ``asr decode`` (greedy transcripts of cuts).
+"""``asr finetune``: CTC on labelled cuts (``asr decode``, in :mod:`asr.cli.decode`, transcribes with it).
 
 Settings layer as for ``asr pretrain`` (:mod:`asr.training.pretrain`): defaults < ``--config`` YAML (sections
 ``model``, ``objective`` = :class:`~asr.objectives.ctc.CTCConfig` fields, ``train``) < options. The encoder is
@@ -9,6 +9,7 @@ training checkpoint, or a local fairseq / Hugging Face wav2vec 2.0 / HuBERT chec
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from pathlib import Path
 
@@ -95,28 +96,11 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: P
         objective.load_state_dict(average_checkpoints(checkpoints))
         ctc.save_ctc_model(objective.model, exp_dir / "ctc_model.pt", tokenizer_dir.resolve(),
                            averaged=[p.name for p in checkpoints])  # fmt: skip
+        this_call = {"step": result.step, "resumed_from": result.resumed_from,
+                     "audio_seconds": result.audio_seconds, "train_seconds": result.train_seconds,
+                     "audio_seconds_per_second": result.audio_seconds / max(result.train_seconds, 1e-9)}  # fmt: skip
+        write_atomic(exp_dir / "train_result.json", (json.dumps(this_call) + "\n").encode())
     last = result.losses[max(result.losses)] if result.losses else float("nan")
     click.echo(f"ctc: step {result.step} (resumed from {result.resumed_from}), last loss {last:.4f}; "
                f"model: {exp_dir / 'ctc_model.pt'} (average of {min(max(1, average), result.step)})")  # fmt: skip
 
-
-@cli.command()
-@click.option("--model", "model_path", type=_path, required=True, help="ctc_model.pt from `asr finetune`.")
-@click.option("--cuts", "cuts_path", type=_path, required=True, help="Cuts to transcribe.")
-@click.option("--out", type=_path, required=True, help="Kaldi-style hypothesis file (utt-id words...).")
-@click.option(
-    "--max-duration", type=float, default=120.0, show_default=True, help="Seconds of audio per batch."
-)
-@click.option("--progress/--no-progress", default=True, show_default=True)
-def decode(model_path: Path, cuts_path: Path, out: Path, max_duration: float, progress: bool) -> None:
-    """Transcribe cuts with a fine-tuned CTC model (greedy best path); write a hypothesis file."""
-    from asr.data.dataset import load_cuts
-    from asr.decoding import transcribe, write_kaldi_text
-    from asr.objectives.ctc import load_ctc_model
-    from asr.text.tokenizer import load_tokenizer
-
-    model, tokenizer_dir = load_ctc_model(model_path)
-    tokenizer = load_tokenizer(tokenizer_dir)
-    hyps = transcribe(model, load_cuts(cuts_path), tokenizer.decode, max_duration, progress)
-    write_kaldi_text(hyps, out)
-    click.echo(f"decoded {len(hyps)} cuts -> {out}")
