@@ -27,6 +27,7 @@ def sibling(out: Path, suffix: str) -> Path:
 @click.option("--model", "model_path", type=_path, required=True,
               help="ctc_model.pt from `asr finetune`, or model.onnx from `asr export onnx`.")  # fmt: skip
 @click.option("--cuts", "cuts_path", type=_path, required=True, help="Cuts to transcribe.")
+@click.option("--tokenizer", "tokenizer_option", type=_path, help="Tokenizer folder [default: the model's].")
 @click.option("--out", type=_path, required=True, help="Kaldi-style hypothesis file (utt-id words...).")
 @click.option("--method", type=click.Choice(["greedy", "beam", "wfst"]), default="greedy", show_default=True)
 @click.option("--lm", "lm_dir", type=_path, help="`asr lm build` folder (beam, wfst).")
@@ -48,7 +49,7 @@ def sibling(out: Path, suffix: str) -> Path:
 )
 @click.option("--threads", type=int, help="CPU threads for the network (default: torch's).")
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def decode(model_path: Path, cuts_path: Path, out: Path, method: str, lm_dir: Path | None, lexicon_free: bool,
+def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out: Path, method: str, lm_dir: Path | None, lexicon_free: bool,
            graph_dir: Path | None, params_file: Path | None, tune: bool, grid_options: tuple[str, ...],
            max_duration: float, threads: int | None, progress: bool, **settings) -> None:  # fmt: skip
     """Transcribe cuts with a fine-tuned CTC model; write hypotheses, n-best lists and timings."""
@@ -67,6 +68,9 @@ def decode(model_path: Path, cuts_path: Path, out: Path, method: str, lm_dir: Pa
     if threads:
         torch.set_num_threads(threads)
     model, tokenizer_dir = load_any_ctc_model(model_path)
+    tokenizer_dir = tokenizer_option or tokenizer_dir
+    if tokenizer_dir is None:
+        raise click.UsageError(f"{model_path} records no tokenizer folder: pass --tokenizer")
     tokenizer = load_tokenizer(tokenizer_dir)
     if tokenizer.vocab_size != model.vocab_size:
         raise click.UsageError(f"{model_path} predicts {model.vocab_size} tokens but the tokenizer in "
