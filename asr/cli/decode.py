@@ -48,16 +48,20 @@ def sibling(out: Path, suffix: str) -> Path:
     "--max-duration", type=float, default=120.0, show_default=True, help="Seconds of audio per batch."
 )
 @click.option("--threads", type=int, help="CPU threads for the network (default: torch's).")
+@click.option("--emissions", "emissions_file", type=_path,
+              help="Cache of the posteriors: reused while model and cuts are unchanged (one network pass "
+              "for greedy, beam, WFST and tuning).")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out: Path, method: str, lm_dir: Path | None, lexicon_free: bool,
            graph_dir: Path | None, params_file: Path | None, tune: bool, grid_options: tuple[str, ...],
-           max_duration: float, threads: int | None, progress: bool, **settings) -> None:  # fmt: skip
+           max_duration: float, threads: int | None, emissions_file: Path | None, progress: bool,
+           **settings) -> None:  # fmt: skip
     """Transcribe cuts with a fine-tuned CTC model; write hypotheses, n-best lists and timings."""
     import torch
 
     from asr.data.dataset import load_cuts
     from asr.decoding import best_texts, collect_emissions, decode_cuts, write_kaldi_text, write_nbest
-    from asr.decoding.emissions import Timer
+    from asr.decoding.emissions import Timer, cached_emissions, search
     from asr.decoding.factory import TUNABLE, make_decoder
     from asr.decoding.tune import TuningError, parse_grid, read_params, write_params
     from asr.decoding.tune import tune as run_tune
@@ -79,7 +83,7 @@ def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out
     if params_file is not None:
         settings = {
             **read_params(params_file, list(TUNABLE[method])),
-            **{k: v for k, v in settings.items() if v},
+            **{k: v for k, v in settings.items() if v is not None},
         }
 
     def build(**extra):
@@ -101,8 +105,14 @@ def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out
             if settings.get(name) is not None:
                 grid[name] = [settings.pop(name)]
         refs = read_transcripts(cuts_path)
+    if tune or emissions_file:
         with network:
-            emissions = collect_emissions(model, cuts, max_duration, progress)
+            if emissions_file:
+                emissions = cached_emissions(model, model_path, cuts, cuts_path, emissions_file, max_duration,
+                                             progress)  # fmt: skip
+            else:
+                emissions = collect_emissions(model, cuts, max_duration, progress)
+    if tune:
         with searching:
             result = run_tune(emissions, refs, build, grid, progress)
         tune_file = write_params(result, sibling(out, ".tune.json"), method=method, cuts=str(cuts_path),
@@ -111,6 +121,8 @@ def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out
         extra_report = (
             f"; best {result.best.params} (WER {result.best.wer:.2f}% on these cuts) -> {tune_file}"
         )
+    elif emissions_file:
+        nbest = search(emissions, build(), progress=progress, timer=searching)
     else:
         nbest = decode_cuts(model, cuts, build(), max_duration, progress, network, searching)
     write_kaldi_text(best_texts(nbest), out)

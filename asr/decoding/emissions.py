@@ -6,8 +6,11 @@ utterance however many decoders or settings (``asr decode --tune``) search its o
 
 from __future__ import annotations
 
+import logging
+import pickle
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Protocol
 
 import torch
@@ -19,6 +22,8 @@ from tqdm.auto import tqdm
 from asr.data.dataset import AudioDataset
 
 from .hypothesis import Hypothesis
+
+log = logging.getLogger(__name__)
 
 
 class Decoder(Protocol):
@@ -105,3 +110,35 @@ def decode_cuts(model, cuts: CutSet, decoder: Decoder, max_duration: float = 120
         cut_id, log_probs = item
         with searching:
             out[cut_id] = decoder(log_probs) if log_probs is not None else []
+
+
+def _stamp(path: Path) -> dict[str, object]:
+    stat = Path(path).stat()
+    return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+
+
+def cached_emissions(model, model_path: Path, cuts: CutSet, cuts_path: Path, cache: Path,
+                     max_duration: float = 120.0, progress: bool = True) -> dict[str, Tensor | None]:  # fmt: skip
+    """:func:`collect_emissions`, stored in ``cache`` and reused while the model and cuts files are unchanged.
+
+    Greedy, beam and WFST decoding (and every tuning run) of one model on one cut set then pay for the
+    network once. The cache records the two files' paths, sizes and modification times; any change, or
+    an unreadable cache, recomputes it. Written atomically.
+    """
+    from asr.training.checkpoint import save_atomic
+
+    source = {"model": _stamp(model_path), "cuts": _stamp(cuts_path)}
+    cache = Path(cache)
+    if cache.is_file():
+        try:
+            stored = torch.load(cache, weights_only=True)
+            if stored.get("source") == source:
+                log.info("%s: reusing posteriors of %d cuts", cache, len(stored["emissions"]))
+                return {k: v for k, v in stored["emissions"].items()} | {k: None for k in stored["unusable"]}
+            log.info("%s: made from other inputs; recomputing", cache)
+        except (OSError, RuntimeError, KeyError, AttributeError, pickle.UnpicklingError) as exc:
+            log.warning("%s: unreadable posteriors cache (%s); recomputing", cache, exc)
+    emissions = collect_emissions(model, cuts, max_duration, progress)
+    save_atomic({"source": source, "emissions": {k: v for k, v in emissions.items() if v is not None},
+                 "unusable": [k for k, v in emissions.items() if v is None]}, cache)  # fmt: skip
+    return emissions
