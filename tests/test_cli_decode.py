@@ -1,0 +1,146 @@
+"""``asr decode``: its files (hypotheses, n-best with confidences, timings, tuning), the posteriors cache,
+and user mistakes ending in exit status 2 with the file or option named."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+from click.testing import CliRunner
+from conftest import write_tone_cuts
+from lhotse import CutSet, SupervisionSegment
+
+from asr.cli import cli
+from asr.models import build_encoder, encoder_config
+from asr.objectives.ctc import CTCModel, save_ctc_model
+from asr.text.tokenizer import CharTokenizer
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+TEXTS = ["A CAT", "THE DOG", "A DOG", "THE CAT SAT"]
+
+
+def asr(*args) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory) -> dict[str, Path]:
+    """A random char CTC model, tone cuts with transcripts, and an LM over the transcripts' words."""
+    root = tmp_path_factory.mktemp("decode")
+    tones = write_tone_cuts(root, 4, 1.0, 2.0)
+    cuts = []
+    for cut, text in zip(CutSet.from_file(tones), TEXTS, strict=True):
+        cut.supervisions = [SupervisionSegment(cut.id, cut.recording_id, 0.0, cut.duration, text=text)]
+        cuts.append(cut)
+    cuts = CutSet.from_cuts(cuts)
+    cuts.to_file(root / "cuts.jsonl.gz")
+    tokenizer_dir = CharTokenizer().save(root / "chars")
+    torch.manual_seed(0)
+    cfg = encoder_config("xs", "fbank", "transformer", dim=64, layers=1, heads=2, ffn_dim=64,
+                         fbank_layers=((64, 3, 2),), layer_drop=0.0)  # fmt: skip
+    model = CTCModel(build_encoder(cfg), CharTokenizer().vocab_size)
+    save_ctc_model(model, root / "ctc_model.pt", tokenizer_dir)
+    code, out = asr("lm", "build", "--text", root / "cuts.jsonl.gz", "--order", 2, "--out", root / "lm")
+    assert code == 0, out
+    return {"root": root, "cuts": root / "cuts.jsonl.gz", "model": root / "ctc_model.pt", "lm": root / "lm"}
+
+
+def decode(setup, out: Path, *options) -> tuple[int, str]:
+    return asr(
+        "decode", "--model", setup["model"], "--cuts", setup["cuts"], "--out", out, "--no-progress", *options
+    )
+
+
+def test_outputs_cover_every_cut(setup, tmp_path):
+    code, out = decode(setup, tmp_path / "hyp.txt")
+    assert code == 0 and "RTF" in out, out
+    ids = sorted(c.id for c in CutSet.from_file(setup["cuts"]))
+    assert sorted(line.split(" ")[0] for line in (tmp_path / "hyp.txt").read_text().splitlines()) == ids
+    nbest = [json.loads(line) for line in (tmp_path / "hyp.nbest.jsonl").read_text().splitlines()]
+    assert [r["id"] for r in nbest] == ids
+    for record in nbest:
+        (best,) = record["hyps"]
+        assert (
+            len(best["token_confidence"]) == len(best["tokens"]) == len(best["frames"]) == len(best["pieces"])
+        )
+        assert 0.0 <= best["confidence"] <= 1.0 and best["posterior"] == 1.0
+    timing = json.loads((tmp_path / "hyp.timing.json").read_text())
+    assert timing["cuts"] == 4 and timing["audio_seconds"] > 0 and timing["rtf"] > 0
+
+
+def test_posteriors_cache_is_reused_until_inputs_change(setup, tmp_path, caplog):
+    cache = tmp_path / "posteriors.pt"
+    assert decode(setup, tmp_path / "a.txt", "--emissions", cache)[0] == 0
+    first = cache.stat().st_mtime_ns
+    assert decode(setup, tmp_path / "b.txt", "--emissions", cache)[0] == 0
+    assert cache.stat().st_mtime_ns == first  # reused
+    assert (tmp_path / "a.txt").read_text() == (tmp_path / "b.txt").read_text()
+    stat = setup["cuts"].stat()
+    os.utime(setup["cuts"], ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # the cuts "changed"
+    assert decode(setup, tmp_path / "c.txt", "--emissions", cache)[0] == 0
+    assert cache.stat().st_mtime_ns != first
+
+
+def test_tune_writes_the_grid_and_params_reuse_it(setup, tmp_path):
+    code, out = decode(setup, tmp_path / "dev.txt", "--method", "wfst", "--lm", setup["lm"], "--tune",
+                       "--grid", "acoustic_scale=0.5,1")  # fmt: skip
+    assert code == 0, out
+    tuned = json.loads((tmp_path / "dev.tune.json").read_text())
+    assert [p["acoustic_scale"] for p in tuned["grid"]] == [0.5, 1.0]
+    assert tuned["best"]["acoustic_scale"] in (0.5, 1.0) and tuned["method"] == "wfst"
+    code, out = decode(setup, tmp_path / "test.txt", "--method", "wfst", "--lm", setup["lm"], "--params",
+                       tmp_path / "dev.tune.json")  # fmt: skip
+    assert code == 0, out
+
+
+@pytest.mark.parametrize(
+    "options, expected",
+    [
+        (("--method", "beam", "--lm", "{root}/no-lm"), "no-lm"),
+        (("--method", "wfst", "--lm", "{root}/no-lm"), "no-lm"),
+        (
+            (
+                "--method",
+                "wfst",
+            ),
+            "--lm",
+        ),
+        (
+            ("--params", "{root}/missing.tune.json", "--method", "wfst", "--lm", "{root}/lm"),
+            "missing.tune.json",
+        ),
+        (("--tune",), "no weights to tune"),
+        (("--method", "wfst", "--lm", "{root}/lm", "--tune", "--grid", "lm_weight=1"), "lm_weight"),
+        (("--method", "wfst", "--lm", "{root}/lm", "--tune", "--grid", "acoustic_scale=x"), "acoustic_scale"),
+        (("--method", "wfst", "--lm", "{root}/lm", "--acoustic-scale", "-1"), "acoustic_scale"),
+        (("--tokenizer", "{root}/nowhere"), "nowhere"),
+    ],
+)
+def test_user_mistakes(setup, tmp_path, options, expected):
+    options = [o.format(root=setup["root"]) for o in options]
+    code, out = decode(setup, tmp_path / "hyp.txt", *options)
+    assert code == 2 and expected in out, out
+    assert not (tmp_path / "hyp.txt").exists()
+
+
+def test_tokenizer_model_mismatch(setup, tmp_path):
+    from asr.text.tokenizer import PhoneTokenizer
+
+    phones = PhoneTokenizer().save(tmp_path / "phones")
+    code, out = decode(setup, tmp_path / "hyp.txt", "--tokenizer", phones)
+    assert code == 2 and "tokens" in out and str(phones) in out, out
+
+
+def test_missing_lm_file_in_lm_folder(setup, tmp_path):
+    broken = tmp_path / "lm"
+    broken.mkdir()
+    (broken / "words.txt").write_text((setup["lm"] / "words.txt").read_text())  # no lm.arpa
+    code, out = decode(setup, tmp_path / "hyp.txt", "--method", "wfst", "--lm", broken)
+    assert code == 2 and "lm.arpa" in out, out
