@@ -61,3 +61,24 @@ def build(texts: tuple[Path, ...], out_dir: Path, order: int, prune: tuple[int, 
         )
     counts = ", ".join(f"{n}-grams={c}" for n, c in enumerate(arpa_ngram_counts(arpa), 1))
     click.echo(f"lm: {order}-gram {counts}; vocabulary {len(words)} words{extra} -> {out_dir}")
+
+
+@lm.command("tokens")
+@click.option("--text", "texts", type=click.Path(dir_okay=False, path_type=Path), multiple=True, required=True,
+              help="Text file (one sentence a line, .gz allowed) or lhotse cut manifest; repeatable.")  # fmt: skip
+@click.option("--tokenizer", "tokenizer_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="The acoustic model's tokenizer (`asr tokenizer train`).")  # fmt: skip
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="LM folder: the token n-gram is written beside a word LM (`asr decode --lexicon-free --lm`).")  # fmt: skip
+@click.option("--order", type=click.IntRange(1, 6), default=6, show_default=True, help="n-gram order.")
+@click.option("--memory", default="20%", show_default=True, help="Sorting memory for lmplz/build_binary.")
+def tokens(texts: tuple[Path, ...], tokenizer_dir: Path, out_dir: Path, order: int, memory: str) -> None:
+    """Estimate a token n-gram (e.g. characters with | between words) for lexicon-free beam search."""
+    from asr.decoding.beam import build_token_lm
+    from asr.lm.ngram import read_lm_text
+    from asr.text.tokenizer import load_tokenizer
+
+    path = build_token_lm(
+        read_lm_text(texts), load_tokenizer(tokenizer_dir), out_dir, order=order, memory=memory
+    )
+    click.echo(f"lm: {order}-gram over {tokenizer_dir.name} tokens -> {path}")

@@ -5,10 +5,16 @@
 #   stage 1  prepare lhotse manifests with the same commands real corpora use
 #   stage 2  self-supervised pretraining of the xs encoder on Libri-light small, one run per objective
 #            (--objectives; HuBERT: two iterations, k-means of MFCCs then of the iteration-1 model)
+#   stage 3  the LibriSpeech LM text; tokenizers: characters (fine-tuning's units, --units) and BPE
+#   stage 4  LMs from the LM text: a word 3-gram (KenLM) and a token 6-gram (lexicon-free beam search)
+#   stage 5  CTC fine-tuning on the Libri-light 10 min and 1 h splits (--splits), from random weights and
+#            from every pretrained encoder of stage 2 that exists
+#   stage 6  decode dev-clean and test-clean (greedy, LM beam, WFST; LM weights tuned on dev-clean),
+#            score, and write the WER table into RESULTS.md
 #
 # Every stage is resumable: a finished step is skipped on rerun, a step killed half-way is redone
-# (training resumes from its last checkpoint). Later stages (fine-tuning, decoding, pseudo-labelling,
-# MDD, the app) are added by the issues that build them.
+# (training resumes from its last checkpoint). Later stages (pseudo-labelling, MDD, the app) are added
+# by the issues that build them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -24,11 +30,17 @@ skip_setup=false
 objectives="wav2vec2 hubert data2vec data2vec2"
 hubert_clusters="100 500"   # k of HuBERT's iteration 1 (MFCC) and iteration 2 (iteration-1 features)
 pretrain_steps=""            # updates per pretraining run; empty: the conf files' (tiny preset: 3)
+finetune_steps=""            # updates per fine-tuning run; empty: the conf files' (tiny preset: 3)
+splits=""                    # Libri-light fine-tuning splits; empty: "10min 1h" (tiny preset: "10min")
+units=char                   # fine-tuning targets: char | bpe
+bpe_size=256
+methods="greedy beam wfst"   # stage 6 decoders
 
 usage() {
-  sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
   echo "options: --stage N --stop-stage N --preset tiny|mini --seed N --nj N --data DIR --exp DIR --skip-setup"
   echo "         --objectives \"wav2vec2 hubert data2vec data2vec2\" --hubert-clusters \"100 500\" --pretrain-steps N"
+  echo "         --finetune-steps N --splits \"10min 1h\" --units char|bpe --bpe-size N --methods \"greedy beam wfst\""
 }
 source "$root/recipes/lib.sh"
 parse_options "$@"
@@ -45,6 +57,9 @@ exp=$exp/$tag
 conf=$here/conf
 mkdir -p "$corpora" "$manifests"
 if [ -z "$pretrain_steps" ] && [ "$preset" = tiny ]; then pretrain_steps=3; fi
+if [ -z "$finetune_steps" ] && [ "$preset" = tiny ]; then finetune_steps=3; fi
+if [ -z "$splits" ]; then if [ "$preset" = tiny ]; then splits=10min; else splits="10min 1h"; fi; fi
+lang=$data/lang/$tag
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: synthesise corpora ($preset preset, seed $seed)"
@@ -93,6 +108,86 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
       --num-clusters "$k2" --exp-dir "$hubert/iter2" --seed "$seed" "${steps_opt[@]}"
     ln -sfn iter2 "$hubert/final"  # the HuBERT encoder fine-tuning uses: $exp/pretrain/hubert/final/encoder.pt
   done
+fi
+
+lm_text=$corpora/lm/librispeech-lm-norm.txt.gz
+if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  log "stage 3: LibriSpeech LM text and tokenizers in $lang"
+  # real data: download librispeech-lm-norm.txt.gz from openslr.org/11 into $corpora/lm instead
+  step lm-text "$corpora/lm" -- asr synth librispeech-lm --out "$corpora/lm"
+  step tokenizer-char "$lang/char" -- asr tokenizer train --kind char --out "$lang/char"
+  step tokenizer-bpe "$lang/bpe_$bpe_size" lm-text -- \
+    asr tokenizer train --kind bpe --vocab-size "$bpe_size" --text "$lm_text" --out "$lang/bpe_$bpe_size"
+fi
+case $units in
+  char) tokenizer=$lang/char; tokenizer_step=tokenizer-char ;;
+  bpe) tokenizer=$lang/bpe_$bpe_size; tokenizer_step=tokenizer-bpe ;;
+  *) echo "$0: --units must be char or bpe, got $units" >&2; exit 2 ;;
+esac
+
+if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  log "stage 4: n-gram LMs from the LM text (dev/test sentences never occur in it)"
+  step lm-3gram "$lang/lm" lm-text -- asr lm build --text "$lm_text" --order 3 --out "$lang/lm"
+  # beside it, a token 6-gram for lexicon-free search (asr decode --method beam --lexicon-free --lm $lang/lm)
+  step lm-tokens - lm-3gram "$tokenizer_step" -- \
+    asr lm tokens --text "$lm_text" --tokenizer "$tokenizer" --order 6 --out "$lang/lm"
+fi
+
+# the encoders fine-tuning starts from: "scratch" plus each pretrained one that exists
+inits=(scratch)
+for objective in wav2vec2 hubert data2vec data2vec2; do
+  encoder=$exp/pretrain/$objective/encoder.pt
+  [ "$objective" = hubert ] && encoder=$exp/pretrain/hubert/final/encoder.pt
+  [ -f "$encoder" ] && inits+=("$objective")
+done
+encoder_of() { if [ "$1" = hubert ]; then echo "$exp/pretrain/hubert/final/encoder.pt"; else echo "$exp/pretrain/$1/encoder.pt"; fi; }
+
+if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  log "stage 5: CTC fine-tuning ($units) on ${splits// /, } from: ${inits[*]}"
+  steps_opt=()
+  [ -n "$finetune_steps" ] && steps_opt=(--max-steps "$finetune_steps")
+  for split in $splits; do
+    for init in "${inits[@]}"; do
+      if [ "$init" = scratch ]; then
+        init_opt=(--config "$conf/finetune_scratch.yaml"); after=()
+      else
+        init_opt=(--config "$conf/finetune_pretrained.yaml" --init "$(encoder_of "$init")")
+        after=(pretrain-$init); [ "$init" = hubert ] && after=(pretrain-hubert2)
+      fi
+      step finetune-$split-$init "resume:$exp/finetune/$split/$init" prepare-librilight-finetuning "$tokenizer_step" "${after[@]}" -- \
+        asr finetune --cuts "$manifests/librispeech_finetuning_cuts_$split.jsonl.gz" --tokenizer "$tokenizer" \
+        --exp-dir "$exp/finetune/$split/$init" "${init_opt[@]}" --average 3 --seed "$seed" "${steps_opt[@]}"
+    done
+  done
+fi
+
+if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
+  log "stage 6: decode dev-clean and test-clean with: $methods"
+  for split in $splits; do
+    for init in "${inits[@]}"; do
+      model=$exp/finetune/$split/$init/ctc_model.pt
+      out=$exp/decode/$split/$init
+      for method in $methods; do
+        dev_opt=(); test_opt=(); lm_opt=(); lm_step=()
+        if [ "$method" != greedy ]; then  # LM weights tuned on dev-clean, then used on test-clean
+          lm_opt=(--lm "$lang/lm"); lm_step=(lm-3gram)
+          dev_opt=(--tune); test_opt=(--params "$out/$method/dev-clean/hyp.tune.json")
+        fi
+        for part in dev-clean test-clean; do
+          after=(finetune-$split-$init "${lm_step[@]}"); opt=("${dev_opt[@]}")
+          [ "$part" = test-clean ] && after+=(decode-$split-$init-$method-dev-clean) && opt=("${test_opt[@]}")
+          cuts=$manifests/librispeech_cuts_$part.jsonl.gz
+          step decode-$split-$init-$method-$part "$out/$method/$part" "${after[@]}" -- \
+            asr decode --method "$method" --model "$model" --cuts "$cuts" --out "$out/$method/$part/hyp.txt" "${lm_opt[@]}" "${opt[@]}" \
+            --emissions "$out/posteriors/$part.pt"  # the network runs once per model and part
+          asr score wer --ref "$cuts" --hyp "$out/$method/$part/hyp.txt" --out-dir "$out/$method/$part" \
+            --name "$part" --json > "$out/$method/$part/wer.json"
+        done
+      done
+    done
+  done
+  results_opt=(); [ "$preset" = mini ] && results_opt=(--results "$root/RESULTS.md")  # CI's tiny runs leave it be
+  python "$here/local/wer_table.py" --decode-dir "$exp/decode" --preset "$preset" "${results_opt[@]}"
 fi
 
 log "done; manifests in $manifests, experiments in $exp"
