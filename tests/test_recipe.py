@@ -83,13 +83,18 @@ def test_stages_write_every_manifest(finished_run):
 
 
 PRETRAIN_STEPS = 9  # stage 2: three objectives + HuBERT's k-means, labels and training, twice
+INITS = ("scratch", "wav2vec2", "hubert", "data2vec", "data2vec2")
+METHODS = ("greedy", "beam", "wfst")
+# stage 3: LM text + 2 tokenizers; 4: two LMs; 5: a fine-tuning per init (tiny: the 10 min split only);
+# 6: a decoding per init, method and part
+LATER_STEPS = 3 + 2 + len(INITS) + len(INITS) * len(METHODS) * 2
 
 
 def test_rerun_skips_finished_steps(finished_run):
     data, _ = finished_run
     before = manifest_bytes(data)
     log = finish(recipe(data))
-    assert log.count("done before, skipped") == 7 + PRETRAIN_STEPS, log
+    assert log.count("done before, skipped") == 7 + PRETRAIN_STEPS + LATER_STEPS, log
     assert manifest_bytes(data) == before
 
 
@@ -99,7 +104,7 @@ def test_a_redone_step_redoes_the_steps_that_read_its_output(finished_run):
     log = finish(recipe(data))
     assert "step synth-l2arctic: asr synth l2arctic" in log
     assert "step prepare-l2arctic: asr prepare l2arctic" in log
-    assert log.count("done before, skipped") == 5 + PRETRAIN_STEPS, log
+    assert log.count("done before, skipped") == 5 + PRETRAIN_STEPS + LATER_STEPS, log
 
 
 def test_stage_options_select_stages(finished_run, tmp_path: Path):
@@ -142,9 +147,30 @@ def test_pretraining_stage_writes_an_encoder_per_objective(finished_run):
 
 def test_an_interrupted_training_step_resumes_and_a_changed_one_restarts(finished_run):
     data, _ = finished_run
-    args = ("--stage", "2", "--objectives", "wav2vec2")
+    args = ("--stage", "2", "--stop-stage", "2", "--objectives", "wav2vec2")
     (data / ".done" / TAG / "pretrain-wav2vec2.done").unlink()  # as if killed after its last checkpoint
     log = finish(recipe(data, *args))
     assert "resuming from what the interrupted run left" in log and "step 3 (resumed from 3)" in log, log
     log = finish(recipe(data, *args, "--pretrain-steps", "4"))  # another command: a fresh run
     assert "resuming" not in log and "step 4 (resumed from 0)" in log, log
+
+
+def test_finetuning_and_decoding_stages_score_every_model(finished_run):
+    import json
+
+    data, log = finished_run
+    exp = data / "exp" / TAG
+    for init in INITS:
+        assert (exp / "finetune" / "10min" / init / "ctc_model.pt").is_file(), init
+        for method in METHODS:
+            for part in ("dev-clean", "test-clean"):
+                folder = exp / "decode" / "10min" / init / method / part
+                scored = json.loads((folder / "wer.json").read_text())
+                assert scored["utts"] > 0 and scored["ref_words"] > 0, folder
+                assert (folder / "hyp.nbest.jsonl").is_file() and (
+                    folder / f"wer-summary-{part}.txt"
+                ).is_file()
+        assert (exp / "decode" / "10min" / init / "beam" / "dev-clean" / "hyp.tune.json").is_file()
+    table = (exp / "decode" / "wer_table.md").read_text()
+    assert all(f"| 10min | {init} |" in table for init in INITS), table
+    assert not (ROOT / "RESULTS.md").read_text().count("(tiny)"), "the tiny preset must not touch RESULTS.md"

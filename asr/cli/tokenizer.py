@@ -23,15 +23,22 @@ def read_transcripts(
     """``(utterance id, transcript)`` from lhotse cut manifests and text files, in the order given.
 
     Cut manifests give the supervision texts of each cut (joined by spaces, as fine-tuning does);
-    text files give one transcript a line, or ``utt-id words...`` with ``kaldi``. Empty lines are skipped.
+    text files (``.gz`` allowed) give one transcript a line, or ``utt-id words...`` with ``kaldi``. Empty
+    lines are skipped.
     """
+    import gzip
+
     from lhotse import CutSet
 
     for path in cuts:
         for cut in CutSet.from_file(path):
             yield cut.id, " ".join(s.text or "" for s in cut.supervisions)
     for path in texts:
-        with open(path, encoding="utf-8") as f:
+        with (
+            gzip.open(path, "rt", encoding="utf-8")
+            if path.suffix == ".gz"
+            else open(path, encoding="utf-8") as f
+        ):
             for number, line in enumerate(f, 1):
                 if not line.strip():
                     continue
@@ -47,7 +54,9 @@ def read_transcripts(
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for tokenizer.json (and bpe.model).")  # fmt: skip
 @click.option("--cuts", "cuts", type=_file, multiple=True, help="lhotse cut manifest(s) with transcripts.")
-@click.option("--text", "texts", type=_file, multiple=True, help="Text file(s), one transcript a line.")
+@click.option(
+    "--text", "texts", type=_file, multiple=True, help="Text file(s), one transcript a line (.gz allowed)."
+)
 @click.option("--kaldi", is_flag=True, help="Text files are Kaldi-style: `utt-id words...` a line.")
 @click.option(
     "--vocab-size", type=int, default=500, show_default=True, help="BPE tokens, <blk> and <unk> included."
