@@ -53,3 +53,15 @@ def write_tone_cuts(root: Path, count: int, min_seconds: float, max_seconds: flo
     path = root / "cuts.jsonl.gz"
     CutSet.from_cuts(cuts).to_file(path)
     return path
+
+
+def run_cli(*args) -> tuple[int, str]:
+    """``asr ARGS...`` in-process: (exit code, output); an unexpected exception propagates with its traceback."""
+    from click.testing import CliRunner
+
+    from asr.cli import cli
+
+    result = CliRunner().invoke(cli, [str(a) for a in args])
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
+from conftest import run_cli as asr
 from conftest import write_tone_cuts
 from lhotse import CutSet, SupervisionSegment
 
-from asr.cli import cli
 from asr.models import build_encoder, encoder_config
 from asr.objectives.ctc import CTCModel, save_ctc_model
 from asr.text.tokenizer import CharTokenizer
@@ -21,13 +20,6 @@ from asr.text.tokenizer import CharTokenizer
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TEXTS = ["A CAT", "THE DOG", "A DOG", "THE CAT SAT"]
-
-
-def asr(*args) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from click.testing import CliRunner
+from conftest import run_cli as asr
 
-from asr.cli import cli
 from asr.objectives.ctc import load_ctc_model
 from asr.training import load_checkpoint
 
@@ -23,13 +22,6 @@ TINY = {
     "train": {"max_duration": 20.0, "lr": 3e-3, "warmup_steps": 2, "checkpoint_every": 2, "log_every": 1,
               "device": "cpu", "num_buckets": 2},
 }  # fmt: skip
-
-
-def asr(*args) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 @pytest.fixture(scope="module")

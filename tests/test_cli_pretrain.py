@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from click.testing import CliRunner
+from conftest import run_cli as asr
 from conftest import write_tone_cuts
 
-from asr.cli import cli
 from asr.cli import pretrain as pretrain_cli
 from asr.training import load_checkpoint
 
@@ -51,13 +50,6 @@ def settings_file(path: Path, which: str = "wav2vec2", **extra) -> Path:
         settings[section].update(values)
     path.write_text(yaml.safe_dump(settings))
     return path
-
-
-def asr(*args) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 def test_cli_choices_are_the_librarys():

@@ -13,9 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from click.testing import CliRunner
-
-from asr.cli import cli
+from conftest import run_cli as asr
 
 pytestmark = pytest.mark.slow  # all torch threads: one training run, and CI's machine has 2 cores
 
@@ -31,13 +29,6 @@ SETTINGS = {
     "train": {"max_steps": 150, "max_duration": 30.0, "lr": 2.0e-3, "warmup_steps": 20, "schedule": "linear",
               "checkpoint_every": 50, "log_every": 10, "device": "cpu"},
 }  # fmt: skip
-
-
-def asr(*args) -> tuple[int, str]:
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 @pytest.fixture(scope="module")

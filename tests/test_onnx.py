@@ -10,9 +10,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from click.testing import CliRunner
+from conftest import run_cli as asr
 
-from asr.cli import cli
 from asr.export.onnx import (
     ExportError,
     OnnxCTCModel,
@@ -172,15 +171,6 @@ def test_emissions_of_cuts_agree(exported, tiny_librispeech):
         for cut_id, emissions in want.items():
             assert got[cut_id].shape == emissions.shape
             assert float((got[cut_id] - emissions).abs().max()) < atol
-
-
-def asr(*args) -> tuple[int, str]:
-    import asr.cli.export  # noqa: F401  (registers the group until asr.cli imports it)
-
-    result = CliRunner().invoke(cli, [str(a) for a in args])
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.output
 
 
 def test_cli_round_trip(tmp_path):

@@ -73,17 +73,22 @@ def path_confidences(log_probs: Tensor, tokens: Sequence[int], frames: Sequence[
     return confidences, math.exp(mean_log)
 
 
-def greedy_hypothesis(log_probs: Tensor, decode_ids, blank: int = 0) -> Hypothesis:
-    """The best path of ``log_probs`` ([T, V]) as a :class:`Hypothesis` (score: its log-probability)."""
-    best = log_probs.argmax(dim=-1)
+def collapse(labels: Sequence[int], blank: int = 0) -> tuple[list[int], list[int]]:
+    """Per-frame labels -> (tokens, the frame each starts at): CTC's collapse (repeats merged, blanks dropped)."""
     tokens: list[int] = []
     frames: list[int] = []
     previous = blank
-    for t, label in enumerate(best.tolist()):
+    for t, label in enumerate(labels):
         if label != blank and label != previous:
             tokens.append(label)
             frames.append(t)
         previous = label
+    return tokens, frames
+
+
+def greedy_hypothesis(log_probs: Tensor, decode_ids, blank: int = 0) -> Hypothesis:
+    """The best path of ``log_probs`` ([T, V]) as a :class:`Hypothesis` (score: its log-probability)."""
+    tokens, frames = collapse(log_probs.argmax(dim=-1).tolist(), blank)
     token_conf, conf = path_confidences(log_probs, tokens, frames, blank)
     score = float(log_probs.max(dim=-1).values.sum()) if log_probs.numel() else 0.0
     return Hypothesis(decode_ids(tokens), tokens, frames, score, token_conf, conf)

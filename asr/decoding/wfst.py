@@ -63,7 +63,7 @@ from asr.errors import UserError
 from asr.lm.ngram import SPECIAL_WORDS
 from asr.text.tokenizer import Tokenizer
 
-from .hypothesis import Hypothesis, path_confidences
+from .hypothesis import Hypothesis, collapse, path_confidences
 
 log = logging.getLogger(__name__)
 
@@ -567,19 +567,6 @@ def _load_graph(tokenizer: Tokenizer, graph_dir: Path):
     return graph, words
 
 
-def _collapse(labels: Sequence[int], blank: int = 0) -> tuple[list[int], list[int]]:
-    """Per-frame token ids -> (tokens, start frames): CTC's collapse (repeats merged, blanks dropped)."""
-    tokens: list[int] = []
-    frames: list[int] = []
-    previous = blank
-    for t, label in enumerate(labels):
-        if label != blank and label != previous:
-            tokens.append(label)
-            frames.append(t)
-        previous = label
-    return tokens, frames
-
-
 def _empty_hypothesis(log_probs: Tensor, blank: int) -> list[Hypothesis]:
     token_conf, conf = path_confidences(log_probs, [], [], blank)
     return [Hypothesis("", [], [], 0.0, token_conf, conf)]
@@ -649,7 +636,7 @@ class WfstDecoder:
             raise RuntimeError(
                 f"wfst: best path has {len(ilabels)} frame labels for {scores.shape[0]} frames"
             )
-        tokens, frames = _collapse([label - 1 for label in ilabels], blank)
+        tokens, frames = collapse([label - 1 for label in ilabels], blank)
         text = " ".join(self.words.get(w, f"<{w}>") for w in olabels)
         token_conf, conf = path_confidences(log_probs, tokens, frames, blank)
         score = -(float(weight.value1) + float(weight.value2))
@@ -776,7 +763,7 @@ class K2WfstDecoder:
         aux = best.aux_labels
         values = aux.values if isinstance(aux, k2.RaggedTensor) else aux
         word_ids = [w for w in values.tolist() if w > 0]
-        tokens, frames = _collapse(frame_labels, blank)
+        tokens, frames = collapse(frame_labels, blank)
         text = " ".join(self.words.get(w, f"<{w}>") for w in word_ids)
         token_conf, conf = path_confidences(log_probs, tokens, frames, blank)
         score = float(best.get_tot_scores(use_double_scores=True, log_semiring=False)[0])
