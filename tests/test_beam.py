@@ -272,7 +272,7 @@ def test_unusable_lexicons(lm_dir, char, bpe, tmp_path):
 def test_lexicon_free_needs_a_token_lm(lm_dir, char, phone, tmp_path):
     folder = lm_folder(tmp_path, SENTENCES[:4])
     binary, arpa = token_lm_paths(char, folder)
-    with pytest.raises(LanguageModelError, match=rf"{binary.name}, {arpa.name}.*build_token_lm"):
+    with pytest.raises(LanguageModelError, match=rf"{binary.name}, {arpa.name}.*asr lm tokens"):
         build_beam_decoder(char, folder, BeamSearchConfig(), lexicon_free=True)
     with pytest.raises(DecodingError, match="no word boundaries"):
         build_beam_decoder(phone, lm_dir, BeamSearchConfig(), lexicon_free=True)

@@ -101,6 +101,8 @@ def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out
             grid[name] = parse_grid(values, f"--grid {name}")
         if not grid:
             raise TuningError(f"--tune: {method} decoding has no weights to tune")
+        if method == "beam" and lexicon_free:
+            grid.pop("word_score", None)  # flashlight's lexicon-free search has no word score
         for name in grid:  # a weight given on the command line is fixed, not tuned
             if settings.get(name) is not None:
                 grid[name] = [settings.pop(name)]
