@@ -103,4 +103,3 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: P
     last = result.losses[max(result.losses)] if result.losses else float("nan")
     click.echo(f"ctc: step {result.step} (resumed from {result.resumed_from}), last loss {last:.4f}; "
                f"model: {exp_dir / 'ctc_model.pt'} (average of {min(max(1, average), result.step)})")  # fmt: skip
-

@@ -449,7 +449,7 @@ class BeamSearchDecoder:
         if not any(s in model for i, s in enumerate(symbols) if i != self.blank):
             raise DecodingError(
                 f"{lm}: not a token n-gram of this {self.tokenizer.kind} tokenizer (lexicon-free decoding "
-                "scores every token with the LM): build one with asr.decoding.beam.build_token_lm"
+                "scores every token with the LM): build one with `asr lm tokens`"
             )
 
     def __call__(self, log_probs: Tensor) -> list[Hypothesis]:
