@@ -73,3 +73,18 @@ def test_finetune_user_mistakes(tmp_path, train_cuts):
         "decode", "--model", tmp_path / "missing.pt", "--cuts", train_cuts, "--out", tmp_path / "h.txt"
     )
     assert code == 2 and "missing.pt" in out, out
+
+
+def test_finetune_names_a_transcript_the_tokenizer_cannot_encode(tmp_path, train_cuts):
+    from lhotse import CutSet
+
+    cuts = list(CutSet.from_file(train_cuts))
+    bad = cuts[1]
+    bad.supervisions[0].text = "CAFÉ AU LAIT ΩMEGA"  # É folds to E; Ω is no letter A-Z
+    CutSet.from_cuts(cuts).to_file(tmp_path / "cuts.jsonl.gz")
+    code, out = asr("tokenizer", "train", "--kind", "char", "--out", tmp_path / "chars")
+    assert code == 0, out
+    code, out = asr("finetune", "--cuts", tmp_path / "cuts.jsonl.gz", "--tokenizer", tmp_path / "chars",
+                    "--exp-dir", tmp_path / "exp", "--max-steps", 1, "--no-progress")  # fmt: skip
+    assert code == 2 and bad.id in out and "Ω" in out, out
+    assert not list((tmp_path / "exp").glob("checkpoint-*.pt"))

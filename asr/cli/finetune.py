@@ -81,6 +81,8 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: P
         text = tokenizer.normalize(" ".join(s.text or "" for s in cut.supervisions))
         return tokenizer.encode(text, utt_id=cut.id)
 
+    for cut in cuts:  # a transcript the tokenizer cannot encode fails now, naming the cut, not mid-run
+        tokenize(cut)
     if os.environ.get("RANK", "0") == "0":
         from asr.data.common import write_atomic
         from asr.training.checkpoint import plain

@@ -8,6 +8,7 @@ caller (LibriSpeech transcripts are upper case; the lexicon is looked up in lowe
 from __future__ import annotations
 
 import re
+import unicodedata
 
 _ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
          "fifteen sixteen seventeen eighteen nineteen").split()  # fmt: skip
@@ -31,16 +32,28 @@ def spell_number(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+def _drop_symbols(text: str) -> str:
+    """Punctuation, symbols, separators and control characters become spaces; letters of any script stay."""
+    return "".join(" " if c != "'" and unicodedata.category(c)[0] in "PSZC" else c for c in text)
+
+
 def normalize_text(text: str, upper: bool = True) -> str:
     """Normalise free text to space-separated words of letters and apostrophes.
 
+    Accents are folded (``café`` → ``cafe``); punctuation and symbols are dropped; letters of other
+    scripts are kept, so that a tokenizer that cannot write them says so, naming the utterance, instead
+    of the words vanishing from the transcript.
+
     >>> normalize_text("It's 42, isn't it?")
     "IT'S FORTY TWO ISN'T IT"
+    >>> normalize_text("Café naïve")
+    'CAFE NAIVE'
     """
     text = text.replace("\u2019", "'").replace("\u2018", "'")
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     text = re.sub(r"\d+", lambda m: " " + spell_number(int(m.group())) + " ", text)
     text = re.sub(r"[-\u2013\u2014/]", " ", text)
-    text = re.sub(r"[^A-Za-z' ]+", " ", text)
+    text = _drop_symbols(text)
     words = [w.strip("'") for w in text.split()]
     joined = " ".join(w for w in words if w)
     return joined.upper() if upper else joined.lower()
