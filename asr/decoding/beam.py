@@ -56,11 +56,11 @@ from torch import Tensor
 
 from asr.errors import UserError
 from asr.lm.ngram import (
-    SPECIAL_WORDS,
     LanguageModelError,
     build_arpa,
     build_binary,
     load_lm,
+    read_vocabulary,
     write_lexicon,
     write_phone_lexicon,
 )
@@ -196,20 +196,6 @@ def _check_lexicon_free(tokenizer: Tokenizer) -> None:
 # ---- files of an LM folder ----------------------------------------------------------------------------
 
 
-def _read_words(path: Path) -> list[str]:
-    if not path.is_file():
-        raise LanguageModelError(f"{path}: LM vocabulary not found (make the LM folder with `asr lm build`)")
-    words = set()
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            fields = line.split()
-            if fields and fields[0] not in SPECIAL_WORDS:
-                words.add(fields[0])
-    if not words:
-        raise LanguageModelError(f"{path}: no words")
-    return sorted(words)
-
-
 def lexicon_for(tokenizer: Tokenizer, lm_dir: Path, out: Path | None = None) -> Path:
     """The lexicon of the LM folder's words (``words.txt``) spelled by ``tokenizer``; returns its path.
 
@@ -231,7 +217,7 @@ def lexicon_for(tokenizer: Tokenizer, lm_dir: Path, out: Path | None = None) -> 
         if out.is_file() and out.stat().st_mtime_ns > words_path.stat().st_mtime_ns:
             return out
     out = Path(out)
-    words = _read_words(words_path)
+    words = read_vocabulary(words_path)
     separator = word_separator(tokenizer)
     if isinstance(tokenizer, PhoneTokenizer):
         result = write_phone_lexicon(words, out, tokenizer.lexicon)

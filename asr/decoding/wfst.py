@@ -60,7 +60,7 @@ from torch import Tensor
 
 from asr.data.common import write_atomic
 from asr.errors import UserError
-from asr.lm.ngram import SPECIAL_WORDS
+from asr.lm.ngram import read_vocabulary
 from asr.text.tokenizer import Tokenizer
 
 from .hypothesis import Hypothesis, collapse, path_confidences
@@ -79,8 +79,6 @@ BACKOFF = "#0"
 #: OpenFst's property bits kIDeterministic and kNonIDeterministic (fst/properties.h).
 _I_DETERMINISTIC = 0x40000
 _NON_I_DETERMINISTIC = 0x80000
-#: Word symbols that cannot be words of the vocabulary (they have a meaning in words.txt or G).
-_RESERVED = frozenset({EPS, BACKOFF, "<s>", "</s>"}) | SPECIAL_WORDS
 
 
 class WfstError(UserError):
@@ -201,21 +199,6 @@ class _Lexicon:
     def num_disambig(self) -> int:
         """Highest disambiguation symbol in use, #0 (G's back-off) included."""
         return max(self.disambig, default=0)
-
-
-def _read_vocabulary(path: Path) -> list[str]:
-    if not path.is_file():
-        raise WfstError(f"{path}: LM vocabulary not found (make the LM folder with `asr lm build`)")
-    words = set()
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            fields = line.split()
-            # `asr lm build` writes one word a line; take the first field so a symbol table also works
-            if fields and fields[0] not in _RESERVED and not fields[0].startswith("#"):
-                words.add(fields[0])
-    if not words:
-        raise WfstError(f"{path}: no words")
-    return sorted(words)
 
 
 def _separator(tokenizer: Tokenizer, pair: Sequence[tuple[str, list[int]]]) -> list[int]:
@@ -483,7 +466,7 @@ def build_tlg(tokenizer: Tokenizer, lm_dir: Path, out_dir: Path | None = None) -
     if _up_to_date(out_dir, tokenizer, arpa, vocab):
         log.info("reusing the TLG graph in %s", out_dir)
         return out_dir
-    words = _read_vocabulary(vocab)
+    words = read_vocabulary(vocab)
     stamps = {
         name: {**_input_stamp(p), "sha256": _sha256(p)}
         for name, p in (("lm.arpa", arpa), ("words.txt", vocab))

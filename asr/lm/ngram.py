@@ -309,6 +309,31 @@ def arpa_vocabulary(arpa: Path) -> list[str]:
     return sorted(words)
 
 
+def read_vocabulary(path: Path) -> list[str]:
+    """The words of an LM folder's ``words.txt`` (first field a line, so a symbol table works too), sorted.
+
+    KenLM's and OpenFst's special symbols (``<s>``, ``<eps>``, ``#0`` ...) are left out. A missing or
+    empty file is a :class:`LanguageModelError` naming it.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LanguageModelError(f"{path}: LM vocabulary not found (make the LM folder with `asr lm build`)")
+    words = set()
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            fields = line.split()
+            if (
+                fields
+                and fields[0] not in SPECIAL_WORDS
+                and fields[0] != "<eps>"
+                and not fields[0].startswith("#")
+            ):
+                words.add(fields[0])
+    if not words:
+        raise LanguageModelError(f"{path}: no words")
+    return sorted(words)
+
+
 def _counts_text(counts: list[int]) -> str:
     return ", ".join(f"{n}-grams={c}" for n, c in enumerate(counts, 1))
 
