@@ -25,7 +25,6 @@ from asr.decoding.wfst import (
 )
 from asr.errors import UserError
 from asr.lm import arpa_vocabulary, build_arpa
-from asr.lm.ngram import LanguageModelError
 from asr.text.tokenizer import CharTokenizer, PhoneTokenizer, Tokenizer, train_bpe
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -265,7 +264,7 @@ def test_missing_lm_files_are_errors_naming_the_path(char, tmp_path):
         build_tlg(char, tmp_path / "nowhere")
     lm = make_lm(tmp_path / "lm", ["THE CAT SAT"])
     (lm / "words.txt").unlink()
-    with pytest.raises(LanguageModelError, match=str(lm / "words.txt")):
+    with pytest.raises(WfstError, match=str(lm / "words.txt")):
         build_tlg(char, lm)
     (lm / "words.txt").write_text("THE\nCAT\nSAT\n")
     (lm / "lm.arpa").write_text("not an ARPA file\n")  # kaldilm would abort the process: it runs in a child
