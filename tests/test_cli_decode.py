@@ -3,6 +3,7 @@ and user mistakes ending in exit status 2 with the file or option named."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 from pathlib import Path
@@ -113,6 +114,11 @@ def test_tune_writes_the_grid_and_params_reuse_it(setup, tmp_path):
         (("--method", "wfst", "--lm", "{root}/lm", "--tune", "--grid", "acoustic_scale=x"), "acoustic_scale"),
         (("--method", "wfst", "--lm", "{root}/lm", "--acoustic-scale", "-1"), "acoustic_scale"),
         (("--tokenizer", "{root}/nowhere"), "nowhere"),
+        pytest.param(
+            ("--method", "wfst-k2", "--lm", "{root}/lm"),
+            "k2 is not installed",
+            marks=pytest.mark.skipif(importlib.util.find_spec("k2") is not None, reason="k2 installed"),
+        ),
     ],
 )
 def test_user_mistakes(setup, tmp_path, options, expected):

@@ -29,7 +29,8 @@ def sibling(out: Path, suffix: str) -> Path:
 @click.option("--cuts", "cuts_path", type=_path, required=True, help="Cuts to transcribe.")
 @click.option("--tokenizer", "tokenizer_option", type=_path, help="Tokenizer folder [default: the model's].")
 @click.option("--out", type=_path, required=True, help="Kaldi-style hypothesis file (utt-id words...).")
-@click.option("--method", type=click.Choice(["greedy", "beam", "wfst"]), default="greedy", show_default=True)
+@click.option("--method", type=click.Choice(["greedy", "beam", "wfst", "wfst-k2"]), default="greedy", show_default=True,
+              help="wfst-k2: the WFST graph searched by k2 (optional dependency).")  # fmt: skip
 @click.option("--lm", "lm_dir", type=_path, help="`asr lm build` folder (beam, wfst).")
 @click.option("--lexicon-free", is_flag=True, help="beam: no lexicon; needs the LM folder's token n-gram.")
 @click.option(

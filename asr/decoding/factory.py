@@ -15,13 +15,14 @@ from asr.text.tokenizer import Tokenizer
 from .emissions import Decoder
 from .greedy import GreedyDecoder
 
-METHODS = ("greedy", "beam", "wfst")
+METHODS = ("greedy", "beam", "wfst", "wfst-k2")
 
 #: The settings ``asr decode --tune`` searches per method, and the default grids.
 TUNABLE: dict[str, dict[str, tuple[float, ...]]] = {
     "greedy": {},
     "beam": {"lm_weight": (0.0, 0.5, 1.0, 2.0, 3.0), "word_score": (-1.0, 0.0, 1.0, 2.0)},
     "wfst": {"acoustic_scale": (0.3, 0.5, 0.7, 1.0, 1.5)},
+    "wfst-k2": {"acoustic_scale": (0.3, 0.5, 0.7, 1.0, 1.5)},
 }
 
 
@@ -49,7 +50,8 @@ def make_decoder(method: str, tokenizer: Tokenizer, lm_dir: Path | None = None, 
     * ``greedy``: no LM, no settings;
     * ``beam``: ``lm_dir`` from ``asr lm build`` (``None``: beam search without an LM), lexicon-constrained
       unless ``lexicon_free``;
-    * ``wfst``: the TLG graph in ``graph_dir``, or built (once, cached) from ``lm_dir``.
+    * ``wfst``: the TLG graph in ``graph_dir``, or built (once, cached) from ``lm_dir``, searched by
+      kaldi-decoder; ``wfst-k2``: the same graph searched by k2 (needs k2 installed).
     """
     settings = {k: v for k, v in settings.items() if v is not None}
     if method == "greedy":
@@ -61,13 +63,14 @@ def make_decoder(method: str, tokenizer: Tokenizer, lm_dir: Path | None = None, 
 
         cfg = _config(BeamSearchConfig, settings, method)
         return build_beam_decoder(tokenizer, Path(lm_dir) if lm_dir else None, cfg, lexicon_free=lexicon_free)
-    if method == "wfst":
-        from .wfst import WfstConfig, WfstDecoder, build_tlg
+    if method in ("wfst", "wfst-k2"):
+        from .wfst import K2WfstDecoder, WfstConfig, WfstDecoder, build_tlg
 
         cfg = _config(WfstConfig, settings, method)
         if graph_dir is None:
             if lm_dir is None:
                 raise DecoderSettingsError("wfst decoding needs --lm (an `asr lm build` folder) or --graph")
             graph_dir = build_tlg(tokenizer, Path(lm_dir))
-        return WfstDecoder(tokenizer, Path(graph_dir), cfg)
+        decoder = K2WfstDecoder if method == "wfst-k2" else WfstDecoder
+        return decoder(tokenizer, Path(graph_dir), cfg)
     raise DecoderSettingsError(f"unknown decoding method {method!r} (one of {', '.join(METHODS)})")
