@@ -41,6 +41,8 @@ def sibling(out: Path, suffix: str) -> Path:
 @click.option("--lm-weight", type=float, help="beam: weight of the LM score.")
 @click.option("--word-score", type=float, help="beam: score added per word (insertion bonus).")
 @click.option("--acoustic-scale", type=float, help="wfst: scale of the acoustic log-likelihoods.")
+@click.option("--search-beam", "beam", type=float, help="wfst: pruning beam (cost units) [default: 16].")
+@click.option("--max-active", type=int, help="wfst: most states kept per frame [default: 7000].")
 @click.option("--params", "params_file", type=_path, help="Settings from an earlier --tune (its .tune.json).")
 @click.option("--tune", is_flag=True, help="Grid-search the method's weights on these cuts' transcripts.")
 @click.option("--grid", "grid_options", multiple=True, metavar="NAME=V1,V2,...",

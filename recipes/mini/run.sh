@@ -172,6 +172,12 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
         if [ "$method" != greedy ]; then  # LM weights tuned on dev-clean, then used on test-clean
           lm_opt=(--lm "$lang/lm"); lm_step=(lm-3gram)
           dev_opt=(--tune); test_opt=(--params "$out/$method/dev-clean/hyp.tune.json")
+          if [ "$method" = beam ]; then  # a small grid and beam: each grid point searches all of dev-clean
+            dev_opt+=(--grid lm_weight=0.5,1,2 --grid word_score=0,1 --beam-size 20); test_opt+=(--beam-size 20)
+          else  # wfst: Kaldi's beam 16 / 7000 states crawl (RTF ~0.2) on the flat posteriors of these small models
+            dev_opt+=(--grid acoustic_scale=0.3,0.6,1 --search-beam 8 --max-active 1000)
+            test_opt+=(--search-beam 8 --max-active 1000)
+          fi
         fi
         for part in dev-clean test-clean; do
           after=(finetune-$split-$init "${lm_step[@]}"); opt=("${dev_opt[@]}")
