@@ -48,7 +48,7 @@ def recipe(data: Path, *args: str, **kwargs) -> subprocess.Popen:
 
 
 def finish(proc: subprocess.Popen) -> str:
-    out, _ = proc.communicate(timeout=600)
+    out, _ = proc.communicate(timeout=1500)
     assert proc.returncode == 0, out
     return out
 
@@ -83,7 +83,7 @@ def test_stages_write_every_manifest(finished_run):
 
 
 PRETRAIN_STEPS = 9  # stage 2: three objectives + HuBERT's k-means, labels and training, twice
-INITS = ("scratch", "wav2vec2", "hubert", "data2vec", "data2vec2")
+INITS = ("scratch", "wav2vec2")  # the tiny preset's --inits
 METHODS = ("greedy", "beam", "wfst")
 # stage 3: LM text + 2 tokenizers; 4: two LMs; 5: a fine-tuning per init (tiny: the 10 min split only);
 # 6: a decoding per init, method and part
