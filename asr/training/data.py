@@ -25,7 +25,15 @@ Position = tuple[int, int]  # (epoch, index of the batch within the epoch's glob
 
 
 def make_sampler(cuts: CutSet, max_duration: float, shuffle: bool, seed: int, num_buckets: int):
-    """The world-size-independent lhotse sampler over ``cuts``."""
+    """The world-size-independent lhotse sampler over ``cuts``.
+
+    ``num_buckets`` is capped at the number of cuts of an eager cut set: lhotse refuses more buckets than
+    cuts, and a tiny labelled split (a few utterances) is a legitimate input.
+    """
+    try:
+        num_buckets = max(1, min(num_buckets, len(cuts)))
+    except TypeError:  # lazy cut sets have no length; they are large anyway
+        pass
     with warnings.catch_warnings():
         # Eager (in-memory) cut sets are fine for the sizes that are eager; lazy ones stream.
         warnings.filterwarnings("ignore", message=".*eagerly read CutSet.*")
