@@ -35,6 +35,8 @@ MINI = ROOT / "recipes/mini/data/manifests/mini_seed0"
 MINI_LANG = ROOT / "recipes/mini/data/lang/mini_seed0"
 CONF = ROOT / "recipes/mini/conf/finetune_scratch.yaml"
 ASR = [sys.executable, "-m", "asr.cli"]
+# the mini recipe's search settings (recipes/mini/run.sh, stage 6), so the RTFs are those of its table
+SEARCH_OPTIONS = {"beam": ["--beam-size", "20"], "wfst": ["--search-beam", "8", "--max-active", "1000"]}
 
 
 def emit(row: dict) -> None:
@@ -172,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
             run([*ASR, "lm", "build", "--text", str(cuts), "--order", "3", "--out", str(lm)])
         for method in args.methods:
             out = work / "decode" / method / "hyp.txt"
-            extra = [] if method == "greedy" else ["--lm", str(lm)]
+            extra = [] if method == "greedy" else ["--lm", str(lm), *SEARCH_OPTIONS.get(method, [])]
             if method == "wfst":  # the graph is built (and cached) on first use: build it outside the timing
                 from asr.decoding.factory import make_decoder
                 from asr.objectives.ctc import load_ctc_model
