@@ -104,7 +104,7 @@ def bare_loop(cuts_path: Path, tokenizer_dir: Path, conf: dict, steps: int, seed
         audio += batch.duration
     seconds = time.perf_counter() - start
     return {"steps": steps, "audio_seconds": audio, "seconds": seconds, "audio_s_per_s": audio / seconds,
-            "last_loss": float(out.loss)}  # fmt: skip
+            "last_loss": float(out.loss.detach())}  # fmt: skip
 
 
 def digits_corpus(work: Path) -> dict[str, Path]:
@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
         piped = json.loads((exp / "train_result.json").read_text())
         bare = bare_loop(cuts, tokenizer, conf, args.steps, conf["train"].get("seed", 0))
         overhead = bare["audio_s_per_s"] / piped["audio_seconds_per_second"] - 1
-        emit({"bench": "finetune_throughput", "cuts": str(cuts), "steps": args.steps, **machine,
+        emit({"bench": "finetune_throughput", "cuts_file": str(cuts), "steps": args.steps, **machine,
               "pipeline_audio_s_per_s": round(piped["audio_seconds_per_second"], 2),
               "pipeline_audio_seconds": round(piped["audio_seconds"], 1),
               "bare_audio_s_per_s": round(bare["audio_s_per_s"], 2), "bare_audio_seconds": round(bare["audio_seconds"], 1),
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             run([*ASR, "decode", "--method", method, "--model", str(model), "--cuts", str(decode_cuts),
                  "--out", str(out), "--no-progress", *extra])  # fmt: skip
             timing = json.loads(out.with_name("hyp.timing.json").read_text())
-            emit({"bench": "decode_rtf", "model": str(model), "cuts": str(decode_cuts), "lm": str(lm),
+            emit({"bench": "decode_rtf", "model": str(model), "cuts_file": str(decode_cuts), "lm": str(lm),
                   "cpus": os.cpu_count(), **timing})  # fmt: skip
     return 0
 
