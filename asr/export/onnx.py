@@ -286,12 +286,9 @@ class OnnxCTCModel:
         return json.loads(self.metadata.get("encoder_config", "{}"))
 
     def log_probs(self, audio: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
-        if audio.ndim != 2:
-            raise ValueError(f"expected audio of shape [batch, samples], got {list(audio.shape)}")
-        if audio.shape[1] < self.min_samples:
-            raise ValueError(
-                f"audio of {audio.shape[1]} samples is shorter than min_samples={self.min_samples}"
-            )
+        from asr.models.encoder import check_audio_batch
+
+        check_audio_batch(audio, self.min_samples)
         if lengths is None:
             lengths = torch.full((audio.shape[0],), audio.shape[1], dtype=torch.long)
         feeds = {

@@ -128,6 +128,14 @@ class EncoderOutput:
     layers: list[Tensor] = field(default_factory=list)  # [B, T, D] per block (empty unless return_layers)
 
 
+def check_audio_batch(audio: Tensor, min_samples: int) -> None:
+    """A [batch, samples] waveform batch long enough for the encoder's first frame, or a ValueError saying why."""
+    if audio.ndim != 2:
+        raise ValueError(f"expected audio of shape [batch, samples], got {list(audio.shape)}")
+    if audio.shape[1] < min_samples:
+        raise ValueError(f"audio of {audio.shape[1]} samples is shorter than min_samples={min_samples}")
+
+
 class Encoder(nn.Module):
     """front-end -> LayerNorm + Linear projection -> (mask embedding) -> conv positions -> blocks."""
 
@@ -201,12 +209,7 @@ class Encoder(nn.Module):
     # -- the pieces -------------------------------------------------------------------------------------
     def frontend(self, audio: Tensor, lengths: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """[B, S] waveform -> ([B, T, F] features, zero at padded frames; [B] frame counts)."""
-        if audio.ndim != 2:
-            raise ValueError(f"expected audio of shape [batch, samples], got {list(audio.shape)}")
-        if audio.shape[1] < self.min_samples:
-            raise ValueError(
-                f"audio of {audio.shape[1]} samples is shorter than min_samples={self.min_samples}"
-            )
+        check_audio_batch(audio, self.min_samples)
         if lengths is None:
             lengths = torch.full((audio.shape[0],), audio.shape[1], dtype=torch.long, device=audio.device)
         mult = self.cfg.feature_grad_mult
