@@ -18,6 +18,7 @@ to a spoken-digits corpus made on the spot, so the script runs on a fresh checko
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shlex
@@ -73,9 +74,7 @@ def bare_loop(cuts_path: Path, tokenizer_dir: Path, conf: dict, steps: int, seed
     objective_settings = {"freeze_frontend": False, **conf.get("objective", {})}
     objective = ctc.build(encoder, tokenizer.vocab_size, **objective_settings)
 
-    def tokenize(cut) -> list[int]:
-        return tokenizer.encode(tokenizer.normalize(" ".join(s.text or "" for s in cut.supervisions)), cut.id)
-
+    tokenize = functools.partial(ctc.transcript_ids, tokenizer)
     dataset = AudioDataset(min_samples=encoder.min_samples, label_fields=(), tokenize=tokenize)
     sampler = make_sampler(load_cuts(cuts_path), cfg.max_duration, cfg.shuffle, cfg.seed, cfg.num_buckets)
     batches = []

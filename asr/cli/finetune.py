@@ -9,6 +9,7 @@ training checkpoint, or a local fairseq / Hugging Face wav2vec 2.0 / HuBERT chec
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from pathlib import Path
@@ -77,9 +78,7 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: P
     if speed_perturb:
         cuts = cuts + cuts.perturb_speed(0.9) + cuts.perturb_speed(1.1)
 
-    def tokenize(cut) -> list[int]:
-        text = tokenizer.normalize(" ".join(s.text or "" for s in cut.supervisions))
-        return tokenizer.encode(text, utt_id=cut.id)
+    tokenize = functools.partial(ctc.transcript_ids, tokenizer)
 
     for cut in cuts:  # a transcript the tokenizer cannot encode fails now, naming the cut, not mid-run
         tokenize(cut)

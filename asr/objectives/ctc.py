@@ -140,6 +140,12 @@ class CTCObjective(Objective):
         self.updates.fill_(step)
 
 
+def transcript_ids(tokenizer, cut) -> list[int]:
+    """The CTC targets of ``cut``: its supervision texts joined, normalised and encoded (errors name the cut)."""
+    text = tokenizer.normalize(" ".join(s.text or "" for s in cut.supervisions))
+    return tokenizer.encode(text, utt_id=cut.id)
+
+
 def build(encoder: Encoder, vocab_size: int, **overrides) -> CTCObjective:
     """CTC fine-tuning of ``encoder`` for ``vocab_size`` tokens (blank included); ``overrides``: CTCConfig fields."""
     return CTCObjective(encoder, vocab_size, config_from(CTCConfig, overrides))
