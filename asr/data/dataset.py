@@ -77,7 +77,9 @@ class AudioDataset(torch.utils.data.Dataset):
     ``tokenize`` (cut -> token ids of its transcript, e.g. a tokenizer's ``encode`` of the supervision
     texts), ``targets["tokens"]`` holds the transcripts, padded with -100; a cut whose transcript is empty
     is dropped and counted, and a transcript the tokenizer cannot encode raises its error (a user mistake
-    naming the cut, not something to skip silently).
+    naming the cut, not something to skip silently). ``tokenize`` returning ``None`` marks an *unlabelled*
+    cut (semi-supervised training): its row of ``targets["tokens"]`` is empty. ``reference`` (cut -> token
+    ids or ``None``) fills ``targets["reference"]`` the same way, for monitoring what is not trained on.
     """
 
     def __init__(
@@ -86,10 +88,12 @@ class AudioDataset(torch.utils.data.Dataset):
         label_fields: Iterable[str] = ("hubert_labels",),
         silence_threshold: float = 1e-5,
         sampling_rate: int = SAMPLING_RATE,
-        tokenize: Callable[[Cut], list[int]] | None = None,
+        tokenize: Callable[[Cut], list[int] | None] | None = None,
+        reference: Callable[[Cut], list[int] | None] | None = None,
     ) -> None:
         self.min_samples = min_samples
         self.tokenize = tokenize
+        self.reference = reference
         self.label_fields = tuple(label_fields)
         self.silence_threshold = silence_threshold
         self.sampling_rate = sampling_rate
@@ -128,10 +132,13 @@ class AudioDataset(torch.utils.data.Dataset):
             labels = {}
             if self.tokenize is not None:
                 ids = self.tokenize(cut)
-                if not ids:
+                if ids is not None and not ids:
                     self._skip(cut, "empty transcript")
                     continue
-                labels["tokens"] = torch.tensor(ids, dtype=torch.long)
+                # None: an unlabelled cut (semi-supervised training), an empty row of targets["tokens"]
+                labels["tokens"] = torch.tensor(ids or [], dtype=torch.long)
+            if self.reference is not None:  # for monitoring only (e.g. the error rate of pseudo-labels)
+                labels["reference"] = torch.tensor(self.reference(cut) or [], dtype=torch.long)
             for name in self.label_fields:
                 if not cut.has_custom(name):
                     continue

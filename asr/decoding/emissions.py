@@ -33,18 +33,19 @@ class Decoder(Protocol):
 
 
 @torch.inference_mode()
-def iter_emissions(model, cuts: CutSet, max_duration: float = 120.0,
-                   progress: bool = True) -> Iterator[tuple[str, Tensor | None]]:  # fmt: skip
+def iter_emissions(model, cuts: CutSet, max_duration: float = 120.0, progress: bool = True,
+                   dataset: AudioDataset | None = None) -> Iterator[tuple[str, Tensor | None]]:  # fmt: skip
     """``(cut id, log_probs [T, V] on CPU)`` for every cut, in sampler order.
 
     ``model`` is a :class:`~asr.objectives.ctc.CTCModel` or anything with ``log_probs(audio, lengths)`` and
     ``min_samples`` (the ONNX runtime model). Cuts the dataset cannot use (unreadable, silent, too short)
-    give ``None``, so every cut is accounted for and scoring counts them as deletions.
+    give ``None``, so every cut is accounted for and scoring counts them as deletions. ``dataset``: the
+    :class:`AudioDataset` that loads the audio (default: one for the model's ``min_samples``).
     """
     if hasattr(model, "eval"):
         model.eval()
     device = next(model.parameters()).device if hasattr(model, "parameters") else torch.device("cpu")
-    dataset = AudioDataset(min_samples=model.min_samples)
+    dataset = dataset or AudioDataset(min_samples=model.min_samples)
     sampler = DynamicCutSampler(cuts, max_duration=max_duration, shuffle=False)
     bar = tqdm(desc="decode", unit="cut", disable=not progress)
     for batch_cuts in sampler:

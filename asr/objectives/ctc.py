@@ -106,9 +106,12 @@ class CTCObjective(Objective):
     def encoder_frozen(self) -> bool:
         return int(self.updates) < self.cfg.freeze_encoder_steps
 
-    def forward(self, batch: Batch) -> LossOutput:
-        if TOKENS_FIELD not in batch.targets:
-            raise KeyError(f"CTC needs transcripts: the batch has no {TOKENS_FIELD!r} targets")
+    def augmented_log_probs(self, batch: Batch) -> tuple[Tensor, Tensor]:
+        """[B, T, V] log-probabilities and frame counts of the batch's audio with the recipe's noise.
+
+        In training mode: front-end channel masking and time masking with the mask embedding (both
+        SpecAugment-style), dropout; the encoder runs without gradients while it is frozen.
+        """
         cfg, enc = self.cfg, self.encoder
         with torch.no_grad() if self.encoder_frozen else torch.enable_grad():
             features, frames = enc.frontend(batch.audio, batch.audio_lengths)
@@ -122,13 +125,15 @@ class CTCObjective(Objective):
                 mask = span_mask(tuple(x.shape[:2]), frames, cfg.mask_prob, cfg.mask_span, min_masks=0)
                 x = torch.where(mask[..., None].to(x.device), enc.mask_embedding.to(x.dtype), x)
             hidden = enc.body(enc.add_positions(x, frames), frames).output
-        log_probs = self.model.head(self.model.dropout(hidden)).float().log_softmax(dim=-1)
+        return self.model.head(self.model.dropout(hidden)).float().log_softmax(dim=-1), frames
+
+    def forward(self, batch: Batch) -> LossOutput:
+        if TOKENS_FIELD not in batch.targets:
+            raise KeyError(f"CTC needs transcripts: the batch has no {TOKENS_FIELD!r} targets")
+        log_probs, frames = self.augmented_log_probs(batch)
         tokens = batch.targets[TOKENS_FIELD].to(log_probs.device)
         token_lengths = (tokens >= 0).sum(dim=1)
-        # frames too few for the transcript (CTC needs at least one frame per token, plus blanks between
-        # repeats) give an infinite loss: zero_infinity drops them instead of poisoning the update
-        loss = F.ctc_loss(log_probs.transpose(0, 1), tokens.clamp_min(0), frames, token_lengths, blank=0,
-                          reduction="sum", zero_infinity=True)  # fmt: skip
+        loss = ctc_losses(log_probs, frames, tokens).sum()
         num_tokens = int(token_lengths.sum())
         metrics = {
             "encoder_frozen": float(self.encoder_frozen),
@@ -140,9 +145,35 @@ class CTCObjective(Objective):
         self.updates.fill_(step)
 
 
+def ctc_losses(log_probs: Tensor, frames: Tensor, tokens: Tensor) -> Tensor:
+    """[B] CTC losses (summed over each row's tokens) of ``log_probs`` [B, T, V] for ``tokens`` padded with -100.
+
+    Frames too few for a transcript (CTC needs at least one frame per token, plus blanks between repeats)
+    give an infinite loss: ``zero_infinity`` drops such a row instead of poisoning the update.
+    """
+    tokens = tokens.to(log_probs.device)
+    return F.ctc_loss(log_probs.transpose(0, 1), tokens.clamp_min(0), frames, (tokens >= 0).sum(dim=1),
+                      blank=0, reduction="none", zero_infinity=True)  # fmt: skip
+
+
+#: Supervision ``custom`` fields holding phone targets, most specific first: ``asr pseudo-label``'s
+#: ``phones``, then L2-ARCTIC's annotated ``perceived_phones``; without either, phones come from the text.
+PHONE_FIELDS = ("phones", "perceived_phones")
+
+
 def transcript_ids(tokenizer, cut) -> list[int]:
-    """The CTC targets of ``cut``: its supervision texts joined, normalised and encoded (errors name the cut)."""
-    text = tokenizer.normalize(" ".join(s.text or "" for s in cut.supervisions))
+    """The CTC targets of ``cut`` (errors name the cut).
+
+    Text units: its supervision texts joined, normalised and encoded. Phone units: the phones of the
+    first field of :data:`PHONE_FIELDS` that every supervision carries (what was *said*, for MDD), else
+    the lexicon's pronunciation of the text.
+    """
+    sups = cut.supervisions
+    if tokenizer.kind == "phone" and sups:
+        for name in PHONE_FIELDS:
+            if all(name in (s.custom or {}) for s in sups):
+                return tokenizer.encode_phones([p for s in sups for p in s.custom[name]], utt_id=cut.id)
+    text = tokenizer.normalize(" ".join(s.text or "" for s in sups))
     return tokenizer.encode(text, utt_id=cut.id)
 
 

@@ -31,9 +31,9 @@ class SettingsError(UserError, ValueError):
     """Bad pretraining settings (unknown key, wrong type, bad value); the message names the source."""
 
 
-def read_settings(path: Path | None) -> dict[str, dict[str, Any]]:
-    """The ``model``/``objective``/``train`` sections of a YAML settings file (all empty without one)."""
-    settings: dict[str, dict[str, Any]] = {s: {} for s in SECTIONS}
+def read_settings(path: Path | None, sections: tuple[str, ...] = SECTIONS) -> dict[str, dict[str, Any]]:
+    """The ``sections`` (default ``model``/``objective``/``train``) of a YAML settings file (all empty without one)."""
+    settings: dict[str, dict[str, Any]] = {s: {} for s in sections}
     if path is None:
         return settings
     path = Path(path)
@@ -44,10 +44,10 @@ def read_settings(path: Path | None) -> dict[str, dict[str, Any]]:
     except yaml.YAMLError as exc:
         raise SettingsError(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise SettingsError(f"{path}: expected a mapping with sections {', '.join(SECTIONS)}")
-    unknown = sorted(set(data) - set(SECTIONS))
+        raise SettingsError(f"{path}: expected a mapping with sections {', '.join(sections)}")
+    unknown = sorted(set(data) - set(sections))
     if unknown:
-        raise SettingsError(f"{path}: unknown section(s) {unknown}; expected {', '.join(SECTIONS)}")
+        raise SettingsError(f"{path}: unknown section(s) {unknown}; expected {', '.join(sections)}")
     for section, values in data.items():
         if values is None:
             continue
