@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +66,38 @@ def run_cli(*args) -> tuple[int, str]:
     if result.exception and not isinstance(result.exception, SystemExit):
         raise result.exception
     return result.exit_code, result.output
+
+
+# -- spoken digits: the smallest task a CTC model learns (tests/test_learning.py, tests/test_semi.py) --
+
+DIGITS_SETTINGS = {
+    "model": {"size": "xs", "frontend": "fbank", "body": "conformer"},
+    "objective": {"mask_prob": 0.2, "channel_mask_prob": 0.1},
+    "train": {"max_steps": 150, "max_duration": 30.0, "lr": 2.0e-3, "warmup_steps": 20, "schedule": "linear",
+              "checkpoint_every": 50, "log_every": 10, "device": "cpu"},
+}  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory) -> dict[str, Path]:
+    from data_prep.digits import synth_digits
+
+    return synth_digits(tmp_path_factory.mktemp("digits"), num_train=100, num_test=20, seed=0)
+
+
+@pytest.fixture(scope="session")
+def digits_model(digits, tmp_path_factory) -> dict[str, Path]:
+    """Char tokenizer, digits LM, and a CTC model trained from random weights (the slow part: ~1-2 min)."""
+    root = tmp_path_factory.mktemp("learn")
+    conf = root / "conf.yaml"
+    conf.write_text(yaml.safe_dump(DIGITS_SETTINGS))
+    code, out = run_cli("tokenizer", "train", "--kind", "char", "--out", root / "chars")
+    assert code == 0, out
+    code, out = run_cli("lm", "build", "--text", digits["train"], "--order", 3, "--out", root / "lm")
+    assert code == 0, out
+    code, out = run_cli("finetune", "--cuts", digits["train"], "--tokenizer", root / "chars", "--exp-dir", root / "exp",
+                    "--config", conf, "--no-progress")  # fmt: skip
+    assert code == 0, out
+    return {"model": root / "exp" / "ctc_model.pt", "lm": root / "lm", "root": root, **digits}
+
+

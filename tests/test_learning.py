@@ -12,7 +12,6 @@ import json
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import run_cli as asr
 
 pytestmark = pytest.mark.slow  # all torch threads: one training run, and CI's machine has 2 cores
@@ -23,37 +22,6 @@ pytestmark = pytest.mark.slow  # all torch threads: one training run, and CI's m
 # not be worse than greedy by more than one word in the 80 of the test set.
 WER_BOUND = 30.0
 
-SETTINGS = {
-    "model": {"size": "xs", "frontend": "fbank", "body": "conformer"},
-    "objective": {"mask_prob": 0.2, "channel_mask_prob": 0.1},
-    "train": {"max_steps": 150, "max_duration": 30.0, "lr": 2.0e-3, "warmup_steps": 20, "schedule": "linear",
-              "checkpoint_every": 50, "log_every": 10, "device": "cpu"},
-}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory) -> dict[str, Path]:
-    from data_prep.digits import synth_digits
-
-    return synth_digits(tmp_path_factory.mktemp("digits"), num_train=100, num_test=20, seed=0)
-
-
-@pytest.fixture(scope="module")
-def trained(digits, tmp_path_factory) -> dict[str, Path]:
-    """Char tokenizer, digits LM, and a CTC model trained from random weights (the slow part: ~1-2 min)."""
-    root = tmp_path_factory.mktemp("learn")
-    conf = root / "conf.yaml"
-    conf.write_text(yaml.safe_dump(SETTINGS))
-    code, out = asr("tokenizer", "train", "--kind", "char", "--out", root / "chars")
-    assert code == 0, out
-    code, out = asr("lm", "build", "--text", digits["train"], "--order", 3, "--out", root / "lm")
-    assert code == 0, out
-    code, out = asr("finetune", "--cuts", digits["train"], "--tokenizer", root / "chars", "--exp-dir", root / "exp",
-                    "--config", conf, "--no-progress")  # fmt: skip
-    assert code == 0, out
-    return {"model": root / "exp" / "ctc_model.pt", "lm": root / "lm", "root": root, **digits}
-
-
 def decode_and_score(trained, name: str, *options) -> dict:
     hyp = trained["root"] / f"{name}.txt"
     code, out = asr("decode", "--model", trained["model"], "--cuts", trained["test"], "--out", hyp, "--no-progress",
@@ -62,6 +30,11 @@ def decode_and_score(trained, name: str, *options) -> dict:
     code, out = asr("score", "wer", "--ref", trained["test"], "--hyp", hyp, "--json")
     assert code == 0, out
     return json.loads(out)
+
+
+@pytest.fixture(scope="module")
+def trained(digits_model) -> dict:
+    return dict(digits_model)  # this module's own copy: tests add their scores to it
 
 
 def test_greedy_learns_digits(trained):

@@ -157,12 +157,13 @@ def pseudo_label(model_path: Path, cuts_path: Path, out_dir: Path, expect_units,
 @click.option("--speed-perturb/--no-speed-perturb", default=True, show_default=True)
 @decoder_options
 @filter_options
+@click.option("--chunk-size", type=int, default=200, show_default=True, help="Cuts per resumable chunk.")
 @click.option("--average", type=int, default=1, show_default=True, help="Checkpoints averaged per student.")
 @click.option("--max-steps", type=int, help="Updates per student.")
 @click.option("--seed", type=int)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def nst(labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, config_file, generations, labelled_share,
-        student_init, speed_perturb, method, lm_dir, params_file, average, max_steps, seed, progress,
+        student_init, speed_perturb, method, lm_dir, params_file, chunk_size, average, max_steps, seed, progress,
         min_confidence, min_score_per_frame, min_tokens_per_second, max_tokens_per_second, keep_empty,
         **decoder) -> None:  # fmt: skip
     """Noisy-student training: G generations of teacher -> pseudo-labels -> noisy student. Resumable."""
@@ -176,7 +177,7 @@ def nst(labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, config_file,
         cfg = NoisyStudentConfig(
             generations=generations, labelled_share=labelled_share, student_init=student_init,
             speed_perturb=speed_perturb, method=method, lm_dir=str(lm_dir) if lm_dir else None,
-            decoder_settings=_decoder_settings(method, params_file, **decoder), average=average,
+            decoder_settings=_decoder_settings(method, params_file, **decoder), average=average, chunk_size=chunk_size,
             filter=_filter(min_confidence, min_score_per_frame, min_tokens_per_second, max_tokens_per_second,
                            keep_empty),
         )  # fmt: skip

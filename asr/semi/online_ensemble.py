@@ -12,8 +12,9 @@ them *with* augmentation. The pseudo-labels therefore improve as training goes.
   after N updates the seed model keeps ``0.5^(1/h)`` of its weight (h = 1: half, Higuchi et al.'s
   schedule). Several half-lives give several momentum models: fast ones track the online model, slow
   ones stay close to the seed.
-* **Warm-up**: during the first ``warmup_steps`` updates unlabelled rows get no loss and the momentum
-  models copy the online model, so they start from the labelled-only model (the paper's seed).
+* **Warm-up**: during the first ``warmup_steps`` updates unlabelled rows get no loss (their pseudo-labels are
+  still made, for the error-rate metric) and the momentum models copy the online model, so they start
+  from the labelled-only model (the paper's seed).
 * **Confidence masking**: an unlabelled utterance whose pseudo-label confidence (geometric mean of its
   tokens' ensemble posteriors, :func:`~asr.decoding.hypothesis.path_confidences`) is below
   ``min_confidence``, or whose pseudo-label is empty, gets no loss.
@@ -155,7 +156,7 @@ class OnlineEnsembleObjective(Objective):
         unlabelled = (~labelled).nonzero().flatten().tolist()
         weights = labelled.float()
         metrics: dict[str, float] = {"unlabelled_share": len(unlabelled) / max(len(batch), 1)}
-        if unlabelled and not self.in_warmup():
+        if unlabelled:  # labelled in warm-up too (no loss then): the error-rate metric covers the whole run
             rows = torch.tensor(unlabelled, device=batch.audio.device)
             audio, lengths = batch.audio[rows], batch.audio_lengths[rows]
             labels = self.pseudo_labels(audio[:, : int(lengths.max())], lengths)
@@ -167,8 +168,9 @@ class OnlineEnsembleObjective(Objective):
                 tokens[row] = LABEL_PAD
                 if ids and confidence >= cfg.min_confidence:
                     tokens[row, : len(ids)] = torch.tensor(ids)
-                    weights[row] = cfg.unlabelled_weight
-            metrics["pseudo_label_kept"] = float(weights[unlabelled].gt(0).float().mean())
+                    weights[row] = 0.0 if self.in_warmup() else cfg.unlabelled_weight
+            kept = [bool(ids) and c >= cfg.min_confidence for ids, c in zip(labels.tokens, labels.confidences, strict=True)]
+            metrics["pseudo_label_kept"] = sum(kept) / len(kept)
             metrics["pseudo_label_confidence"] = sum(labels.confidences) / len(unlabelled)
             if REFERENCE_FIELD in batch.targets:
                 rate = token_error_rate(batch.targets[REFERENCE_FIELD][unlabelled], labels.tokens)
