@@ -9,7 +9,6 @@ wide margin (see the constants), not targets.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from conftest import run_cli as asr

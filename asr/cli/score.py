@@ -30,6 +30,7 @@ def score() -> None:
 @click.option("--name", help="Name in the report files (default: the hypothesis file's stem).")
 @click.option("--case", type=click.Choice(["keep", "upper", "lower"]), default="keep", show_default=True)
 @click.option("--punctuation", type=click.Choice(["keep", "remove"]), default="keep", show_default=True)
+@click.option("--ref-field", help="Score against this supervision field of --ref cuts (e.g. perceived_phones: PER).")
 def wer(
     ref_path: Path,
     hyp_path: Path,
@@ -38,11 +39,13 @@ def wer(
     name: str | None,
     case: str,
     punctuation: str,
+    ref_field: str | None,
 ) -> None:
-    """Word error rate of --hyp against --ref; both must hold the same utterance ids."""
+    """Word (or, with --ref-field, phone) error rate of --hyp against --ref; both must hold the same utterance ids."""
     from asr.scoring.wer import Normalization, result_json, score_files, write_reports
 
-    result = score_files(ref_path, hyp_path, Normalization(case=case, punctuation=punctuation))  # type: ignore[arg-type]
+    normalization = Normalization(case=case, punctuation=punctuation)  # type: ignore[arg-type]
+    result = score_files(ref_path, hyp_path, normalization, ref_field)
     if out_dir is not None:
         write_reports(out_dir, name or _stem(hyp_path), result)
     # stdout holds only the result (one line), so that scripts can parse it; logs go to stderr

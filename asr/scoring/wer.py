@@ -111,17 +111,20 @@ def _strip_punctuation(word: str) -> str:
 
 
 # -- readers --------------------------------------------------------------------------------------------
-def read_transcripts(path: Path) -> dict[str, list[str]]:
+def read_transcripts(path: Path, field: str | None = None) -> dict[str, list[str]]:
     """Utterance id -> words, from a Kaldi-style text file or (``*.jsonl``, ``*.jsonl.gz``) a lhotse CutSet.
 
     The words are as written (normalisation comes later, in :func:`compute_wer`). An empty file gives an
-    empty dict: :func:`score_files` decides whether that is an error.
+    empty dict: :func:`score_files` decides whether that is an error. ``field``: read the cuts'
+    supervision ``custom[field]`` lists (e.g. L2-ARCTIC's ``perceived_phones``) instead of their text.
     """
     path = Path(path)
     if not path.is_file():
         raise ScoringError(f"transcript file not found: {path}")
     if path.name.endswith((".jsonl", ".jsonl.gz")):
-        return _read_cuts(path)
+        return _read_cuts(path, field)
+    if field is not None:
+        raise ScoringError(f"{path}: a field ({field!r}) can only be read from a cut manifest")
     return _read_text(path)
 
 
@@ -147,7 +150,7 @@ def _read_text(path: Path) -> dict[str, list[str]]:
     return texts
 
 
-def _read_cuts(path: Path) -> dict[str, list[str]]:
+def _read_cuts(path: Path, field: str | None = None) -> dict[str, list[str]]:
     from lhotse import CutSet  # kept out of import time: the CLI and text files do not need it
 
     texts: dict[str, list[str]] = {}
@@ -155,8 +158,12 @@ def _read_cuts(path: Path) -> dict[str, list[str]]:
         for cut in CutSet.from_file(path):
             if cut.id in texts:
                 raise ScoringError(f"{path}: duplicate cut id {cut.id!r}")
-            words = " ".join(s.text for s in cut.supervisions if s.text).split()
-            texts[cut.id] = words
+            if field is None:
+                texts[cut.id] = " ".join(s.text for s in cut.supervisions if s.text).split()
+                continue
+            if not all(field in (s.custom or {}) for s in cut.supervisions):
+                raise ScoringError(f"{path}: cut {cut.id!r} has no supervision field {field!r}")
+            texts[cut.id] = [str(w) for s in cut.supervisions for w in s.custom[field]]
     except UnicodeDecodeError:
         raise ScoringError(f"{path}:{_first_bad_line(path)}: not valid UTF-8") from None
     except (ValueError, KeyError, TypeError) as exc:  # bad JSON or a dict that is not a cut
@@ -335,9 +342,11 @@ def _check_ids(refs: Mapping[str, object], hyps: Mapping[str, object]) -> None:
     raise ScoringError("reference and hypothesis ids differ: " + "; ".join(parts))
 
 
-def score_files(ref_path: Path, hyp_path: Path, normalization: Normalization | None = None) -> WerResult:
-    """Read both files (:func:`read_transcripts`) and score them; an empty reference is an error."""
-    refs = read_transcripts(ref_path)
+def score_files(ref_path: Path, hyp_path: Path, normalization: Normalization | None = None,
+                ref_field: str | None = None) -> WerResult:  # fmt: skip
+    """Read both files (:func:`read_transcripts`; the reference's ``ref_field``) and score them; an empty
+    reference is an error."""
+    refs = read_transcripts(ref_path, ref_field)
     if not refs:
         raise ScoringError(f"{ref_path}: the reference holds no utterances")
     hyps = read_transcripts(hyp_path)

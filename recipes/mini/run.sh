@@ -11,10 +11,17 @@
 #            from every pretrained encoder of stage 2 that exists
 #   stage 6  decode dev-clean and test-clean (greedy, LM beam, WFST; LM weights tuned on dev-clean),
 #            score, and write the WER table into RESULTS.md
+#   stage 7  semi-supervised word recognition from the supervised --semi-split baseline of stage 5, with the
+#            Libri-light unlabelled set: the same training continued on labels only (control), noisy
+#            student (--generations, LM-beam pseudo-labels), online-ensemble momentum pseudo-labels
+#   stage 8  the same for the phone recogniser on L2-ARCTIC: baseline on the annotated speakers' perceived
+#            phones, then control / noisy student / online ensemble with the unannotated L2 utterances
+#   stage 9  decode and score every stage 7-8 system (WER on dev/test-clean; PER on the L2 dev and
+#            held-out test speakers) and write the semi-supervised tables into RESULTS.md
 #
 # Every stage is resumable: a finished step is skipped on rerun, a step killed half-way is redone
-# (training resumes from its last checkpoint). Later stages (pseudo-labelling, MDD, the app) are added
-# by the issues that build them.
+# (training resumes from its last checkpoint). Later stages (MDD, the app) are added by the issues
+# that build them.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -35,15 +42,18 @@ splits=""                    # Libri-light fine-tuning splits; empty: "10min 1h"
 units=char                   # fine-tuning targets: char | bpe
 bpe_size=256
 methods="greedy beam wfst"   # stage 6 decoders
+semi_split=""                # stage 7's labelled split; empty: 1h (tiny preset: 10min)
+semi_steps=""                # updates per stage 7-8 training run; empty: the conf files' (tiny preset: 3)
+generations=2                # noisy-student generations
 inits=""                     # encoders to fine-tune from: scratch and/or objectives; empty: scratch + every
                              # pretrained one present (tiny preset: "scratch wav2vec2")
 
 usage() {
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
   echo "options: --stage N --stop-stage N --preset tiny|mini --seed N --nj N --data DIR --exp DIR --skip-setup"
   echo "         --objectives \"wav2vec2 hubert data2vec data2vec2\" --hubert-clusters \"100 500\" --pretrain-steps N"
   echo "         --finetune-steps N --splits \"10min 1h\" --units char|bpe --bpe-size N --methods \"greedy beam wfst\""
-  echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\""
+  echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --semi-split 1h --semi-steps N --generations N"
 }
 source "$root/recipes/lib.sh"
 parse_options "$@"
@@ -61,6 +71,8 @@ conf=$here/conf
 mkdir -p "$corpora" "$manifests"
 if [ -z "$pretrain_steps" ] && [ "$preset" = tiny ]; then pretrain_steps=3; fi
 if [ -z "$finetune_steps" ] && [ "$preset" = tiny ]; then finetune_steps=3; fi
+if [ -z "$semi_steps" ] && [ "$preset" = tiny ]; then semi_steps=3; fi
+if [ -z "$semi_split" ]; then if [ "$preset" = tiny ]; then semi_split=10min; else semi_split=1h; fi; fi
 if [ -z "$splits" ]; then if [ "$preset" = tiny ]; then splits=10min; else splits="10min 1h"; fi; fi
 lang=$data/lang/$tag
 
@@ -205,6 +217,108 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   done
   results_opt=(); [ "$preset" = mini ] && results_opt=(--results "$root/RESULTS.md")  # CI's tiny runs leave it be
   python "$here/local/wer_table.py" --decode-dir "$exp/decode" --preset "$preset" "${results_opt[@]}"
+fi
+
+# stages 7-9: the systems semi-supervised training compares, for words ($semi_words) and phones ($semi_phones)
+semi_words=$exp/semi/words
+semi_phones=$exp/semi/phones
+phone_tokenizer=$lang/phone
+l2=$manifests/l2arctic_split
+semi_opt=(--average 3 --seed "$seed")
+[ -n "$semi_steps" ] && semi_opt+=(--max-steps "$semi_steps")
+# pseudo-label filter: sanity rules only (not tuned): drop empty output and output far from speech's rate
+pl_filter=(--min-tokens-per-second 2 --max-tokens-per-second 30)
+# tiny (CI): a 3-update teacher outputs nothing; keep its empty pseudo-labels so the plumbing still runs
+# (training drops and counts them as empty transcripts)
+[ "$preset" = tiny ] && pl_filter+=(--keep-empty)
+
+if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+  log "stage 7: semi-supervised word recognition from the $semi_split baseline ($units units)"
+  baseline=$exp/finetune/$semi_split/scratch/ctc_model.pt
+  labelled=$manifests/librispeech_finetuning_cuts_$semi_split.jsonl.gz
+  unlabelled=$manifests/librilight_cuts_small.jsonl.gz
+  after=(finetune-$semi_split-scratch)
+  # the baseline's LM-beam weights tuned on dev-clean by stage 6 (if it ran): the teacher decodes with them
+  tuned=$exp/decode/$semi_split/scratch/beam/dev-clean/hyp.tune.json
+  beam_opt=(--method beam --lm "$lang/lm" --beam-size 20); [ -f "$tuned" ] && beam_opt+=(--params "$tuned")
+  step semi-words-continued "resume:$semi_words/continued" "${after[@]}" -- \
+    asr finetune --cuts "$labelled" --tokenizer "$tokenizer" --init "$baseline" --config "$conf/semi_words.yaml" \
+    --exp-dir "$semi_words/continued" "${semi_opt[@]}"
+  step semi-words-nst "resume:$semi_words/nst" "${after[@]}" lm-3gram -- \
+    asr nst --labelled "$labelled" --unlabelled "$unlabelled" --dev "$manifests/librispeech_cuts_dev-clean.jsonl.gz" \
+    --tokenizer "$tokenizer" --teacher "$baseline" --config "$conf/semi_words.yaml" --exp-dir "$semi_words/nst" \
+    --generations "$generations" "${beam_opt[@]}" "${pl_filter[@]}" "${semi_opt[@]}"
+  step semi-words-online "resume:$semi_words/online" "${after[@]}" -- \
+    asr finetune --semi online-ensemble --cuts "$labelled" --unlabelled "$unlabelled" --tokenizer "$tokenizer" \
+    --init "$baseline" --config "$conf/semi_words.yaml" --exp-dir "$semi_words/online" "${semi_opt[@]}"
+fi
+
+if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
+  log "stage 8: semi-supervised phone recognition on L2-ARCTIC"
+  step tokenizer-phone "$phone_tokenizer" -- asr tokenizer train --kind phone --out "$phone_tokenizer"
+  # two annotated training speakers become the dev set; the six standard test speakers stay held out
+  step l2-dev-split "$l2" prepare-l2arctic -- \
+    python "$here/local/split_dev.py" --cuts "$manifests/l2arctic_cuts_train.jsonl.gz" --speakers "ybaa ydck" --out-dir "$l2"
+  base_opt=(--average 3 --seed "$seed"); [ -n "$semi_steps" ] && base_opt+=(--max-steps "$semi_steps")
+  step semi-phones-baseline "resume:$semi_phones/baseline" tokenizer-phone l2-dev-split -- \
+    asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --config "$conf/phones_baseline.yaml" \
+    --exp-dir "$semi_phones/baseline" "${base_opt[@]}"
+  baseline=$semi_phones/baseline/ctc_model.pt
+  unlabelled=$manifests/l2arctic_cuts_unlabelled.jsonl.gz
+  step semi-phones-continued "resume:$semi_phones/continued" semi-phones-baseline -- \
+    asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$baseline" \
+    --config "$conf/semi_phones.yaml" --exp-dir "$semi_phones/continued" "${semi_opt[@]}"
+  step semi-phones-nst "resume:$semi_phones/nst" semi-phones-baseline -- \
+    asr nst --labelled "$l2/train.jsonl.gz" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
+    --tokenizer "$phone_tokenizer" --teacher "$baseline" --config "$conf/semi_phones.yaml" --exp-dir "$semi_phones/nst" \
+    --generations "$generations" --method greedy "${pl_filter[@]}" "${semi_opt[@]}"
+  step semi-phones-online "resume:$semi_phones/online" semi-phones-baseline -- \
+    asr finetune --semi online-ensemble --cuts "$l2/train.jsonl.gz" --unlabelled "$unlabelled" \
+    --tokenizer "$phone_tokenizer" --init "$baseline" --config "$conf/semi_phones.yaml" \
+    --exp-dir "$semi_phones/online" "${semi_opt[@]}"
+fi
+
+# semi_systems DIR BASELINE STEP: "name model step" lines of the systems stages 7-8 trained under DIR
+semi_systems() {
+  echo "baseline $2 $3"
+  echo "continued $1/continued/ctc_model.pt semi-${1##*/}-continued"
+  for g in $(seq 1 "$generations"); do echo "nst-gen$g $1/nst/gen$g/student/ctc_model.pt semi-${1##*/}-nst"; done
+  echo "online-ensemble $1/online/ctc_model.pt semi-${1##*/}-online"
+}
+
+if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
+  log "stage 9: decode and score the semi-supervised systems"
+  semi_systems "$semi_words" "$exp/finetune/$semi_split/scratch/ctc_model.pt" "finetune-$semi_split-scratch" |
+  while read -r system model after; do
+    out=$semi_words/decode/$system
+    for method in greedy beam; do
+      for part in dev-clean test-clean; do
+        cuts=$manifests/librispeech_cuts_$part.jsonl.gz
+        opt=(); deps=("$after")
+        if [ "$method" = beam ]; then  # LM weights tuned on dev-clean for each system, then used on test-clean
+          opt=(--lm "$lang/lm" --beam-size 20 --tune --grid lm_weight=0.5,1,2 --grid word_score=0,1); deps+=(lm-3gram)
+          [ "$part" = test-clean ] && opt=(--lm "$lang/lm" --beam-size 20 --params "$out/beam/dev-clean/hyp.tune.json") &&
+            deps+=(semi-decode-words-$system-beam-dev-clean)
+        fi
+        step semi-decode-words-$system-$method-$part "$out/$method/$part" "${deps[@]}" -- \
+          asr decode --method "$method" --model "$model" --cuts "$cuts" --out "$out/$method/$part/hyp.txt" "${opt[@]}" \
+          --emissions "$out/posteriors/$part.pt" --no-progress
+        asr score wer --ref "$cuts" --hyp "$out/$method/$part/hyp.txt" --json > "$out/$method/$part/wer.json"
+      done
+    done
+  done
+  semi_systems "$semi_phones" "$semi_phones/baseline/ctc_model.pt" semi-phones-baseline |
+  while read -r system model after; do
+    out=$semi_phones/decode/$system
+    for part in dev test; do
+      cuts=$l2/dev.jsonl.gz; [ "$part" = test ] && cuts=$manifests/l2arctic_cuts_test.jsonl.gz
+      step semi-decode-phones-$system-$part "$out/greedy/$part" "$after" -- \
+        asr decode --model "$model" --cuts "$cuts" --out "$out/greedy/$part/hyp.txt" --no-progress
+      asr score wer --ref "$cuts" --ref-field perceived_phones --hyp "$out/greedy/$part/hyp.txt" --json > "$out/greedy/$part/wer.json"
+    done
+  done
+  results_opt=(); [ "$preset" = mini ] && results_opt=(--results "$root/RESULTS.md")
+  python "$here/local/semi_table.py" --semi-dir "$exp/semi" --preset "$preset" --split "$semi_split" "${results_opt[@]}"
 fi
 
 log "done; manifests in $manifests, experiments in $exp"
