@@ -168,9 +168,10 @@ def nst(labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, config_file,
         **decoder) -> None:  # fmt: skip
     """Noisy-student training: G generations of teacher -> pseudo-labels -> noisy student. Resumable."""
     from asr.semi.noisy_student import NoisyStudentConfig, run_noisy_student
+    from asr.training.finetune import SEMI_SECTIONS
     from asr.training.pretrain import read_settings
 
-    settings = read_settings(config_file)
+    settings = read_settings(config_file, SEMI_SECTIONS)  # a 'semi' section is for --semi runs: not used here
     settings["train"].update(progress=progress)
     settings["train"].update({k: v for k, v in (("max_steps", max_steps), ("seed", seed)) if v is not None})
     try:

@@ -44,7 +44,7 @@ bpe_size=256
 methods="greedy beam wfst"   # stage 6 decoders
 semi_split=""                # stage 7's labelled split; empty: 1h (tiny preset: 10min)
 semi_steps=""                # updates per stage 7-8 training run; empty: the conf files' (tiny preset: 3)
-generations=2                # noisy-student generations
+generations=""               # noisy-student generations; empty: 2 (tiny preset: 1)
 inits=""                     # encoders to fine-tune from: scratch and/or objectives; empty: scratch + every
                              # pretrained one present (tiny preset: "scratch wav2vec2")
 
@@ -72,6 +72,7 @@ mkdir -p "$corpora" "$manifests"
 if [ -z "$pretrain_steps" ] && [ "$preset" = tiny ]; then pretrain_steps=3; fi
 if [ -z "$finetune_steps" ] && [ "$preset" = tiny ]; then finetune_steps=3; fi
 if [ -z "$semi_steps" ] && [ "$preset" = tiny ]; then semi_steps=3; fi
+if [ -z "$generations" ]; then if [ "$preset" = tiny ]; then generations=1; else generations=2; fi; fi
 if [ -z "$semi_split" ]; then if [ "$preset" = tiny ]; then semi_split=10min; else semi_split=1h; fi; fi
 if [ -z "$splits" ]; then if [ "$preset" = tiny ]; then splits=10min; else splits="10min 1h"; fi; fi
 lang=$data/lang/$tag
