@@ -88,6 +88,11 @@ METHODS = ("greedy", "beam", "wfst")
 # stage 3: LM text + 2 tokenizers; 4: two LMs; 5: a fine-tuning per init (tiny: the 10 min split only);
 # 6: a decoding per init, method and part
 LATER_STEPS = 3 + 2 + len(INITS) + len(INITS) * len(METHODS) * 2
+# stage 7: control, noisy student, online ensemble; 8: phone tokenizer, dev split, baseline + the same three;
+# 9: the 4 word systems (tiny: one noisy-student generation) x greedy/beam x dev/test, the 4 phone ones x dev/test
+SEMI_SYSTEMS = ("baseline", "continued", "nst-gen1", "online-ensemble")
+SEMI_STEPS = 3 + 6 + len(SEMI_SYSTEMS) * 2 * 2 + len(SEMI_SYSTEMS) * 2
+LATER_STEPS += SEMI_STEPS
 
 
 def test_rerun_skips_finished_steps(finished_run):
@@ -174,3 +179,25 @@ def test_finetuning_and_decoding_stages_score_every_model(finished_run):
     table = (exp / "decode" / "wer_table.md").read_text()
     assert all(f"| 10min | {init} |" in table for init in INITS), table
     assert not (ROOT / "RESULTS.md").read_text().count("(tiny)"), "the tiny preset must not touch RESULTS.md"
+
+
+def test_semi_supervised_stages_train_and_score_every_system(finished_run):
+    import json
+
+    data, log = finished_run
+    semi = data / "exp" / TAG / "semi"
+    for task, parts in (("words", ("dev-clean", "test-clean")), ("phones", ("dev", "test"))):
+        for system in SEMI_SYSTEMS:
+            for part in parts:
+                scored = json.loads((semi / task / "decode" / system / "greedy" / part / "wer.json").read_text())
+                assert scored["utts"] > 0 and scored["ref_words"] > 0, (task, system, part)
+        generation = json.loads((semi / task / "nst" / "gen1" / "done.json").read_text())
+        assert generation["pseudo_labels"]["cuts"] > 0 and generation["dev"]["units"] == ("phone" if task == "phones" else "char")
+        assert (semi / task / "online" / "teacher_model.pt").is_file()
+    # phone references are the annotators' perceived phones, not words
+    scored = json.loads((semi / "phones" / "decode" / "baseline" / "greedy" / "test" / "wer.json").read_text())
+    test = CutSet.from_file(data / "manifests" / TAG / "l2arctic_cuts_test.jsonl.gz")
+    assert scored["ref_words"] == sum(len(s.custom["perceived_phones"]) for c in test for s in c.supervisions)
+    assert scored["ref_words"] > 2 * sum(len(s.text.split()) for c in test for s in c.supervisions)
+    table = (semi / "semi_table.md").read_text()
+    assert all(f"| {system} |" in table for system in SEMI_SYSTEMS), table

@@ -206,6 +206,16 @@ def test_momentum_models_move_in_place_and_ensemble_targets_match_a_hand_computa
         best = torch.unique_consecutive(mean[row, :n].argmax(-1)).tolist()
         assert labels.tokens[row] == [t for t in best if t != 0]
         assert 0.0 <= labels.confidences[row] <= 1.0
+    # any Decoder (LM beam search for words) can turn the ensemble's posteriors into targets
+    seen = []
+
+    def decoder(log_probs):
+        seen.append(log_probs)
+        return GreedyDecoder(str)(log_probs)
+
+    objective.decoder = decoder
+    assert objective.pseudo_labels(audio, lengths).tokens == labels.tokens
+    torch.testing.assert_close(seen[1], mean[1, : int(labels.frames[1])], atol=1e-5, rtol=1e-5)
 
 
 def test_warmup_copies_the_online_model_and_gives_unlabelled_rows_no_loss():

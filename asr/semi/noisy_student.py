@@ -19,7 +19,7 @@ from __future__ import annotations
 import gzip
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir
 
     from asr.objectives.ctc import load_ctc_model
     from asr.text.tokenizer import load_tokenizer
-    from asr.training.checkpoint import load_checkpoint
+    from asr.training.checkpoint import load_checkpoint, plain
     from asr.training.finetune import check_units, finetune, unlabelled_cuts
 
     from .online_ensemble import repeat_to_share
@@ -116,8 +116,8 @@ def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir
     check_units(Path(teacher), load_checkpoint(teacher), tokenizer, tokenizer_dir)
     lm_dir = Path(cfg.lm_dir) if cfg.lm_dir else None
     exp_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(exp_dir / "nst.json", (json.dumps(_plain(asdict(cfg)) | {"teacher": str(teacher)}, indent=1)
-                                        + "\n").encode())  # fmt: skip
+    record = plain(cfg) | {"teacher": str(teacher)}
+    write_atomic(exp_dir / "nst.json", (json.dumps(record, indent=1) + "\n").encode())
     records = []
     if not (exp_dir / "gen0" / "dev" / "wer.json").is_file():
         error_rate(
@@ -167,10 +167,3 @@ def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir
     write_atomic(exp_dir / "generations.json", (json.dumps(records, indent=1) + "\n").encode())
     return records
 
-
-def _plain(obj):
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, Path):
-        return str(obj)
-    return obj

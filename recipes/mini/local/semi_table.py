@@ -84,6 +84,29 @@ def phones_table(task_dir: Path) -> list[str]:
     return lines
 
 
+def _value(decode_dir: Path, system: str, method: str, part: str) -> float | None:
+    scored = _read(decode_dir / system / method / part / "wer.json")
+    return scored["wer"] if scored else None
+
+
+def differences(task_dir: Path, methods: tuple[str, ...], parts: tuple[str, ...], unit: str) -> str:
+    """Each system's error rate minus the control's (``continued``), in points: negative = better."""
+    decode = task_dir / "decode"
+    out = []
+    for system in _systems(decode):
+        if system in ("baseline", "continued"):
+            continue
+        deltas = []
+        for method in methods:
+            for part in parts:
+                mine, control = _value(decode, system, method, part), _value(decode, "continued", method, part)
+                if mine is not None and control is not None:
+                    deltas.append(f"{method} {part} {mine - control:+.1f}")
+        if deltas:
+            out.append(f"{system}: " + ", ".join(deltas))
+    return f"{unit} minus the control's, in points (negative: better than labels alone): " + ("; ".join(out) or "–")
+
+
 def _seconds(task_dir: Path) -> str:
     parts = []
     for name in ("continued", "online"):
@@ -115,6 +138,8 @@ def table(semi_dir: Path, preset: str, split: str) -> str:
         "",
         *words_table(words),
         "",
+        differences(words, ("greedy", "beam"), ("dev-clean", "test-clean"), "WER") + ".",
+        "",
         "### Phones: annotated L2-ARCTIC speakers + their unannotated utterances, PER (%)",
         "",
         "Baseline: CTC from random weights on the perceived phones of the annotated utterances of 16 training "
@@ -122,6 +147,8 @@ def table(semi_dir: Path, preset: str, split: str) -> str:
         "speakers. Greedy decoding (no phone LM); PER against the annotators' perceived phones.",
         "",
         *phones_table(phones),
+        "",
+        differences(phones, ("greedy",), ("dev", "test"), "PER") + ".",
         "",
         f"Training / pseudo-labelling speed, audio-seconds per second: words: {_seconds(words)}; "
         f"phones: {_seconds(phones)}.",
