@@ -189,5 +189,6 @@ def nst(labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, config_file,
     )
     for r in records:
         kept = r.get("pseudo_labels", {})
-        click.echo(f"generation {r['generation']}: dev {r['dev']['units']} error rate {r['dev']['wer']:.2f} %"
+        rate = "PER" if r["dev"]["units"] == "phone" else "WER"
+        click.echo(f"generation {r['generation']}: dev {rate} {r['dev']['wer']:.2f} %"
                    + (f", pseudo-labels kept {kept['kept']}/{kept['cuts']}" if kept else ""))  # fmt: skip
