@@ -15,7 +15,8 @@
 #            Libri-light unlabelled set: the same training continued on labels only (control), noisy
 #            student (--generations, LM-beam pseudo-labels), online-ensemble momentum pseudo-labels
 #   stage 8  the same for the phone recogniser on L2-ARCTIC: baseline on the annotated speakers' perceived
-#            phones, then control / noisy student / online ensemble with the unannotated L2 utterances
+#            phones, then control / noisy student / online ensemble with the unannotated L2 utterances;
+#            round 2 (--semi-rounds 2) repeats the comparison from round 1's control, a stronger teacher
 #   stage 9  decode and score every stage 7-8 system (WER on dev/test-clean; PER on the L2 dev and
 #            held-out test speakers) and write the semi-supervised tables into RESULTS.md
 #
@@ -45,15 +46,16 @@ methods="greedy beam wfst"   # stage 6 decoders
 semi_split=""                # stage 7's labelled split; empty: 1h (tiny preset: 10min)
 semi_steps=""                # updates per stage 7-8 training run; empty: the conf files' (tiny preset: 3)
 generations=""               # noisy-student generations; empty: 2 (tiny preset: 1)
+semi_rounds=""               # stage 8 round 2 (from round 1's control: a stronger teacher); empty: 2 (tiny: 1)
 inits=""                     # encoders to fine-tune from: scratch and/or objectives; empty: scratch + every
                              # pretrained one present (tiny preset: "scratch wav2vec2")
 
 usage() {
-  sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
   echo "options: --stage N --stop-stage N --preset tiny|mini --seed N --nj N --data DIR --exp DIR --skip-setup"
   echo "         --objectives \"wav2vec2 hubert data2vec data2vec2\" --hubert-clusters \"100 500\" --pretrain-steps N"
   echo "         --finetune-steps N --splits \"10min 1h\" --units char|bpe --bpe-size N --methods \"greedy beam wfst\""
-  echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --semi-split 1h --semi-steps N --generations N"
+  echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --semi-split 1h --semi-steps N --generations N --semi-rounds 1|2"
 }
 source "$root/recipes/lib.sh"
 parse_options "$@"
@@ -73,6 +75,7 @@ if [ -z "$pretrain_steps" ] && [ "$preset" = tiny ]; then pretrain_steps=3; fi
 if [ -z "$finetune_steps" ] && [ "$preset" = tiny ]; then finetune_steps=3; fi
 if [ -z "$semi_steps" ] && [ "$preset" = tiny ]; then semi_steps=3; fi
 if [ -z "$generations" ]; then if [ "$preset" = tiny ]; then generations=1; else generations=2; fi; fi
+if [ -z "$semi_rounds" ]; then if [ "$preset" = tiny ]; then semi_rounds=1; else semi_rounds=2; fi; fi
 if [ -z "$semi_split" ]; then if [ "$preset" = tiny ]; then semi_split=10min; else semi_split=1h; fi; fi
 if [ -z "$splits" ]; then if [ "$preset" = tiny ]; then splits=10min; else splits="10min 1h"; fi; fi
 lang=$data/lang/$tag
@@ -277,14 +280,32 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
     asr finetune --semi online-ensemble --cuts "$l2/train.jsonl.gz" --unlabelled "$unlabelled" \
     --tokenizer "$phone_tokenizer" --init "$baseline" --config "$conf/semi_phones.yaml" \
     --exp-dir "$semi_phones/online" "${semi_opt[@]}"
+  if [ "$semi_rounds" -ge 2 ]; then
+    # round 2: the same comparison from the stronger labels-only model (is the teacher the bottleneck?)
+    r2=$semi_phones/round2; teacher=$semi_phones/continued/ctc_model.pt
+    step semi-phones-r2-continued "resume:$r2/continued" semi-phones-continued -- \
+      asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$teacher" \
+      --config "$conf/semi_phones.yaml" --exp-dir "$r2/continued" "${semi_opt[@]}"
+    step semi-phones-r2-nst "resume:$r2/nst" semi-phones-continued -- \
+      asr nst --labelled "$l2/train.jsonl.gz" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
+      --tokenizer "$phone_tokenizer" --teacher "$teacher" --config "$conf/semi_phones.yaml" --exp-dir "$r2/nst" \
+      --generations 1 --method greedy "${pl_filter[@]}" "${semi_opt[@]}"
+    step semi-phones-r2-online "resume:$r2/online" semi-phones-continued -- \
+      asr finetune --semi online-ensemble --cuts "$l2/train.jsonl.gz" --unlabelled "$unlabelled" \
+      --tokenizer "$phone_tokenizer" --init "$teacher" --config "$conf/semi_phones.yaml" \
+      --exp-dir "$r2/online" "${semi_opt[@]}"
+  fi
 fi
 
-# semi_systems DIR BASELINE STEP: "name model step" lines of the systems stages 7-8 trained under DIR
+# semi_systems DIR BASELINE STEP [PREFIX G]: "name model step" lines of the systems stages 7-8 trained
+# under DIR (round 2: PREFIX r2- for its step names, G noisy-student generations)
 semi_systems() {
+  local task=${1##*/} prefix=${4:-} g
+  [ "$task" = round2 ] && task=phones
   echo "baseline $2 $3"
-  echo "continued $1/continued/ctc_model.pt semi-${1##*/}-continued"
-  for g in $(seq 1 "$generations"); do echo "nst-gen$g $1/nst/gen$g/student/ctc_model.pt semi-${1##*/}-nst"; done
-  echo "online-ensemble $1/online/ctc_model.pt semi-${1##*/}-online"
+  echo "continued $1/continued/ctc_model.pt semi-$task-${prefix}continued"
+  for g in $(seq 1 "${5:-$generations}"); do echo "nst-gen$g $1/nst/gen$g/student/ctc_model.pt semi-$task-${prefix}nst"; done
+  echo "online-ensemble $1/online/ctc_model.pt semi-$task-${prefix}online"
 }
 
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
@@ -308,8 +329,12 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
       done
     done
   done
-  semi_systems "$semi_phones" "$semi_phones/baseline/ctc_model.pt" semi-phones-baseline |
-  while read -r system model after; do
+  { semi_systems "$semi_phones" "$semi_phones/baseline/ctc_model.pt" semi-phones-baseline
+    if [ "$semi_rounds" -ge 2 ]; then  # round 2's baseline is round 1's control, decoded above
+      semi_systems "$semi_phones/round2" "$semi_phones/continued/ctc_model.pt" semi-phones-continued r2- 1 | tail -n +2 |
+        sed 's/^/round2-/'
+    fi
+  } | while read -r system model after; do
     out=$semi_phones/decode/$system
     for part in dev test; do
       cuts=$l2/dev.jsonl.gz; [ "$part" = test ] && cuts=$manifests/l2arctic_cuts_test.jsonl.gz

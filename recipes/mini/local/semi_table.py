@@ -21,6 +21,8 @@ sys.path.insert(0, str(ROOT))
 from asr.data.common import write_atomic  # noqa: E402
 from asr.results import update_section  # noqa: E402
 
+ROUND2 = "round2-"  # stage 8's second round: systems started from round 1's control
+
 
 def _read(path: Path) -> dict | list | None:
     try:
@@ -30,11 +32,12 @@ def _read(path: Path) -> dict | list | None:
 
 
 def _systems(decode_dir: Path) -> list[str]:
-    def order(name: str) -> tuple[int, str]:
+    def order(name: str) -> tuple[int, int, str]:
+        round2 = name.startswith(ROUND2)
+        base = name[len(ROUND2) :] if round2 else name
         known = ["baseline", "continued"]
-        if name in known:
-            return known.index(name), name
-        return (2, name) if name.startswith("nst") else (3, name)
+        rank = known.index(base) if base in known else (2 if base.startswith("nst") else 3)
+        return int(round2), rank, name
 
     return sorted((p.name for p in decode_dir.iterdir() if p.is_dir()), key=order) if decode_dir.is_dir() else []
 
@@ -46,6 +49,9 @@ def _wer(decode_dir: Path, system: str, method: str, part: str) -> str:
 
 def _training(task_dir: Path, system: str) -> tuple[str, str]:
     """(what the system trained on, its pseudo-label counts) for the table's last columns."""
+    if system.startswith(ROUND2):  # round 2 starts from round 1's control
+        what, kept = _training(task_dir / "round2", system[len(ROUND2) :])
+        return what.replace("labels only, +N", "labels only, +2N").replace("gen-0 teacher", "the control as teacher"), kept
     if system == "baseline":
         return "labels only", "–"
     if system == "continued":
@@ -90,16 +96,17 @@ def _value(decode_dir: Path, system: str, method: str, part: str) -> float | Non
 
 
 def differences(task_dir: Path, methods: tuple[str, ...], parts: tuple[str, ...], unit: str) -> str:
-    """Each system's error rate minus the control's (``continued``), in points: negative = better."""
+    """Each system's error rate minus its round's control (``continued``), in points: negative = better."""
     decode = task_dir / "decode"
     out = []
     for system in _systems(decode):
-        if system in ("baseline", "continued"):
+        if system in ("baseline", "continued", ROUND2 + "continued"):
             continue
+        reference = ROUND2 + "continued" if system.startswith(ROUND2) else "continued"
         deltas = []
         for method in methods:
             for part in parts:
-                mine, control = _value(decode, system, method, part), _value(decode, "continued", method, part)
+                mine, control = _value(decode, system, method, part), _value(decode, reference, method, part)
                 if mine is not None and control is not None:
                     deltas.append(f"{method} {part} {mine - control:+.1f}")
         if deltas:
@@ -144,7 +151,9 @@ def table(semi_dir: Path, preset: str, split: str) -> str:
         "",
         "Baseline: CTC from random weights on the perceived phones of the annotated utterances of 16 training "
         "speakers (`conf/phones_baseline.yaml`); dev: 2 more annotated speakers; test: the 6 standard held-out "
-        "speakers. Greedy decoding (no phone LM); PER against the annotators' perceived phones.",
+        "speakers. Greedy decoding (no phone LM); PER against the annotators' perceived phones. Rows "
+        "`round2-*` repeat the comparison starting from round 1's control (`continued`), a stronger teacher; "
+        "their control is `round2-continued`.",
         "",
         *phones_table(phones),
         "",
