@@ -46,12 +46,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", type=Path, help="Teacher / seed ctc_model.pt [mini 1 h scratch model].")
     parser.add_argument("--labelled", type=Path, help="Labelled cuts [mini 1 h split].")
-    parser.add_argument("--unlabelled", type=Path, help="Unlabelled cuts [first --recordings of mini Libri-light].")
+    parser.add_argument(
+        "--unlabelled", type=Path, help="Unlabelled cuts [first --recordings of mini Libri-light]."
+    )
     parser.add_argument("--recordings", type=int, default=20, help="Libri-light recordings pseudo-labelled.")
     parser.add_argument("--lm", type=Path, help="`asr lm build` folder for the beam teacher [mini's].")
     parser.add_argument("--steps", type=int, default=30, help="Updates timed in each fine-tuning run.")
     parser.add_argument("--work", type=Path, help="Scratch folder (default: a temporary one).")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"semi-{datetime.date.today()}.jsonl")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / f"semi-{datetime.date.today()}.jsonl"
+    )
     args = parser.parse_args(argv)
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-semi-"))
@@ -92,7 +96,10 @@ def main(argv: list[str] | None = None) -> int:
 
     tokenizer = str(load_ctc_model(model)[1])  # the model's own tokenizer folder
     timed = {}
-    for name, extra in (("plain", []), ("online-ensemble", ["--semi", "online-ensemble", "--unlabelled", str(unlabelled)])):
+    for name, extra in (
+        ("plain", []),
+        ("online-ensemble", ["--semi", "online-ensemble", "--unlabelled", str(unlabelled)]),
+    ):
         exp = work / "ft" / name
         run([*ASR, "finetune", "--cuts", str(labelled), "--tokenizer", tokenizer, "--init", str(model),
              "--config", str(conf_file), "--exp-dir", str(exp), "--no-resume", "--no-progress", *extra])  # fmt: skip

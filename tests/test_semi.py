@@ -129,10 +129,14 @@ def test_pseudo_labelling_resumes_after_a_kill_and_shards_merge(unlabelled, char
 
     with pytest.raises(Killed):
         pseudo_label(oracle, chars, dies_in_chunk_two, cuts, tmp_path / "one", chunk_size=5, progress=False)
-    assert sorted(p.name for p in (tmp_path / "one" / "parts").glob("*.decisions.jsonl")) == ["00000.decisions.jsonl"]
+    assert sorted(p.name for p in (tmp_path / "one" / "parts").glob("*.decisions.jsonl")) == [
+        "00000.decisions.jsonl"
+    ]
     calls.clear()
     armed[0] = False
-    summary = pseudo_label(oracle, chars, dies_in_chunk_two, cuts, tmp_path / "one", chunk_size=5, progress=False)
+    summary = pseudo_label(
+        oracle, chars, dies_in_chunk_two, cuts, tmp_path / "one", chunk_size=5, progress=False
+    )
     assert len(calls) == 7  # chunks 2 and 3 only (the broken cut has no posteriors to search)
     assert summary["kept"] == 12
     # two shards: the first to finish waits for the other; the second merges the same manifest
@@ -140,7 +144,9 @@ def test_pseudo_labelling_resumes_after_a_kill_and_shards_merge(unlabelled, char
         out = pseudo_label(oracle, chars, greedy, cuts, tmp_path / "two", chunk_size=5, shard=Shard(index, 2),
                            progress=False)  # fmt: skip
         assert (out and out["kept"]) == expected
-    assert (tmp_path / "two" / "decisions.jsonl").read_text() == (tmp_path / "one" / "decisions.jsonl").read_text()
+    assert (tmp_path / "two" / "decisions.jsonl").read_text() == (
+        tmp_path / "one" / "decisions.jsonl"
+    ).read_text()
     with pytest.raises(PseudoLabelError, match="other settings"):
         pseudo_label(oracle, chars, greedy, cuts, tmp_path / "one", chunk_size=4, progress=False)
 
@@ -198,7 +204,9 @@ def test_momentum_models_move_in_place_and_ensemble_targets_match_a_hand_computa
     labels = objective.pseudo_labels(audio, lengths)
     with torch.no_grad():
         online.eval()
-        members = [t.model.log_probs(audio, lengths)[0] for t in objective.teachers] + [online.log_probs(audio, lengths)[0]]
+        members = [t.model.log_probs(audio, lengths)[0] for t in objective.teachers] + [
+            online.log_probs(audio, lengths)[0]
+        ]
     mean = torch.stack([m.exp() for m in members]).mean(0).log()
     torch.testing.assert_close(labels.log_probs, mean, atol=1e-5, rtol=1e-5)
     torch.testing.assert_close(combine_posteriors(members), mean, atol=1e-5, rtol=1e-5)
@@ -302,7 +310,10 @@ def test_noisy_student_resumes_in_the_generation_it_was_killed_in(digits_model, 
     stamp = (gen1 / "done.json").stat().st_mtime_ns, (gen1 / "pseudo" / "cuts.jsonl.gz").stat().st_mtime_ns
     records = run_noisy_student(*args)
     assert [r["generation"] for r in records] == [0, 1, 2]
-    assert ((gen1 / "done.json").stat().st_mtime_ns, (gen1 / "pseudo" / "cuts.jsonl.gz").stat().st_mtime_ns) == stamp
+    assert (
+        (gen1 / "done.json").stat().st_mtime_ns,
+        (gen1 / "pseudo" / "cuts.jsonl.gz").stat().st_mtime_ns,
+    ) == stamp
     result = json.loads((tmp_path / "nst" / "gen2" / "student" / "train_result.json").read_text())
     assert result["resumed_from"] == 2 and result["step"] == 4
     assert records[2]["teacher"] == records[1]["model"]

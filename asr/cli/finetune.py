@@ -38,16 +38,30 @@ _path = click.Path(path_type=Path)
 @click.option("--lr", type=float)
 @click.option("--seed", type=int)
 @click.option("--device", type=click.Choice(("auto", "cpu", "cuda")))
-@click.option("--semi", type=click.Choice(("online-ensemble",)),
-              help="Semi-supervised: also train on --unlabelled cuts, pseudo-labelled on the fly by momentum models.")
+@click.option(
+    "--semi",
+    type=click.Choice(("online-ensemble",)),
+    help="Semi-supervised: also train on --unlabelled cuts, pseudo-labelled on the fly by momentum models.",
+)
 @click.option("--unlabelled", "unlabelled_path", type=_path, help="Unlabelled cuts for --semi.")
-@click.option("--labelled-share", type=float, help="--semi: share of the training audio that is labelled [0.5].")
-@click.option("--half-lives", help="--semi: momentum models' half-lives as shares of the updates, e.g. 1,0.25 [1].")
-@click.option("--include-online/--no-include-online", default=None, help="--semi: the online model joins the ensemble.")
+@click.option(
+    "--labelled-share", type=float, help="--semi: share of the training audio that is labelled [0.5]."
+)
+@click.option(
+    "--half-lives", help="--semi: momentum models' half-lives as shares of the updates, e.g. 1,0.25 [1]."
+)
+@click.option(
+    "--include-online/--no-include-online", default=None, help="--semi: the online model joins the ensemble."
+)
 @click.option("--warmup-steps", type=int, help="--semi: labelled-only updates first [0].")
 @click.option("--min-confidence", type=float, help="--semi: mask pseudo-labels less confident than this [0].")
-@click.option("--pl-method", type=click.Choice(("greedy", "beam")), default="greedy", show_default=True,
-              help="--semi: how the ensemble's posteriors are decoded (beam: with --lm).")
+@click.option(
+    "--pl-method",
+    type=click.Choice(("greedy", "beam")),
+    default="greedy",
+    show_default=True,
+    help="--semi: how the ensemble's posteriors are decoded (beam: with --lm).",
+)
 @click.option("--lm", "lm_dir", type=_path, help="--semi --pl-method beam: an `asr lm build` folder.")
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)

@@ -166,4 +166,3 @@ def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir
         teacher = student.model_path
     write_atomic(exp_dir / "generations.json", (json.dumps(records, indent=1) + "\n").encode())
     return records
-

@@ -169,7 +169,10 @@ class OnlineEnsembleObjective(Objective):
                 if ids and confidence >= cfg.min_confidence:
                     tokens[row, : len(ids)] = torch.tensor(ids)
                     weights[row] = 0.0 if self.in_warmup() else cfg.unlabelled_weight
-            kept = [bool(ids) and c >= cfg.min_confidence for ids, c in zip(labels.tokens, labels.confidences, strict=True)]
+            kept = [
+                bool(ids) and c >= cfg.min_confidence
+                for ids, c in zip(labels.tokens, labels.confidences, strict=True)
+            ]
             metrics["pseudo_label_kept"] = sum(kept) / len(kept)
             metrics["pseudo_label_confidence"] = sum(labels.confidences) / len(unlabelled)
             if REFERENCE_FIELD in batch.targets:

@@ -46,6 +46,7 @@ from asr.errors import UserError
 log = logging.getLogger(__name__)
 
 FRAME_SECONDS = 0.02  # the encoder's frame rate (score per frame normalises by it)
+_EMPTY = Hypothesis("", [], [], 0.0)
 
 
 class PseudoLabelError(UserError):
@@ -159,7 +160,7 @@ def pseudo_label(model, tokenizer, decoder: Decoder, cuts: CutSet, out_dir: Path
     settings = {"filter": asdict(cfg), "teacher": teacher, "chunk_size": chunk_size, "units": tokenizer.kind}
     _check_settings(out_dir, settings)
     dataset = _ReasonDataset(min_samples=model.min_samples)
-    start, done_seconds, decoded_seconds = time.perf_counter(), 0.0, 0.0
+    start, done_seconds = time.perf_counter(), 0.0
     chunks = list(enumerate(_chunks(cuts, chunk_size)))
     mine = [(k, c) for k, c in chunks if k % shard.count == shard.index]
     todo = [(k, c) for k, c in mine if not _part(out_dir, k, "decisions.jsonl").is_file()]
@@ -181,10 +182,10 @@ def pseudo_label(model, tokenizer, decoder: Decoder, cuts: CutSet, out_dir: Path
             cut = by_id[cut_id]
             hyps = decoder(log_probs) if log_probs is not None else []
             best = hyps[0] if hyps else None
-            reason = filter_reason(best, cut.duration, cfg) if log_probs is not None else dataset.reasons.get(
-                cut_id, "unusable audio")  # fmt: skip
-            if log_probs is not None and best is None:
-                reason = "empty" if cfg.drop_empty else None
+            if log_probs is None:  # the loader's own reason (unreadable, silent, too short)
+                reason = dataset.reasons.get(cut_id, "unusable audio")
+            else:  # no hypothesis at all counts as an empty one
+                reason = filter_reason(best or _EMPTY, cut.duration, cfg)
             decision = {
                 "id": cut_id,
                 "duration": round(cut.duration, 3),
@@ -198,9 +199,8 @@ def pseudo_label(model, tokenizer, decoder: Decoder, cuts: CutSet, out_dir: Path
                 nbest[cut_id] = hyps
             decisions.append(decision)
             if reason is None:
-                kept.append(labelled_cut(cut, best or Hypothesis("", [], [], 0.0), tokenizer.kind, teacher))
+                kept.append(labelled_cut(cut, best or _EMPTY, tokenizer.kind, teacher))
             done_seconds += cut.duration
-            decoded_seconds += cut.duration if log_probs is not None else 0.0
             bar.update(1)
         # the cuts and n-best first, the decisions last: a chunk counts as done only when all three exist
         _write_cuts(_part(out_dir, k, "cuts.jsonl.gz"), kept)

@@ -46,6 +46,7 @@ methods="greedy beam wfst"   # stage 6 decoders
 semi_split=""                # stage 7's labelled split; empty: 1h (tiny preset: 10min)
 semi_steps=""                # updates per stage 7-8 training run; empty: the conf files' (tiny preset: 3)
 generations=""               # noisy-student generations; empty: 2 (tiny preset: 1)
+semi_methods=""              # stage 9 word decoders; empty: "greedy beam" (tiny preset: greedy; stage 6 tests beam)
 semi_rounds=""               # stage 8 round 2 (from round 1's control: a stronger teacher); empty: 2 (tiny: 1)
 inits=""                     # encoders to fine-tune from: scratch and/or objectives; empty: scratch + every
                              # pretrained one present (tiny preset: "scratch wav2vec2")
@@ -56,6 +57,7 @@ usage() {
   echo "         --objectives \"wav2vec2 hubert data2vec data2vec2\" --hubert-clusters \"100 500\" --pretrain-steps N"
   echo "         --finetune-steps N --splits \"10min 1h\" --units char|bpe --bpe-size N --methods \"greedy beam wfst\""
   echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --semi-split 1h --semi-steps N --generations N --semi-rounds 1|2"
+  echo "         --semi-methods \"greedy beam\""
 }
 source "$root/recipes/lib.sh"
 parse_options "$@"
@@ -75,6 +77,7 @@ if [ -z "$pretrain_steps" ] && [ "$preset" = tiny ]; then pretrain_steps=3; fi
 if [ -z "$finetune_steps" ] && [ "$preset" = tiny ]; then finetune_steps=3; fi
 if [ -z "$semi_steps" ] && [ "$preset" = tiny ]; then semi_steps=3; fi
 if [ -z "$generations" ]; then if [ "$preset" = tiny ]; then generations=1; else generations=2; fi; fi
+if [ -z "$semi_methods" ]; then if [ "$preset" = tiny ]; then semi_methods=greedy; else semi_methods="greedy beam"; fi; fi
 if [ -z "$semi_rounds" ]; then if [ "$preset" = tiny ]; then semi_rounds=1; else semi_rounds=2; fi; fi
 if [ -z "$semi_split" ]; then if [ "$preset" = tiny ]; then semi_split=10min; else semi_split=1h; fi; fi
 if [ -z "$splits" ]; then if [ "$preset" = tiny ]; then splits=10min; else splits="10min 1h"; fi; fi
@@ -167,6 +170,8 @@ else
     [ -f "$encoder" ] && inits+=("$objective")
   done
 fi
+# fresh SCORE HYP: the score file exists, is not empty and is newer than the hypotheses (rescoring is skipped)
+fresh() { [ -s "$1" ] && [ "$1" -nt "$2" ]; }
 encoder_of() { if [ "$1" = hubert ]; then echo "$exp/pretrain/hubert/final/encoder.pt"; else echo "$exp/pretrain/$1/encoder.pt"; fi; }
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
@@ -213,8 +218,9 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
           step decode-$split-$init-$method-$part "$out/$method/$part" "${after[@]}" -- \
             asr decode --method "$method" --model "$model" --cuts "$cuts" --out "$out/$method/$part/hyp.txt" "${lm_opt[@]}" "${opt[@]}" \
             --emissions "$out/posteriors/$part.pt"  # the network runs once per model and part
-          asr score wer --ref "$cuts" --hyp "$out/$method/$part/hyp.txt" --out-dir "$out/$method/$part" \
-            --name "$part" --json > "$out/$method/$part/wer.json"
+          fresh "$out/$method/$part/wer.json" "$out/$method/$part/hyp.txt" ||
+            asr score wer --ref "$cuts" --hyp "$out/$method/$part/hyp.txt" --out-dir "$out/$method/$part" \
+              --name "$part" --json > "$out/$method/$part/wer.json"
         done
       done
     done
@@ -313,7 +319,7 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   semi_systems "$semi_words" "$exp/finetune/$semi_split/scratch/ctc_model.pt" "finetune-$semi_split-scratch" |
   while read -r system model after; do
     out=$semi_words/decode/$system
-    for method in greedy beam; do
+    for method in $semi_methods; do
       for part in dev-clean test-clean; do
         cuts=$manifests/librispeech_cuts_$part.jsonl.gz
         opt=(); deps=("$after")
@@ -325,7 +331,8 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
         step semi-decode-words-$system-$method-$part "$out/$method/$part" "${deps[@]}" -- \
           asr decode --method "$method" --model "$model" --cuts "$cuts" --out "$out/$method/$part/hyp.txt" "${opt[@]}" \
           --emissions "$out/posteriors/$part.pt" --no-progress
-        asr score wer --ref "$cuts" --hyp "$out/$method/$part/hyp.txt" --json > "$out/$method/$part/wer.json"
+        fresh "$out/$method/$part/wer.json" "$out/$method/$part/hyp.txt" ||
+          asr score wer --ref "$cuts" --hyp "$out/$method/$part/hyp.txt" --json > "$out/$method/$part/wer.json"
       done
     done
   done
@@ -340,7 +347,8 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
       cuts=$l2/dev.jsonl.gz; [ "$part" = test ] && cuts=$manifests/l2arctic_cuts_test.jsonl.gz
       step semi-decode-phones-$system-$part "$out/greedy/$part" "$after" -- \
         asr decode --model "$model" --cuts "$cuts" --out "$out/greedy/$part/hyp.txt" --no-progress
-      asr score wer --ref "$cuts" --ref-field perceived_phones --hyp "$out/greedy/$part/hyp.txt" --json > "$out/greedy/$part/wer.json"
+      fresh "$out/greedy/$part/wer.json" "$out/greedy/$part/hyp.txt" ||
+        asr score wer --ref "$cuts" --ref-field perceived_phones --hyp "$out/greedy/$part/hyp.txt" --json > "$out/greedy/$part/wer.json"
     done
   done
   results_opt=(); [ "$preset" = mini ] && results_opt=(--results "$root/RESULTS.md")

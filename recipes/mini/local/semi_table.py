@@ -39,7 +39,9 @@ def _systems(decode_dir: Path) -> list[str]:
         rank = known.index(base) if base in known else (2 if base.startswith("nst") else 3)
         return int(round2), rank, name
 
-    return sorted((p.name for p in decode_dir.iterdir() if p.is_dir()), key=order) if decode_dir.is_dir() else []
+    return (
+        sorted((p.name for p in decode_dir.iterdir() if p.is_dir()), key=order) if decode_dir.is_dir() else []
+    )
 
 
 def _wer(decode_dir: Path, system: str, method: str, part: str) -> str:
@@ -51,7 +53,9 @@ def _training(task_dir: Path, system: str) -> tuple[str, str]:
     """(what the system trained on, its pseudo-label counts) for the table's last columns."""
     if system.startswith(ROUND2):  # round 2 starts from round 1's control
         what, kept = _training(task_dir / "round2", system[len(ROUND2) :])
-        return what.replace("labels only, +N", "labels only, +2N").replace("gen-0 teacher", "the control as teacher"), kept
+        return what.replace("labels only, +N", "labels only, +2N").replace(
+            "gen-0 teacher", "the control as teacher"
+        ), kept
     if system == "baseline":
         return "labels only", "–"
     if system == "continued":
@@ -64,7 +68,9 @@ def _training(task_dir: Path, system: str) -> tuple[str, str]:
         return f"labels + gen-{g - 1} teacher's pseudo-labels", counts
     metrics = (_read(task_dir / "online" / "train_result.json") or {}).get("metrics", {})
     kept = metrics.get("pseudo_label_kept")
-    return "labels + momentum pseudo-labels, made on the fly", (f"{kept:.0%} kept (last step)" if kept is not None else "–")
+    return "labels + momentum pseudo-labels, made on the fly", (
+        f"{kept:.0%} kept (last step)" if kept is not None else "–"
+    )
 
 
 def words_table(task_dir: Path) -> list[str]:
@@ -74,7 +80,9 @@ def words_table(task_dir: Path) -> list[str]:
         "|---|---|---|---|---|---|---|",
     ]
     for system in _systems(decode):
-        cells = " | ".join(_wer(decode, system, m, p) for m in ("greedy", "beam") for p in ("dev-clean", "test-clean"))
+        cells = " | ".join(
+            _wer(decode, system, m, p) for m in ("greedy", "beam") for p in ("dev-clean", "test-clean")
+        )
         what, kept = _training(task_dir, system)
         lines.append(f"| {system} | {what} | {cells} | {kept} |")
     return lines
@@ -111,7 +119,9 @@ def differences(task_dir: Path, methods: tuple[str, ...], parts: tuple[str, ...]
                     deltas.append(f"{method} {part} {mine - control:+.1f}")
         if deltas:
             out.append(f"{system}: " + ", ".join(deltas))
-    return f"{unit} minus the control's, in points (negative: better than labels alone): " + ("; ".join(out) or "–")
+    return f"{unit} minus the control's, in points (negative: better than labels alone): " + (
+        "; ".join(out) or "–"
+    )
 
 
 def _seconds(task_dir: Path) -> str:

@@ -16,7 +16,9 @@ from lhotse import CutSet
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--cuts", type=Path, required=True)
     parser.add_argument("--speakers", required=True, help="Space-separated speaker ids for the dev set.")
     parser.add_argument("--out-dir", type=Path, required=True)
@@ -25,7 +27,9 @@ def main() -> int:
     speakers = set(args.speakers.split())
     found = {s.speaker for c in cuts for s in c.supervisions}
     if not speakers <= found:
-        print(f"{args.cuts}: no speaker(s) {sorted(speakers - found)}; it has {sorted(found)}", file=sys.stderr)
+        print(
+            f"{args.cuts}: no speaker(s) {sorted(speakers - found)}; it has {sorted(found)}", file=sys.stderr
+        )
         return 2
     in_dev = lambda c: any(s.speaker in speakers for s in c.supervisions)  # noqa: E731
     args.out_dir.mkdir(parents=True, exist_ok=True)
