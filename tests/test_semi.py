@@ -321,3 +321,32 @@ def test_noisy_student_resumes_in_the_generation_it_was_killed_in(digits_model, 
     # the trained digits teacher labels unlabelled digits well: most pseudo-labels are kept and correct
     assert records[0]["dev"]["wer"] < 30
     assert json.loads((tmp_path / "nst" / "generations.json").read_text()) == records
+
+
+def test_pseudo_labelling_under_torchrun_shards_over_two_processes(unlabelled, chars, tmp_path):
+    import os
+    import socket
+    import subprocess
+    import sys
+
+    chars.save(tmp_path / "chars")
+    ctc.save_ctc_model(tiny_ctc(chars.vocab_size).model, tmp_path / "model.pt", tmp_path / "chars")
+    cuts = tmp_path / "cuts.jsonl.gz"
+    unlabelled[0].to_file(cuts)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+           "--master-port", str(port), "-m", "asr.cli", "pseudo-label", "--model", str(tmp_path / "model.pt"),
+           "--cuts", str(cuts), "--out-dir", str(tmp_path / "pl"), "--method", "greedy", "--keep-empty",
+           "--chunk-size", "3", "--device", "cpu", "--no-progress"]  # fmt: skip
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = json.loads((tmp_path / "pl" / "summary.json").read_text())
+    assert (
+        summary["cuts"] == 13 and summary["kept"] == 12
+    )  # a random teacher; only the broken file is dropped
+    speeds = sorted(p.name for p in (tmp_path / "pl" / "parts").glob("speed-*.json"))
+    assert speeds == ["speed-0-of-2.json", "speed-1-of-2.json"]  # both ranks decoded their chunks

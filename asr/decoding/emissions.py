@@ -46,7 +46,9 @@ def iter_emissions(model, cuts: CutSet, max_duration: float = 120.0, progress: b
         model.eval()
     device = next(model.parameters()).device if hasattr(model, "parameters") else torch.device("cpu")
     dataset = dataset or AudioDataset(min_samples=model.min_samples)
-    sampler = DynamicCutSampler(cuts, max_duration=max_duration, shuffle=False)
+    # world_size/rank fixed: under torchrun lhotse would otherwise give each process only its share of
+    # these cuts (callers shard whole chunks themselves, e.g. asr.semi.pseudo_label)
+    sampler = DynamicCutSampler(cuts, max_duration=max_duration, shuffle=False, world_size=1, rank=0)
     bar = tqdm(desc="decode", unit="cut", disable=not progress)
     for batch_cuts in sampler:
         batch = dataset[batch_cuts]

@@ -227,5 +227,7 @@ def unlabelled_cuts(path: Path, max_duration: float = 15.6):
         if cut.supervisions and all(s.text for s in cut.supervisions):
             out.append(cut)
         else:
-            out.extend(pretraining_cuts(CutSet.from_cuts([cut]), max_duration=max_duration))
+            # min_duration 0: no segment vanishes here; one too short to decode is dropped, with its
+            # reason, where pseudo-labelling accounts for every cut
+            out.extend(pretraining_cuts(CutSet.from_cuts([cut]), max_duration=max_duration, min_duration=0.0))
     return CutSet.from_cuts(out)
