@@ -16,14 +16,13 @@ Every step resumes (pseudo-labelling by chunk, training from its last checkpoint
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asr.data.common import write_atomic
+from asr.data.common import save_manifest, write_atomic
 from asr.data.dataset import load_cuts
 from asr.decoding.factory import make_decoder
 from asr.errors import UserError
@@ -150,8 +149,7 @@ def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir
         if not train_cuts.is_file():
             pseudo = CutSet.from_file(gen / "pseudo" / "cuts.jsonl.gz").to_eager()
             mixed = repeat_to_share(load_cuts(labelled).to_eager(), pseudo, cfg.labelled_share)
-            lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in mixed)
-            write_atomic(train_cuts, gzip.compress(lines.encode(), mtime=0))
+            save_manifest(mixed, train_cuts)
         init = {"teacher": teacher, "scratch": None}.get(cfg.student_init, cfg.student_init)
         student = finetune(train_cuts, tokenizer_dir, gen / "student", settings, Path(init) if init else None,
                            speed_perturb=cfg.speed_perturb, average=cfg.average,

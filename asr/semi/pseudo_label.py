@@ -37,7 +37,7 @@ from lhotse.cut import Cut
 from lhotse.utils import fastcopy
 from tqdm.auto import tqdm
 
-from asr.data.common import write_atomic
+from asr.data.common import save_manifest, write_atomic
 from asr.data.dataset import AudioDataset
 from asr.decoding.emissions import Decoder, iter_emissions
 from asr.decoding.hypothesis import Hypothesis, write_nbest
@@ -203,7 +203,7 @@ def pseudo_label(model, tokenizer, decoder: Decoder, cuts: CutSet, out_dir: Path
             done_seconds += cut.duration
             bar.update(1)
         # the cuts and n-best first, the decisions last: a chunk counts as done only when all three exist
-        _write_cuts(_part(out_dir, k, "cuts.jsonl.gz"), kept)
+        save_manifest(kept, _part(out_dir, k, "cuts.jsonl.gz"))
         write_nbest(nbest, _part(out_dir, k, "nbest.jsonl"), tokenizer.tokens)
         write_atomic(
             _part(out_dir, k, "decisions.jsonl"), "".join(json.dumps(d) + "\n" for d in decisions).encode()
@@ -246,11 +246,6 @@ def _record_speed(out_dir: Path, shard: Shard, seconds: float, elapsed: float) -
             "audio_seconds_per_second": seconds / elapsed,
         }
         write_atomic(path, (json.dumps(rate) + "\n").encode())
-
-
-def _write_cuts(path: Path, cuts: list[Cut]) -> None:
-    lines = "".join(json.dumps(c.to_dict(), ensure_ascii=False) + "\n" for c in cuts)
-    write_atomic(path, gzip.compress(lines.encode(), mtime=0))
 
 
 def merge(out_dir: Path, num_chunks: int) -> dict:
