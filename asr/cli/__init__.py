@@ -42,6 +42,6 @@ def cli(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
 
 
-from . import decode, export, finetune, lm, prepare, pretrain, score, semi, synth, tokenizer  # noqa: E402  (subcommands register)
+from . import decode, export, finetune, lm, mdd, prepare, pretrain, score, semi, synth, tokenizer  # noqa: E402  (subcommands register)
 
-__all__ = ["cli", "decode", "export", "finetune", "lm", "prepare", "pretrain", "score", "semi", "synth", "tokenizer"]
+__all__ = ["cli", "decode", "export", "finetune", "lm", "mdd", "prepare", "pretrain", "score", "semi", "synth", "tokenizer"]

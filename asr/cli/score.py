@@ -59,3 +59,29 @@ def _stem(path: Path) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return path.stem
+
+
+@score.command("mdd")
+@click.option("--canonical", "canonical_path", required=True, type=_file, help="Canonical phones (utt-id ph ph ...).")
+@click.option("--perceived", "perceived_path", required=True, type=_file, help="Annotated (perceived) phones.")
+@click.option("--hyp", "hyp_path", required=True, type=_file, help="Recognised phones.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (ta fr fa tr cd de precision recall f1 der per ...).")
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write mdd.json, alignment.txt (per utterance) and confusion.png here.")  # fmt: skip
+@click.option("--costs", type=click.Choice(["kaldi", "phonetic"]), default="kaldi", show_default=True,
+              help="Alignment costs: kaldi = align-text's unit costs (the published convention).")  # fmt: skip
+def mdd(canonical_path: Path, perceived_path: Path, hyp_path: Path, as_json: bool, out_dir: Path | None,
+        costs: str) -> None:  # fmt: skip
+    """Mispronunciation detection and diagnosis metrics (L2-ARCTIC convention; see asr.mdd.metrics).
+
+    The three files must hold the same utterance ids; phones are ARPAbet in any case, stress digits and
+    sil are dropped, err is kept. Rates are fractions.
+    """
+    import json
+
+    from asr.mdd.metrics import score_files, write_report
+
+    report = score_files(canonical_path, perceived_path, hyp_path, costs)  # type: ignore[arg-type]
+    if out_dir is not None:
+        write_report(report, out_dir)
+    click.echo(json.dumps(report.counts.to_dict()) if as_json else report.summary())

@@ -291,7 +291,7 @@ def write_report(report: MddReport, out_dir: Path) -> list[Path]:
 
 
 def confusion_png(pairs: Counter[tuple[str, str]]) -> bytes:
-    """A perceived × recognised confusion matrix (row-normalised, counts in the colour bar's units) as PNG."""
+    """A perceived × recognised confusion matrix (each row normalised to shares) as PNG."""
     import io
 
     import matplotlib

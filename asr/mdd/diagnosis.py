@@ -1,0 +1,307 @@
+"""Diagnose one recording of a prompt: which sounds were right, which were wrong and what was said instead.
+
+The path, for audio ``x`` and prompt text ``t``:
+
+1. ``t`` → words → canonical phones (:mod:`asr.mdd.pronunciation`; CMUdict variants, G2P fallback).
+2. The phone CTC model gives log-posteriors ``[T, V]`` for ``x`` (20 ms frames).
+3. Pronunciation variants: for each word CMUdict lists several pronunciations of, the variant whose
+   forced alignment scores best is kept (so "either" said as IY or AY is not an error).
+4. CTC forced alignment of the canonical phones (:func:`asr.decoding.forced_align.forced_align`) gives
+   every phone's and word's time span (a phone runs from its first aligned frame to the next phone's).
+5. Goodness of pronunciation per canonical phone, from the posteriors over its aligned frames with the
+   blank removed and renormalised: ``gop`` = mean log-posterior ratio of the canonical phone against the
+   best competing phone (> 0: the canonical phone wins), ``score`` = 100 × its mean posterior.
+6. The recognised phones (greedy CTC) are aligned with the canonical ones by the same edit-distance
+   alignment the MDD scorer uses (:func:`asr.mdd.align.align`, phonetic costs): each canonical phone is
+   ``correct``, ``substituted`` (with the phone said) or ``deleted``; recognised phones left over are
+   ``inserted``.
+7. Word accuracy = mean phone score of the word (0-100); completeness = share of its canonical phones not
+   deleted; the sentence's are the same over all canonical phones.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from asr.data.audio import SAMPLE_RATE, Audio, AudioLimits, read_audio, to_mono_16k
+from asr.decoding.forced_align import AlignmentError, forced_align, frames_needed
+from asr.errors import UserError
+from asr.text.lexicon import Lexicon
+from asr.text.phones import SIL
+
+from .align import Costs, align
+from .pronunciation import WordPronunciation, canonical_pronunciation
+
+STATUSES = ("correct", "substituted", "deleted", "inserted")
+
+
+class DiagnosisError(UserError):
+    """A recording or model that cannot be diagnosed; the message says why."""
+
+
+@dataclass(frozen=True)
+class DiagnoseConfig:
+    """Limits and choices of one analysis; the defaults suit a learner's sentence."""
+
+    limits: AudioLimits = field(default_factory=AudioLimits)
+    max_words: int = 60
+    #: Try CMUdict's other pronunciations of a word (kept when their forced alignment scores better).
+    variants: bool = True
+    costs: Costs = "phonetic"
+
+
+@dataclass
+class PhoneResult:
+    """One canonical phone (``phone``) or an inserted one (``phone`` None); ``said`` is what was recognised."""
+
+    phone: str | None
+    status: str
+    said: str | None
+    start: float
+    end: float
+    gop: float | None = None
+    score: float | None = None
+
+
+@dataclass
+class WordResult:
+    word: str
+    start: float
+    end: float
+    accuracy: float
+    completeness: float
+    pronunciation: list[str]
+    phones: list[PhoneResult]
+    g2p: bool = False
+
+    @property
+    def errors(self) -> list[PhoneResult]:
+        return [p for p in self.phones if p.status != "correct"]
+
+
+@dataclass
+class Diagnosis:
+    """The result of one analysis; :meth:`to_dict` is what ``asr mdd diagnose --json`` prints."""
+
+    text: str
+    normalized_text: str
+    duration: float
+    accuracy: float
+    completeness: float
+    words: list[WordResult]
+    recognised: list[str]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def unknown_words(self) -> list[str]:
+        return [w.word for w in self.words if w.g2p]
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["unknown_words"] = self.unknown_words
+        out["mispronounced_words"] = [w.word for w in self.words if w.errors]
+        return out
+
+    def summary(self) -> str:
+        """A few readable lines: the scores, then each word with its errors."""
+        lines = [f"accuracy {self.accuracy:.0f}/100, completeness {self.completeness:.0f}/100, "
+                 f"{self.duration:.2f} s"]  # fmt: skip
+        lines += [f"warning: {w}" for w in self.warnings]
+        for w in self.words:
+            notes = [_describe(p) for p in w.errors]
+            flag = " (not in the dictionary: pronunciation guessed)" if w.g2p else ""
+            lines.append(f"{w.start:6.2f}-{w.end:5.2f} s  {w.word:<14} {w.accuracy:5.1f}  "
+                         f"{'; '.join(notes) if notes else 'ok'}{flag}")  # fmt: skip
+        return "\n".join(lines)
+
+
+def _describe(p: PhoneResult) -> str:
+    if p.status == "substituted":
+        return f"said {p.said} instead of {p.phone}"
+    if p.status == "deleted":
+        return f"{p.phone} missing"
+    return f"extra {p.said}"
+
+
+class PronunciationAssessor:
+    """A phone CTC model and a lexicon, ready to diagnose recordings (see the module docs)."""
+
+    def __init__(self, model, tokenizer, lexicon: Lexicon | None = None, cfg: DiagnoseConfig | None = None) -> None:
+        if getattr(tokenizer, "kind", None) != "phone":
+            raise DiagnosisError(
+                f"the model recognises {getattr(tokenizer, 'kind', '?')} units; pronunciation assessment needs a "
+                "phone model (asr finetune --tokenizer <a phone tokenizer>)"
+            )
+        self.model = model
+        self.tokenizer = tokenizer
+        self.lexicon = lexicon or tokenizer.lexicon
+        self.cfg = cfg or DiagnoseConfig()
+        self._sil = tokenizer.token_to_id(SIL) if SIL in tokenizer.tokens else None
+
+    @classmethod
+    def from_path(cls, path: str | Path, cfg: DiagnoseConfig | None = None) -> PronunciationAssessor:
+        """From an experiment folder (its ``ctc_model.pt``), a ``ctc_model.pt`` or an ``.onnx`` export."""
+        from asr.export.onnx import load_any_ctc_model
+        from asr.text.tokenizer import load_tokenizer
+
+        path = Path(path)
+        if path.is_dir():
+            path = path / "ctc_model.pt"
+        model, tokenizer_dir = load_any_ctc_model(path)
+        if tokenizer_dir is None:
+            raise DiagnosisError(f"{path} records no tokenizer folder")
+        tokenizer = load_tokenizer(tokenizer_dir)
+        if tokenizer.vocab_size != model.vocab_size:
+            raise DiagnosisError(f"{path} predicts {model.vocab_size} tokens but the tokenizer in {tokenizer_dir} "
+                                 f"has {tokenizer.vocab_size}")  # fmt: skip
+        return cls(model, tokenizer, cfg=cfg)
+
+    def diagnose_file(self, path: str | Path, text: str) -> Diagnosis:
+        return self.diagnose(read_audio(path, self.cfg.limits), text)
+
+    def diagnose_samples(self, samples: np.ndarray, sample_rate: int, text: str) -> Diagnosis:
+        audio = to_mono_16k(samples, sample_rate)
+        if audio.duration > self.cfg.limits.max_seconds:
+            raise DiagnosisError(f"the recording is {audio.duration:.1f} s long; the limit is "
+                                 f"{self.cfg.limits.max_seconds:g} s")  # fmt: skip
+        return self.diagnose(audio, text)
+
+    @torch.inference_mode()
+    def diagnose(self, audio: Audio, text: str) -> Diagnosis:
+        words = canonical_pronunciation(text, self.lexicon, self.cfg.max_words)
+        samples = audio.samples
+        if np.abs(samples).max() < self.cfg.limits.silence_peak:
+            raise DiagnosisError("the recording is silent: nothing to assess (check the microphone)")
+        if len(samples) < self.model.min_samples:
+            raise DiagnosisError(f"the recording is {audio.duration * 1000:.0f} ms long: too short to hold a phone")
+        warnings = []
+        if audio.clipped > 0.001:
+            warnings.append(f"{100 * audio.clipped:.1f} % of the samples are clipped: record a little quieter")
+        log_probs = self._log_probs(samples)
+        choice = [0] * len(words)
+        ids = self._ids(words, choice)
+        if frames_needed(ids) > log_probs.shape[0]:
+            raise DiagnosisError(
+                f"the recording ({audio.duration:.2f} s) is too short for the {len(ids)} sounds of the text; "
+                "say the whole sentence"
+            )
+        if self.cfg.variants:
+            choice = self._choose_variants(log_probs, words)
+            ids = self._ids(words, choice)
+        spans, _ = forced_align(log_probs, ids)
+        # a phone's time runs to the next phone's first frame (CTC spikes leave the frames between to blank)
+        bounds = [(a.start, b.start) for a, b in zip(spans, spans[1:], strict=False)]
+        bounds.append((spans[-1].start, min(log_probs.shape[0], spans[-1].end + 5)))
+        canonical = [p for w, c in zip(words, choice, strict=True) for p in w.variants[c]]
+        recognised, recognised_frames = self._recognise(log_probs)
+        word_of = [i for i, (w, c) in enumerate(zip(words, choice, strict=True)) for _ in w.variants[c]]
+        phones_by_word: list[list[PhoneResult]] = [[] for _ in words]
+        k_can = k_rec = 0
+        fs = self.model_frame_shift
+        for edit in align(canonical, recognised, self.cfg.costs):
+            if edit.ref is None:  # inserted: belongs to the word of the canonical phone before it
+                t = recognised_frames[k_rec]
+                word = word_of[max(k_can - 1, 0)]
+                phones_by_word[word].append(PhoneResult(None, "inserted", edit.hyp, t * fs, (t + 1) * fs))
+                k_rec += 1
+                continue
+            span, (start, end) = spans[k_can], bounds[k_can]
+            gop, score = self._gop(log_probs[span.start : span.end], ids[k_can])
+            status = "correct" if edit.op == "C" else "deleted" if edit.op == "D" else "substituted"
+            phones_by_word[word_of[k_can]].append(
+                PhoneResult(edit.ref, status, edit.hyp, start * fs, end * fs, gop, score)
+            )
+            k_can += 1
+            k_rec += edit.hyp is not None
+        results = [self._word(w, c, phones) for w, c, phones in zip(words, choice, phones_by_word, strict=True)]
+        scored = [p for w in results for p in w.phones if p.phone is not None]
+        return Diagnosis(
+            text=text,
+            normalized_text=" ".join(w.word for w in words),
+            duration=round(audio.duration, 3),
+            accuracy=round(float(np.mean([p.score for p in scored])), 1),
+            completeness=round(100 * sum(p.status != "deleted" for p in scored) / len(scored), 1),
+            words=results,
+            recognised=list(recognised),
+            warnings=warnings,
+        )
+
+    @property
+    def model_frame_shift(self) -> float:
+        encoder = getattr(self.model, "encoder", None)
+        return float(getattr(encoder, "frame_shift", 0.02))
+
+    def _log_probs(self, samples: np.ndarray) -> torch.Tensor:
+        audio = torch.from_numpy(np.ascontiguousarray(samples, dtype=np.float32))[None]
+        log_probs, frames = self.model.log_probs(audio, torch.tensor([audio.shape[1]]))
+        return log_probs[0, : int(frames[0])].float().cpu()
+
+    def _ids(self, words: Sequence[WordPronunciation], choice: Sequence[int]) -> list[int]:
+        return [self.tokenizer.token_to_id(p) for w, c in zip(words, choice, strict=True) for p in w.variants[c]]
+
+    def _choose_variants(self, log_probs: torch.Tensor, words: list[WordPronunciation]) -> list[int]:
+        """Word by word, the variant whose forced alignment (others fixed) has the highest log-probability."""
+        choice = [0] * len(words)
+        best = forced_align(log_probs, self._ids(words, choice))[1]
+        for i, word in enumerate(words):
+            for v in range(1, len(word.variants)):
+                trial = [*choice[:i], v, *choice[i + 1 :]]
+                ids = self._ids(words, trial)
+                if frames_needed(ids) > log_probs.shape[0]:
+                    continue
+                try:
+                    score = forced_align(log_probs, ids)[1]
+                except AlignmentError:
+                    continue
+                if score > best:
+                    best, choice = score, trial
+        return choice
+
+    def _recognise(self, log_probs: torch.Tensor) -> tuple[list[str], list[int]]:
+        """Greedy CTC phones (``sil`` dropped: prompts have no silence phone) and the frame each starts at."""
+        best = log_probs.argmax(dim=-1).tolist()
+        phones, frames, previous = [], [], 0
+        for t, token in enumerate(best):
+            if token != previous and token != 0 and token != self._sil:
+                phones.append(self.tokenizer.id_to_token(token))
+                frames.append(t)
+            previous = token
+        return phones, frames
+
+    def _gop(self, frames: torch.Tensor, target: int) -> tuple[float, float]:
+        """(mean log-posterior ratio of ``target`` against its best competitor, 100 × mean posterior) over
+        ``frames`` [n, V], blank excluded and the phones renormalised."""
+        phones = frames[:, 1:]
+        phones = phones - torch.logsumexp(phones, dim=-1, keepdim=True)
+        own = phones[:, target - 1]
+        others = phones.clone()
+        others[:, target - 1] = -math.inf
+        gop = float((own - others.max(dim=-1).values).mean())
+        return round(gop, 3), round(100 * float(own.exp().mean()), 1)
+
+    def _word(self, word: WordPronunciation, choice: int, phones: list[PhoneResult]) -> WordResult:
+        canonical = [p for p in phones if p.phone is not None]
+        return WordResult(
+            word=word.word,
+            start=round(min(p.start for p in canonical), 3),
+            end=round(max(p.end for p in canonical), 3),
+            accuracy=round(float(np.mean([p.score for p in canonical])), 1),
+            completeness=round(100 * sum(p.status != "deleted" for p in canonical) / len(canonical), 1),
+            pronunciation=list(word.variants[choice]),
+            phones=[_rounded(p) for p in phones],
+            g2p=word.g2p,
+        )
+
+
+def _rounded(p: PhoneResult) -> PhoneResult:
+    return PhoneResult(p.phone, p.status, p.said, round(p.start, 3), round(p.end, 3), p.gop, p.score)
+
+
+__all__ = ["Diagnosis", "DiagnosisError", "DiagnoseConfig", "PhoneResult", "PronunciationAssessor", "WordResult",
+           "SAMPLE_RATE", "STATUSES"]  # fmt: skip
