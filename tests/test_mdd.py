@@ -1,0 +1,294 @@
+"""Mispronunciation detection and diagnosis: alignment, the L2-ARCTIC metrics, pronunciations, diagnosis."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from conftest import run_cli as asr
+
+from asr.data.audio import AudioError, AudioLimits, read_audio
+from asr.mdd.align import align, error_counts, phone_distance
+from asr.mdd.diagnosis import DiagnosisError, PronunciationAssessor
+from asr.mdd.metrics import MddCounts, MddInputError, score_files, score_utterance
+from asr.mdd.pronunciation import PromptError, canonical_pronunciation
+from asr.text.lexicon import Lexicon
+from asr.text.tokenizer import CharTokenizer, PhoneTokenizer
+
+REFERENCE = Path(__file__).parent / "data" / "mdd_reference"
+# what the published scorer (cageyoko/CTC-Attention-Mispronunciation) prints on these files
+PUBLISHED = {
+    "hyp_cnn_rnn_ctc.txt": dict(ta=20194, fr=5520, fa=1082, cd=2072, de=1137, precision=0.3676, recall=0.7478,
+                                f1=0.4929, der=0.3543),
+    "hyp_ctc_attention.txt": dict(ta=23884, fr=1830, fa=1914, cd=1810, de=567, precision=0.5650, recall=0.5540,
+                                  f1=0.5594, der=0.2385),
+}  # fmt: skip
+
+
+# -- alignment --
+
+
+def test_kaldi_alignment_breaks_ties_as_align_text():
+    # both "a↔x, b deleted" and "a deleted, b↔x" cost 2; align-text prefers the substitution at the end
+    assert [(e.ref, e.hyp) for e in align(["a", "b"], ["x"])] == [("a", None), ("b", "x")]
+    # a repeated phone: the later one is matched, the earlier deleted
+    assert [e.op for e in align(["a", "a"], ["a"])] == ["D", "C"]
+    assert [e.op for e in align(["a", "b"], ["b", "c"])] == ["S", "S"]  # 2 edits either way: substitutions
+    assert align([], []) == []
+    assert [e.op for e in align([], ["a"])] == ["I"]
+    assert [e.op for e in align(["a"], [])] == ["D"]
+
+
+def _levenshtein(a, b) -> int:
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+@pytest.mark.parametrize("costs", ["kaldi", "phonetic"])
+def test_alignment_properties(costs):
+    rng = random.Random(0)
+    phones = ["AA", "AE", "S", "SH", "TH", "T", "D", "IY"]
+    for _ in range(200):
+        ref = rng.choices(phones, k=rng.randint(0, 8))
+        hyp = rng.choices(phones, k=rng.randint(0, 8))
+        edits = align(ref, hyp, costs)
+        assert [e.ref for e in edits if e.ref is not None] == ref
+        assert [e.hyp for e in edits if e.hyp is not None] == hyp
+        counts = error_counts(edits)
+        # similar-phone costs only choose among pairings: never more edits than the minimum
+        assert counts["S"] + counts["D"] + counts["I"] == _levenshtein(ref, hyp)
+
+
+def test_phonetic_costs_pair_similar_phones():
+    # unit costs cannot tell TH↔S from AA↔S; phonetic costs pair the two fricatives
+    assert [(e.ref, e.hyp) for e in align(["TH", "AA"], ["S"])] == [("TH", None), ("AA", "S")]
+    assert [(e.ref, e.hyp) for e in align(["TH", "AA"], ["S"], "phonetic")] == [("TH", "S"), ("AA", None)]
+    assert phone_distance("TH", "S") < phone_distance("TH", "AA") == 1.0
+    assert phone_distance("IY", "IH") < phone_distance("IY", "AA")
+    assert phone_distance("err", "S") == 1.0
+
+
+# -- metrics --
+
+
+def _counts(canonical: str, perceived: str, recognised: str) -> dict:
+    c = score_utterance("u", canonical.split(), perceived.split(), recognised.split()).counts
+    return {k: getattr(c, k) for k in ("ta", "fr", "fa", "cd", "de")}
+
+
+@pytest.mark.parametrize(
+    "canonical, perceived, recognised, expected",
+    [
+        ("A B C", "A B C", "A B C", dict(ta=3)),  # all correct, all accepted
+        ("A B C", "A B C", "", dict(fr=3)),  # recogniser output nothing: every correct phone rejected
+        ("A B C", "A B C", "A X C", dict(ta=2, fr=1)),
+        ("A B C", "A X C", "A X C", dict(ta=2, cd=1)),  # substitution found with the right phone
+        ("A B C", "A X C", "A B C", dict(ta=2, fa=1)),  # ... missed: the canonical phone was recognised
+        ("A B C", "A X C", "A Y C", dict(ta=2, de=1)),  # ... found but misdiagnosed
+        ("A B C", "A X C", "A C", dict(ta=2, de=1)),  # ... recogniser deleted it: still a rejection
+        ("A B C", "A C", "A C", dict(ta=2, cd=1)),  # speaker deletion found
+        ("A B C", "A C", "A B C", dict(ta=2, fa=1)),  # ... missed
+        ("A B C", "A C", "A Y C", dict(ta=2, de=1)),  # ... something else heard
+        ("A B", "A X B", "A X B", dict(ta=2, cd=1)),  # speaker insertion found
+        ("A B", "A X B", "A B", dict(ta=2, fa=1)),  # ... missed
+        ("A B", "A X B", "A Y B", dict(ta=2, de=1)),
+        ("A B", "A B", "A Z B", dict(ta=2)),  # recogniser insertion, annotators marked none: ignored
+        ("", "X Y", "X Y", dict(cd=2)),  # insertions only
+        ("A B", "", "", dict(cd=2)),  # everything deleted, and found
+        ("A B", "", "A B", dict(fa=2)),
+    ],
+)
+def test_metric_cases(canonical, perceived, recognised, expected):
+    assert _counts(canonical, perceived, recognised) == {"ta": 0, "fr": 0, "fa": 0, "cd": 0, "de": 0, **expected}
+
+
+def test_rates_from_counts():
+    c = MddCounts(ta=80, fr=10, fa=5, cd=3, de=2, phone_errors=12, perceived_phones=100)
+    assert c.tr == 5
+    assert c.precision == pytest.approx(5 / 15) and c.recall == pytest.approx(5 / 10)
+    assert c.f1 == pytest.approx(2 * (1 / 3) * 0.5 / (1 / 3 + 0.5))
+    assert c.der == pytest.approx(0.4) and c.per == pytest.approx(0.12)
+    assert c.detection_accuracy == pytest.approx(85 / 100)
+    empty = MddCounts()  # no mispronunciation anywhere: rates are 0, not a ZeroDivisionError
+    assert (empty.precision, empty.recall, empty.f1, empty.der) == (0, 0, 0, 0)
+
+
+@pytest.mark.parametrize("hyp", sorted(PUBLISHED))
+def test_reproduces_the_published_l2arctic_scores(hyp, tmp_path):
+    code, out = asr("score", "mdd", "--canonical", REFERENCE / "canonical.txt", "--perceived",
+                    REFERENCE / "perceived.txt", "--hyp", REFERENCE / hyp, "--json", "--out-dir", tmp_path)  # fmt: skip
+    assert code == 0, out
+    result = json.loads(out)
+    assert {"ta", "fr", "fa", "tr", "cd", "de", "precision", "recall", "f1", "der", "per"} <= result.keys()
+    assert {k: result[k] for k in PUBLISHED[hyp]} == PUBLISHED[hyp]
+    assert result["tr"] == result["cd"] + result["de"]
+    assert result["ta"] + result["fr"] == 25714  # every correctly pronounced phone is judged once
+    assert (tmp_path / "confusion.png").read_bytes()[:4] == b"\x89PNG"
+    alignment = (tmp_path / "alignment.txt").read_text()
+    assert alignment.count(" verdict ") == 900
+    assert json.loads((tmp_path / "mdd.json").read_text())["f1"] == result["f1"]
+
+
+def test_perceived_statistics_of_the_reference():
+    report = score_files(REFERENCE / "canonical.txt", REFERENCE / "perceived.txt", REFERENCE / "perceived.txt")
+    ops = {"C": 0, "S": 0, "D": 0, "I": 0}
+    for utt in report.utterances:
+        for col in utt.columns:
+            if col.verdict is not None:
+                ops["I" if col.canonical is None else "D" if col.perceived is None else
+                    "C" if col.canonical == col.perceived else "S"] += 1  # fmt: skip
+    assert ops == {"C": 25714, "S": 3154, "D": 918, "I": 219}
+    assert report.counts.f1 == 1.0 and report.counts.per == 0.0  # a perfect recogniser
+
+
+def test_scoring_bad_inputs(tmp_path):
+    def write(name, text):
+        (tmp_path / name).write_text(text)
+        return tmp_path / name
+
+    can = write("can.txt", "u1 ah b\nu2 k ae t\n")
+    per = write("per.txt", "u1 ah b\nu2 k eh t\n")
+    code, out = asr("score", "mdd", "--canonical", can, "--perceived", per, "--hyp", write("h.txt", "u1 ah b\n"))
+    assert code == 2 and "only in canonical (e.g. u2)" in out
+    code, out = asr("score", "mdd", "--canonical", can, "--perceived", per, "--hyp", write("x.txt", "u1 ah q\nu2 k\n"))
+    assert code == 2 and "x.txt:1 (utterance u1)" in out and "'q' is not a phone" in out
+    code, out = asr("score", "mdd", "--canonical", can, "--perceived", write("d.txt", "u1 ah\nu1 b\n"), "--hyp", per)
+    assert code == 2 and "u1 appears twice" in out
+    code, out = asr("score", "mdd", "--canonical", write("e.txt", "\n"), "--perceived", per, "--hyp", per)
+    assert code == 2 and "no utterances" in out
+    # case, stress digits and sil are conventions, not errors
+    code, out = asr("score", "mdd", "--canonical", can, "--perceived", per, "--hyp",
+                    write("ok.txt", "u1 sil AH0 B\nu2 K AE1 T sil\n"), "--json")  # fmt: skip
+    assert code == 0 and json.loads(out)["fa"] == 1
+
+
+# -- canonical pronunciation --
+
+
+def test_canonical_pronunciation_normalises_and_lists_variants():
+    lexicon = Lexicon.from_cmudict()
+    words = canonical_pronunciation("Read 2 books, Dr. Zorblaxian!", lexicon)
+    assert [w.word for w in words] == ["read", "two", "books", "dr", "zorblaxian"]
+    assert {("R", "IY", "D"), ("R", "EH", "D")} <= set(words[0].variants)
+    assert words[1].phones == ("T", "UW") and not words[1].g2p
+    assert words[-1].g2p and words[-1].phones  # unknown word: espeak-ng's guess, flagged
+    with pytest.raises(PromptError, match="no word to pronounce"):
+        canonical_pronunciation(" ?! ... ", lexicon)
+    with pytest.raises(PromptError, match="limit is 3"):
+        canonical_pronunciation("one two three four", lexicon, max_words=3)
+
+
+# -- diagnosis with a model whose output is known --
+
+
+class ScriptedModel(torch.nn.Module):
+    """A 'recogniser' that says ``phones`` evenly spread over the audio: peaky CTC posteriors."""
+
+    min_samples = 400
+
+    def __init__(self, tokenizer: PhoneTokenizer, phones: list[str]) -> None:
+        super().__init__()
+        self.vocab_size = tokenizer.vocab_size
+        self.ids = [tokenizer.token_to_id(p) for p in phones]
+
+    def log_probs(self, audio, lengths):
+        frames = int(lengths[0]) // 320
+        logits = torch.full((1, frames, self.vocab_size), -8.0)
+        logits[0, :, 0] = 0.0  # blank everywhere ...
+        step = frames // (len(self.ids) + 1)
+        for k, token in enumerate(self.ids):  # ... except one spike per phone
+            logits[0, (k + 1) * step, token] = 8.0
+        return logits.log_softmax(-1), torch.tensor([frames])
+
+
+def _speech(seconds: float, rate: int = 16000) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    return (0.3 * np.sin(2 * np.pi * 220 * t)).astype(np.float32)
+
+
+def test_diagnosis_reports_what_was_said():
+    tokenizer = PhoneTokenizer()
+    # "think fast": TH IH NG K  F AE S T; said S IH NG K  F AE S (T deleted) + an extra AH
+    said = ["S", "IH", "NG", "K", "F", "AE", "S", "AH"]
+    assessor = PronunciationAssessor(ScriptedModel(tokenizer, said), tokenizer)
+    result = assessor.diagnose_samples(_speech(2.0), 16000, "Think fast!")
+    think, fast = result.words
+    assert think.pronunciation == ["TH", "IH", "NG", "K"]
+    assert [(p.phone, p.status, p.said) for p in think.errors] == [("TH", "substituted", "S")]
+    assert [(p.phone, p.status, p.said) for p in fast.errors] == [("T", "substituted", "AH")] or [
+        (p.phone, p.status, p.said) for p in fast.errors
+    ] == [("T", "deleted", None), (None, "inserted", "AH")]
+    assert result.normalized_text == "think fast" and result.recognised == said
+    times = [(p.start, p.end) for w in result.words for p in w.phones if p.phone]
+    assert all(a < b for a, b in times) and times == sorted(times) and times[-1][1] <= 2.0
+    assert think.start < think.end <= fast.start < fast.end
+    correct = [p for w in result.words for p in w.phones if p.status == "correct"]
+    assert all(p.score > 90 and p.gop > 0 for p in correct)  # the model is sure of these
+    assert think.phones[0].score < 10 and think.phones[0].gop < 0  # TH lost to S
+    assert 0 < result.accuracy < 100 and result.completeness <= 100
+    payload = json.loads(json.dumps(result.to_dict()))
+    assert payload["mispronounced_words"] == ["think", "fast"] and payload["unknown_words"] == []
+
+
+def test_diagnosis_picks_the_pronunciation_variant_said():
+    tokenizer = PhoneTokenizer()
+    # "either": CMUdict lists IY DH ER and AY DH ER; the second said is no error
+    assessor = PronunciationAssessor(ScriptedModel(tokenizer, ["AY", "DH", "ER"]), tokenizer)
+    word = assessor.diagnose_samples(_speech(1.0), 16000, "either").words[0]
+    assert word.pronunciation == ["AY", "DH", "ER"] and not word.errors
+
+
+def test_diagnosis_bad_inputs(tmp_path):
+    tokenizer = PhoneTokenizer()
+    assessor = PronunciationAssessor(ScriptedModel(tokenizer, ["HH", "AY"]), tokenizer)
+    with pytest.raises(DiagnosisError, match="silent"):
+        assessor.diagnose_samples(np.zeros(16000, np.float32), 16000, "hi")
+    with pytest.raises(DiagnosisError, match="too short to hold a phone"):
+        assessor.diagnose_samples(_speech(0.01), 16000, "hi")
+    with pytest.raises(DiagnosisError, match="too short for the"):
+        assessor.diagnose_samples(_speech(0.1), 16000, "a very long sentence for a tenth of a second")
+    with pytest.raises(PromptError, match="no word"):
+        assessor.diagnose_samples(_speech(1.0), 16000, "...")
+    with pytest.raises(DiagnosisError, match="needs a phone model"):
+        PronunciationAssessor(ScriptedModel(tokenizer, []), CharTokenizer())
+    warned = assessor.diagnose_samples(np.clip(_speech(1.0) * 10, -1, 1), 16000, "hi")
+    assert any("clipped" in w for w in warned.warnings)
+
+
+def test_read_audio_any_format(tmp_path):
+    t = np.arange(8000 * 2) / 8000
+    tone = 0.5 * np.sin(2 * np.pi * 200 * t)
+    sf.write(tmp_path / "a.wav", (np.stack([tone, tone], 1) * 32767).astype(np.int16), 8000)  # 8 kHz stereo int
+    audio = read_audio(tmp_path / "a.wav")
+    assert audio.source_rate == 8000 and audio.source_channels == 2 and len(audio.samples) == 32000
+    assert 0.45 < np.abs(audio.samples).max() < 0.55
+    t = np.arange(44100) / 44100
+    sf.write(tmp_path / "b.flac", np.stack([np.sin(t)] * 3, 1) * 0.1, 44100)  # 44.1 kHz, 3 channels
+    assert len(read_audio(tmp_path / "b.flac").samples) == 16000
+    sf.write(tmp_path / "c.ogg", np.sin(np.arange(48000) / 10) * 0.1, 48000)
+    assert len(read_audio(tmp_path / "c.ogg").samples) == 16000
+
+
+def test_read_audio_bad_files(tmp_path):
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "text.wav").write_text("this is not audio\n" * 10)
+    good = tmp_path / "long.wav"
+    sf.write(good, np.zeros(16000 * 3, np.float32), 16000)
+    (tmp_path / "cut.wav").write_bytes(good.read_bytes()[:30])  # header cut short
+    for name, message in [("missing.wav", "no such audio file"), ("empty.wav", "the file is empty"),
+                          ("text.wav", "not a readable audio file"), ("cut.wav", "not a readable audio file")]:  # fmt: skip
+        with pytest.raises(AudioError, match=message):
+            read_audio(tmp_path / name)
+    with pytest.raises(AudioError, match="limit is 2 s"):
+        read_audio(good, AudioLimits(max_seconds=2))
+    with pytest.raises(AudioError, match="limit is 0 MB"):
+        read_audio(good, AudioLimits(max_bytes=1000))
