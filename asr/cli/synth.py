@@ -74,3 +74,35 @@ def l2arctic(
             out_dir, preset, seed, error_rate=error_rate, clean_share=clean_share, num_jobs=num_jobs
         )
     )
+
+
+@synth.command("say")
+@click.option("--text", help="Plain text to speak.")
+@click.option("--phones", help='ARPAbet to speak instead, words split by "|": "TH IH1 NG K | F AE1 S T" '
+              "(stress digits optional): a mispronunciation with exact labels.")  # fmt: skip
+@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help=".wav or .flac")  # fmt: skip
+@click.option("--voice", default="en-us", show_default=True, help="espeak-ng voice, e.g. en-us+m3, en-gb+f2.")
+@click.option("--rate", type=int, default=160, show_default=True, help="Words per minute.")
+def say(text: str | None, phones: str | None, out_path: Path, voice: str, rate: int) -> None:
+    """Speak a sentence (or a phone string) with espeak-ng into a 16 kHz recording."""
+    from asr.text.espeak import IsolatedSynthesizer, Voice
+    from asr.text.phones import phones_to_espeak
+    from data_prep.audio import write_audio
+
+    if (text is None) == (phones is None):
+        raise click.UsageError("give exactly one of --text and --phones")
+    if out_path.suffix.lower() not in (".wav", ".flac"):
+        raise click.UsageError(f"--out {out_path}: write .wav or .flac")
+    if phones is not None:
+        try:
+            text = phones_to_espeak([word.split() for word in phones.split("|")])
+        except ValueError as exc:
+            raise click.UsageError(f"--phones: {exc}") from None
+    name, _, variant = voice.partition("+")
+    with IsolatedSynthesizer() as tts:
+        result = tts.synthesize(text, Voice(name, variant or None, rate=rate), sample_rate=16000)
+    if not len(result.samples):
+        raise click.UsageError("espeak-ng produced no audio for this input")
+    write_audio(out_path, result.samples, 16000)
+    click.echo(f"{result.duration:.2f} s -> {out_path}")
