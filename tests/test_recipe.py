@@ -93,7 +93,12 @@ LATER_STEPS = 3 + 2 + len(INITS) + len(INITS) * len(METHODS) * 2
 SEMI_SYSTEMS = ("baseline", "continued", "nst-gen1", "online-ensemble")
 PHONE_CHAIN = 1 + 4 + len(SEMI_SYSTEMS) * 2  # the steps that read the L2-ARCTIC manifests: split, training, decoding
 SEMI_STEPS = 3 + 1 + PHONE_CHAIN + len(SEMI_SYSTEMS) * 2
-LATER_STEPS += SEMI_STEPS
+# stage 10: MDD reference files, native + L2 training cuts, two phone recognisers and their decodings; all read
+# the L2-ARCTIC manifests
+MDD_SYSTEMS = ("native", "native-online")
+MDD_STEPS = 2 + len(MDD_SYSTEMS) * 2
+PHONE_CHAIN += MDD_STEPS
+LATER_STEPS += SEMI_STEPS + MDD_STEPS
 
 
 def test_rerun_skips_finished_steps(finished_run):
@@ -203,3 +208,26 @@ def test_semi_supervised_stages_train_and_score_every_system(finished_run):
     assert scored["ref_words"] > 2 * sum(len(s.text.split()) for c in test for s in c.supervisions)
     table = (semi / "semi_table.md").read_text()
     assert all(f"| {system} |" in table for system in SEMI_SYSTEMS), table
+
+
+def test_mdd_stage_scores_every_phone_recogniser(finished_run):
+    import json
+
+    from asr.mdd.metrics import score_files
+
+    data, _ = finished_run
+    mdd = data / "exp" / TAG / "mdd"
+    test = CutSet.from_file(data / "manifests" / TAG / "l2arctic_cuts_test.jsonl.gz")
+    canonical = (mdd / "reference" / "canonical.txt").read_text().splitlines()
+    assert sorted(line.split()[0] for line in canonical) == sorted(test.ids)
+    reference = mdd / "reference"
+    perfect = score_files(reference / "canonical.txt", reference / "perceived.txt", reference / "perceived.txt")
+    assert perfect.counts.f1 == 1.0 or perfect.counts.tr == 0
+    for system in (*SEMI_SYSTEMS, *MDD_SYSTEMS):
+        scores = json.loads((mdd / "scores" / system / "mdd.json").read_text())
+        assert scores["perceived_phones"] == perfect.counts.perceived_phones > 0 and 0 <= scores["f1"] <= 1, system
+        # every phone annotated as correctly said is accepted or rejected, once
+        assert scores["ta"] + scores["fr"] == perfect.counts.ta, system
+        assert (mdd / "scores" / system / "confusion.png").is_file()
+    table = (mdd / "mdd_table.md").read_text()
+    assert all(f"| {system} |" in table for system in (*SEMI_SYSTEMS, *MDD_SYSTEMS)), table

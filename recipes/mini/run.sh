@@ -19,10 +19,13 @@
 #            round 2 (--semi-rounds 2) repeats the comparison from round 1's control, a stronger teacher
 #   stage 9  decode and score every stage 7-8 system (WER on dev/test-clean; PER on the L2 dev and
 #            held-out test speakers) and write the semi-supervised tables into RESULTS.md
+#   stage 10 mispronunciation detection and diagnosis: phone recognisers with native speech (LibriSpeech's
+#            labelled split as phones + the L2 labels; with and without online-ensemble pseudo-labels),
+#            then MDD scores (precision, recall, F1, DER, PER) of every phone recogniser on the held-out
+#            speakers, into RESULTS.md
 #
 # Every stage is resumable: a finished step is skipped on rerun, a step killed half-way is redone
-# (training resumes from its last checkpoint). Later stages (MDD, the app) are added by the issues
-# that build them.
+# (training resumes from its last checkpoint). The app is added by the issue that builds it.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -353,6 +356,41 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   done
   results_opt=(); [ "$preset" = mini ] && results_opt=(--results "$root/RESULTS.md")
   python "$here/local/semi_table.py" --semi-dir "$exp/semi" --preset "$preset" --split "$semi_split" "${results_opt[@]}"
+fi
+
+# stage 10: mispronunciation detection and diagnosis (MDD) on the six held-out L2-ARCTIC speakers
+mdd=$exp/mdd
+if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
+  log "stage 10: MDD on the held-out L2 speakers: the phone recognisers with native speech, and scoring"
+  test_cuts=$manifests/l2arctic_cuts_test.jsonl.gz
+  step mdd-reference "$mdd/reference" prepare-l2arctic -- asr mdd reference --cuts "$test_cuts" --out-dir "$mdd/reference"
+  # native speech joins the L2 labels: LibriSpeech's labelled split, its words turned into phones by the lexicon
+  mkdir -p "$mdd"
+  step mdd-train-cuts "$mdd/native_l2.jsonl.gz" l2-dev-split prepare-librispeech -- \
+    lhotse combine "$l2/train.jsonl.gz" "$manifests/librispeech_finetuning_cuts_$semi_split.jsonl.gz" "$mdd/native_l2.jsonl.gz"
+  # both from round 1's control (the labels-only L2 model), the same updates and settings as stage 8's systems
+  init=$semi_phones/continued/ctc_model.pt
+  step mdd-native "resume:$mdd/native" mdd-train-cuts semi-phones-continued -- \
+    asr finetune --cuts "$mdd/native_l2.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$init" \
+    --config "$conf/semi_phones.yaml" --exp-dir "$mdd/native" "${semi_opt[@]}"
+  step mdd-native-online "resume:$mdd/native-online" mdd-train-cuts semi-phones-continued -- \
+    asr finetune --semi online-ensemble --cuts "$mdd/native_l2.jsonl.gz" \
+    --unlabelled "$manifests/l2arctic_cuts_unlabelled.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$init" \
+    --config "$conf/semi_phones.yaml" --exp-dir "$mdd/native-online" "${semi_opt[@]}"
+  for system in native native-online; do
+    step mdd-decode-$system "$mdd/decode/$system" mdd-$system -- \
+      asr decode --model "$mdd/$system/ctc_model.pt" --cuts "$test_cuts" --out "$mdd/decode/$system/hyp.txt" --no-progress
+  done
+  # every phone recogniser of stages 8-10, scored on the same test speakers (stage 9 decoded stage 8's)
+  for hyp in "$semi_phones"/decode/*/greedy/test/hyp.txt "$mdd"/decode/*/hyp.txt; do
+    [ -f "$hyp" ] || continue
+    case $hyp in "$mdd"/*) system=${hyp%/hyp.txt}; system=${system##*/};; *) system=${hyp%/greedy/test/hyp.txt}; system=${system##*/};; esac
+    out=$mdd/scores/$system
+    fresh "$out/mdd.json" "$hyp" || asr score mdd --canonical "$mdd/reference/canonical.txt" \
+      --perceived "$mdd/reference/perceived.txt" --hyp "$hyp" --out-dir "$out" --json > /dev/null
+  done
+  results_opt=(); [ "$preset" = mini ] && results_opt=(--results "$root/RESULTS.md")
+  python "$here/local/mdd_table.py" --mdd-dir "$mdd" --preset "$preset" "${results_opt[@]}"
 fi
 
 log "done; manifests in $manifests, experiments in $exp"

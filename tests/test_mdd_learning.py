@@ -1,0 +1,86 @@
+"""A phone recogniser trained briefly on spoken digits finds mispronunciations synthesised with known labels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import yaml
+from conftest import DIGITS_SETTINGS
+from conftest import run_cli as asr
+
+from asr.mdd.diagnosis import PronunciationAssessor
+from asr.text.espeak import IsolatedSynthesizer, Voice
+from asr.text.lexicon import Lexicon
+from asr.text.phones import phones_to_espeak
+
+pytestmark = pytest.mark.slow  # one training run with all torch threads
+
+# (word, canonical phone index, phone said instead or None for a deletion); the replacements are phones the
+# digits teach (S, T, F, IY, ...) so that a recogniser that learnt them can say what was heard
+ERRORS = [("ZERO", 0, "S"), ("THREE", 0, "T"), ("THREE", 0, "S"), ("FIVE", 2, "F"), ("SEVEN", 2, "F"),
+          ("SIX", 1, "IY"), ("NINE", 1, "IY"), ("EIGHT", 1, None), ("FOUR", 2, None), ("SIX", 3, None),
+          ("ONE", 2, "M"), ("TWO", 0, "D")]  # fmt: skip
+DIGITS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
+
+
+@pytest.fixture(scope="module")
+def phone_model(digits, tmp_path_factory):
+    root = tmp_path_factory.mktemp("digits_phones")
+    settings = {**DIGITS_SETTINGS, "train": {**DIGITS_SETTINGS["train"], "max_steps": 100}}  # enough to find errors
+    (root / "conf.yaml").write_text(yaml.safe_dump(settings))
+    code, out = asr("tokenizer", "train", "--kind", "phone", "--out", root / "phone")
+    assert code == 0, out
+    code, out = asr("finetune", "--cuts", digits["train"], "--tokenizer", root / "phone", "--exp-dir", root / "exp",
+                    "--config", root / "conf.yaml", "--no-progress")  # fmt: skip
+    assert code == 0, out
+    return root / "exp"
+
+
+def detection(model_dir, verbose: bool = False) -> dict[str, int]:
+    """Diagnose ``2 × len(ERRORS)`` synthesised digit sequences with one known error each; count what is found."""
+    lexicon = Lexicon.from_cmudict()
+    rng = np.random.default_rng(7)
+    voices = [Voice("en-us", v, rate=170) for v in ("m1", "m3", "f1", "f3")]
+    assessor = PronunciationAssessor.from_path(model_dir)
+    found = exact = wrong_flags = correct_phones = 0
+    with IsolatedSynthesizer() as tts:
+        for i in range(2 * len(ERRORS)):
+            word, index, said = ERRORS[i % len(ERRORS)]
+            words = [str(w) for w in rng.choice(DIGITS, size=3)]
+            position = int(rng.integers(0, 4))
+            words.insert(position, word)
+            spoken = [list(lexicon.pronunciations(w)[0]) for w in words]
+            if said is None:
+                del spoken[position][index]
+            else:
+                spoken[position][index] = said
+            audio = tts.synthesize(phones_to_espeak(spoken), voices[i % len(voices)], sample_rate=16000)
+            result = assessor.diagnose_samples(audio.samples, 16000, " ".join(words))
+            if verbose:
+                print(word, index, said, "|", result.summary().replace("\n", " / "))
+            for w, word_result in enumerate(result.words):
+                canonical = [p for p in word_result.phones if p.phone is not None]
+                for k, phone in enumerate(canonical):
+                    if w == position and k == index:
+                        found += phone.status != "correct"
+                        exact += phone.said == said if said else phone.status == "deleted"
+                    else:
+                        correct_phones += 1
+                        wrong_flags += phone.status != "correct"
+    return {"errors": 2 * len(ERRORS), "found": found, "exact": exact, "wrong_flags": wrong_flags,
+            "correct_phones": correct_phones}
+
+
+def test_finds_synthesised_mispronunciations(phone_model):
+    counts = detection(phone_model)
+    errors, found, exact = counts["errors"], counts["found"], counts["exact"]
+    wrong_flags, correct_phones = counts["wrong_flags"], counts["correct_phones"]
+    recall, false_rejection = found / errors, wrong_flags / correct_phones
+    print(f"\nmispronunciations found {found}/{errors} (diagnosed exactly {exact}); "
+          f"correct phones flagged {wrong_flags}/{correct_phones}")  # fmt: skip
+    # measured on this 2-core CPU: found 12/24 (5 exactly), 21/283 correct phones flagged (150 updates:
+    # 10/24, 7 exactly, 20/283). A digits-only
+    # model leans on the word it expects (THREE said with T still comes out TH), so the bounds are modest
+    # but well above chance (flagging a phone at the false-rejection rate)
+    assert recall >= 0.25 and recall >= false_rejection + 0.15
+    assert exact >= 3
