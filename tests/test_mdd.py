@@ -292,3 +292,77 @@ def test_read_audio_bad_files(tmp_path):
         read_audio(good, AudioLimits(max_seconds=2))
     with pytest.raises(AudioError, match="limit is 0 MB"):
         read_audio(good, AudioLimits(max_bytes=1000))
+
+
+# -- the CLI, with an untrained phone model (its answers are arbitrary; the plumbing and messages are not) --
+
+
+@pytest.fixture(scope="module")
+def random_phone_model(tmp_path_factory) -> Path:
+    from asr.models import build_encoder, encoder_config
+    from asr.objectives.ctc import CTCModel, save_ctc_model
+
+    root = tmp_path_factory.mktemp("random_phone_model")
+    tokenizer = PhoneTokenizer()
+    tokenizer.save(root / "phone")
+    torch.manual_seed(0)
+    model = CTCModel(build_encoder(encoder_config("xs", "fbank", "conformer")), tokenizer.vocab_size)
+    save_ctc_model(model, root / "exp" / "ctc_model.pt", root / "phone")
+    return root / "exp"
+
+
+def test_diagnose_cli(random_phone_model, tmp_path):
+    code, out = asr("synth", "say", "--phones", "S IH1 NG K | F AE1 S T", "--out", tmp_path / "think.wav")
+    assert code == 0 and "think.wav" in out, out
+    code, out = asr("mdd", "diagnose", "--model", random_phone_model, "--audio", tmp_path / "think.wav",
+                    "--text", "Think fast, Zorblax!", "--json")  # fmt: skip
+    assert code == 0, out
+    result = json.loads(out)
+    assert [w["word"] for w in result["words"]] == ["think", "fast", "zorblax"]
+    assert result["unknown_words"] == ["zorblax"] and result["words"][2]["g2p"]
+    phones = [p for w in result["words"] for p in w["phones"]]
+    assert {p["status"] for p in phones} <= {"correct", "substituted", "deleted", "inserted"}
+    assert all(0 <= p["score"] <= 100 for p in phones if p["phone"])
+    code, out = asr("mdd", "diagnose", "--model", random_phone_model, "--audio", tmp_path / "think.wav", "--text", "think")
+    assert code == 0 and "accuracy" in out and "think" in out
+
+
+def test_diagnose_cli_bad_inputs(random_phone_model, tmp_path):
+    sf.write(tmp_path / "ok.wav", _speech(1.0), 16000)
+    sf.write(tmp_path / "silence.wav", np.zeros(16000, np.float32), 16000)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    (tmp_path / "notes.mp3").write_text("not audio at all")
+    cases = [
+        ("empty.wav", "hello", "empty.wav: the file is empty"),
+        ("notes.mp3", "hello", "notes.mp3: not a readable audio file"),
+        ("silence.wav", "hello", "the recording is silent"),
+        ("ok.wav", "!!! ???", "the text has no word to pronounce"),
+        ("missing.wav", "hello", "no such audio file"),
+    ]
+    for name, text, message in cases:
+        code, out = asr("mdd", "diagnose", "--model", random_phone_model, "--audio", tmp_path / name, "--text", text)
+        assert code == 2 and message in out, (name, out)
+        assert "Traceback" not in out
+    code, out = asr("mdd", "diagnose", "--model", tmp_path / "nowhere", "--audio", tmp_path / "ok.wav", "--text", "hi")
+    assert code == 2 and "no such model file" in out, out
+    code, out = asr("synth", "say", "--phones", "Q X", "--out", tmp_path / "x.wav")
+    assert code == 2 and "not an ARPAbet phone" in out, out
+
+
+def test_reference_files_from_annotated_cuts(tmp_path):
+    from lhotse import CutSet, MonoCut, SupervisionSegment
+
+    def cut(utt, custom):
+        sup = SupervisionSegment(utt, utt, 0, 1, text="a cat", custom=custom)
+        return MonoCut(utt, 0, 1, 0, supervisions=[sup])
+
+    cuts = CutSet.from_cuts([
+        cut("u2", {"canonical_phones": ["AH0", "K", "AE1", "T"], "perceived_phones": ["AH", "K", "EH", "T", "sil"]}),
+        cut("u1", {"canonical_phones": ["K", "AE", "T"], "perceived_phones": ["K", "err", "T"]}),
+        cut("u3", {"canonical_phones": ["K"]}),  # not annotated: skipped
+    ])  # fmt: skip
+    cuts.to_file(tmp_path / "cuts.jsonl.gz")
+    code, out = asr("mdd", "reference", "--cuts", tmp_path / "cuts.jsonl.gz", "--out-dir", tmp_path / "ref")
+    assert code == 0 and "2 utterances (1 without annotation skipped)" in out, out
+    assert (tmp_path / "ref" / "canonical.txt").read_text() == "u1 k ae t\nu2 ah k ae t\n"
+    assert (tmp_path / "ref" / "perceived.txt").read_text() == "u1 k err t\nu2 ah k eh t\n"
