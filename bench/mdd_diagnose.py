@@ -1,0 +1,114 @@
+"""``asr mdd diagnose`` over every annotated utterance of a cut set: does it run, how fast, what it finds.
+
+Not run in CI. For each cut, the library's :class:`asr.mdd.diagnosis.PronunciationAssessor` diagnoses the
+audio against the cut's prompt text, as the app and the CLI do (canonical phones from CMUdict/G2P, not
+from the annotation). Printed as JSON lines:
+
+* ``diagnose_run``: utterances, failures (with their messages), wall time per utterance (p50/p95, model
+  loaded once) and audio seconds per second;
+* ``diagnose_detection``: against the annotators' labels, per canonical phone: a phone the annotators
+  marked substituted or deleted is a mispronunciation; ``recall`` = share of those the diagnosis flags
+  (substituted or deleted), ``false_rejection`` = share of correctly said phones it flags, and
+  ``precision``. Only utterances whose dictionary canonical phones equal the annotation's canonical
+  phones are counted (the rest are listed as ``skipped_mismatch``), so every phone has one label.
+
+    python bench/mdd_diagnose.py --model recipes/mini/exp/mini_seed0/mdd/native \
+        --cuts recipes/mini/data/manifests/mini_seed0/l2arctic_cuts_test.jsonl.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def annotated_flags(supervision) -> tuple[list[str], list[bool]] | None:
+    """The annotation's canonical phones (``sil`` dropped) and whether each was mispronounced (s or d)."""
+    custom = supervision.custom or {}
+    if not custom.get("annotated") or "canonical_phones" not in custom:
+        return None
+    wrong = {e["index"] for e in custom.get("errors", []) if e["type"] in ("s", "d")}
+    canonical, flags = [], []
+    # errors index the annotation's phone tier, in which an addition ('a') has no canonical phone
+    for index, phone in enumerate(_tier_canonical(custom)):
+        if phone != "sil":
+            canonical.append(phone)
+            flags.append(index in wrong)
+    return canonical, flags
+
+
+def _tier_canonical(custom: dict) -> list[str]:
+    """Canonical phones aligned with the error indices: the phone tier has one entry per canonical phone
+    plus one per addition (canonical ``sil``)."""
+    additions = sorted(e["index"] for e in custom.get("errors", []) if e["type"] == "a")
+    phones = list(custom["canonical_phones"])
+    for index in additions:
+        phones.insert(index, "sil")
+    return phones
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True, help="experiment folder or ctc_model.pt / .onnx")
+    parser.add_argument("--cuts", type=Path, required=True, help="annotated L2-ARCTIC cuts")
+    parser.add_argument("--limit", type=int, help="only the first N cuts")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+
+    import torch
+
+    from asr.data.audio import to_mono_16k
+    from asr.data.dataset import load_cuts
+    from asr.errors import UserError
+    from asr.mdd.diagnosis import PronunciationAssessor
+
+    torch.set_num_threads(args.threads)
+    assessor = PronunciationAssessor.from_path(args.model)
+    cuts = list(load_cuts(args.cuts))[: args.limit]
+    times, audio_seconds, failures = [], 0.0, []
+    tp = fp = fn = tn = mismatch = 0
+    for cut in cuts:
+        sup = cut.supervisions[0]
+        samples = cut.resample(16000).load_audio()
+        start = time.perf_counter()
+        try:
+            result = assessor.diagnose(to_mono_16k(samples.T, 16000, cut.id), sup.text)
+        except UserError as exc:
+            failures.append(f"{cut.id}: {exc}")
+            continue
+        times.append(time.perf_counter() - start)
+        audio_seconds += cut.duration
+        labels = annotated_flags(sup)
+        said = [p for w in result.words for p in w.phones if p.phone is not None]
+        if labels is None or [p.phone for p in said] != labels[0]:
+            mismatch += 1
+            continue
+        for phone, wrong in zip(said, labels[1], strict=True):
+            flagged = phone.status != "correct"
+            tp += wrong and flagged
+            fn += wrong and not flagged
+            fp += flagged and not wrong
+            tn += not (flagged or wrong)
+    run = {"bench": "diagnose_run", "model": str(args.model), "utterances": len(cuts), "failures": len(failures),
+           "failure_examples": failures[:5], "p50_s": round(float(np.percentile(times, 50)), 4) if times else None,
+           "p95_s": round(float(np.percentile(times, 95)), 4) if times else None,
+           "audio_s_per_s": round(audio_seconds / sum(times), 1) if times else None, "threads": args.threads}  # fmt: skip
+    print(json.dumps(run))
+    detection = {"bench": "diagnose_detection", "model": str(args.model), "scored_utterances": len(times) - mismatch,
+                 "skipped_mismatch": mismatch, "mispronounced": tp + fn, "correct": fp + tn,
+                 "recall": round(tp / max(tp + fn, 1), 4), "precision": round(tp / max(tp + fp, 1), 4),
+                 "false_rejection": round(fp / max(fp + tn, 1), 4)}  # fmt: skip
+    print(json.dumps(detection))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
