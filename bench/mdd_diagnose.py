@@ -56,7 +56,9 @@ def _tier_canonical(custom: dict) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", type=Path, required=True, help="experiment folder or ctc_model.pt / .onnx")
     parser.add_argument("--cuts", type=Path, required=True, help="annotated L2-ARCTIC cuts")
     parser.add_argument("--limit", type=int, help="only the first N cuts")

@@ -99,5 +99,3 @@ def digits_model(digits, tmp_path_factory) -> dict[str, Path]:
                     "--config", conf, "--no-progress")  # fmt: skip
     assert code == 0, out
     return {"model": root / "exp" / "ctc_model.pt", "lm": root / "lm", "root": root, **digits}
-
-

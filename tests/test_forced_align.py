@@ -34,7 +34,7 @@ def test_finds_the_best_path(targets):
         spans, total = forced_align(log_probs, targets)
         assert total == pytest.approx(best, abs=1e-6)
         assert [s.token for s in spans] == targets
-        assert all(a.end <= b.start for a, b in zip(spans, spans[1:]))
+        assert all(a.end <= b.start for a, b in zip(spans, spans[1:], strict=False))
         assert sum(s.log_prob for s in spans) <= 1e-9
 
 

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.slow  # all torch threads: one training run, and CI's m
 # not be worse than greedy by more than one word in the 80 of the test set.
 WER_BOUND = 30.0
 
+
 def decode_and_score(trained, name: str, *options) -> dict:
     hyp = trained["root"] / f"{name}.txt"
     code, out = asr("decode", "--model", trained["model"], "--cuts", trained["test"], "--out", hyp, "--no-progress",

@@ -15,7 +15,7 @@ from conftest import run_cli as asr
 from asr.data.audio import AudioError, AudioLimits, read_audio
 from asr.mdd.align import align, error_counts, phone_distance
 from asr.mdd.diagnosis import DiagnosisError, PronunciationAssessor
-from asr.mdd.metrics import MddCounts, MddInputError, score_files, score_utterance
+from asr.mdd.metrics import MddCounts, score_files, score_utterance
 from asr.mdd.pronunciation import PromptError, canonical_pronunciation
 from asr.text.lexicon import Lexicon
 from asr.text.tokenizer import CharTokenizer, PhoneTokenizer
@@ -108,7 +108,14 @@ def _counts(canonical: str, perceived: str, recognised: str) -> dict:
     ],
 )
 def test_metric_cases(canonical, perceived, recognised, expected):
-    assert _counts(canonical, perceived, recognised) == {"ta": 0, "fr": 0, "fa": 0, "cd": 0, "de": 0, **expected}
+    assert _counts(canonical, perceived, recognised) == {
+        "ta": 0,
+        "fr": 0,
+        "fa": 0,
+        "cd": 0,
+        "de": 0,
+        **expected,
+    }
 
 
 def test_rates_from_counts():
@@ -139,7 +146,9 @@ def test_reproduces_the_published_l2arctic_scores(hyp, tmp_path):
 
 
 def test_perceived_statistics_of_the_reference():
-    report = score_files(REFERENCE / "canonical.txt", REFERENCE / "perceived.txt", REFERENCE / "perceived.txt")
+    report = score_files(
+        REFERENCE / "canonical.txt", REFERENCE / "perceived.txt", REFERENCE / "perceived.txt"
+    )
     ops = {"C": 0, "S": 0, "D": 0, "I": 0}
     for utt in report.utterances:
         for col in utt.columns:
@@ -157,11 +166,17 @@ def test_scoring_bad_inputs(tmp_path):
 
     can = write("can.txt", "u1 ah b\nu2 k ae t\n")
     per = write("per.txt", "u1 ah b\nu2 k eh t\n")
-    code, out = asr("score", "mdd", "--canonical", can, "--perceived", per, "--hyp", write("h.txt", "u1 ah b\n"))
+    code, out = asr(
+        "score", "mdd", "--canonical", can, "--perceived", per, "--hyp", write("h.txt", "u1 ah b\n")
+    )
     assert code == 2 and "only in canonical (e.g. u2)" in out
-    code, out = asr("score", "mdd", "--canonical", can, "--perceived", per, "--hyp", write("x.txt", "u1 ah q\nu2 k\n"))
+    code, out = asr(
+        "score", "mdd", "--canonical", can, "--perceived", per, "--hyp", write("x.txt", "u1 ah q\nu2 k\n")
+    )
     assert code == 2 and "x.txt:1 (utterance u1)" in out and "'q' is not a phone" in out
-    code, out = asr("score", "mdd", "--canonical", can, "--perceived", write("d.txt", "u1 ah\nu1 b\n"), "--hyp", per)
+    code, out = asr(
+        "score", "mdd", "--canonical", can, "--perceived", write("d.txt", "u1 ah\nu1 b\n"), "--hyp", per
+    )
     assert code == 2 and "u1 appears twice" in out
     code, out = asr("score", "mdd", "--canonical", write("e.txt", "\n"), "--perceived", per, "--hyp", per)
     assert code == 2 and "no utterances" in out
@@ -267,7 +282,9 @@ def test_diagnosis_bad_inputs(tmp_path):
 def test_read_audio_any_format(tmp_path):
     t = np.arange(8000 * 2) / 8000
     tone = 0.5 * np.sin(2 * np.pi * 200 * t)
-    sf.write(tmp_path / "a.wav", (np.stack([tone, tone], 1) * 32767).astype(np.int16), 8000)  # 8 kHz stereo int
+    sf.write(
+        tmp_path / "a.wav", (np.stack([tone, tone], 1) * 32767).astype(np.int16), 8000
+    )  # 8 kHz stereo int
     audio = read_audio(tmp_path / "a.wav")
     assert audio.source_rate == 8000 and audio.source_channels == 2 and len(audio.samples) == 32000
     assert 0.45 < np.abs(audio.samples).max() < 0.55
@@ -323,7 +340,9 @@ def test_diagnose_cli(random_phone_model, tmp_path):
     phones = [p for w in result["words"] for p in w["phones"]]
     assert {p["status"] for p in phones} <= {"correct", "substituted", "deleted", "inserted"}
     assert all(0 <= p["score"] <= 100 for p in phones if p["phone"])
-    code, out = asr("mdd", "diagnose", "--model", random_phone_model, "--audio", tmp_path / "think.wav", "--text", "think")
+    code, out = asr(
+        "mdd", "diagnose", "--model", random_phone_model, "--audio", tmp_path / "think.wav", "--text", "think"
+    )
     assert code == 0 and "accuracy" in out and "think" in out
 
 
@@ -340,10 +359,14 @@ def test_diagnose_cli_bad_inputs(random_phone_model, tmp_path):
         ("missing.wav", "hello", "no such audio file"),
     ]
     for name, text, message in cases:
-        code, out = asr("mdd", "diagnose", "--model", random_phone_model, "--audio", tmp_path / name, "--text", text)
+        code, out = asr(
+            "mdd", "diagnose", "--model", random_phone_model, "--audio", tmp_path / name, "--text", text
+        )
         assert code == 2 and message in out, (name, out)
         assert "Traceback" not in out
-    code, out = asr("mdd", "diagnose", "--model", tmp_path / "nowhere", "--audio", tmp_path / "ok.wav", "--text", "hi")
+    code, out = asr(
+        "mdd", "diagnose", "--model", tmp_path / "nowhere", "--audio", tmp_path / "ok.wav", "--text", "hi"
+    )
     assert code == 2 and "no such model file" in out, out
     code, out = asr("synth", "say", "--phones", "Q X", "--out", tmp_path / "x.wav")
     assert code == 2 and "not an ARPAbet phone" in out, out

@@ -26,7 +26,10 @@ DIGITS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT"
 @pytest.fixture(scope="module")
 def phone_model(digits, tmp_path_factory):
     root = tmp_path_factory.mktemp("digits_phones")
-    settings = {**DIGITS_SETTINGS, "train": {**DIGITS_SETTINGS["train"], "max_steps": 100}}  # enough to find errors
+    settings = {
+        **DIGITS_SETTINGS,
+        "train": {**DIGITS_SETTINGS["train"], "max_steps": 100},
+    }  # enough to find errors
     (root / "conf.yaml").write_text(yaml.safe_dump(settings))
     code, out = asr("tokenizer", "train", "--kind", "phone", "--out", root / "phone")
     assert code == 0, out
@@ -67,8 +70,13 @@ def detection(model_dir, verbose: bool = False) -> dict[str, int]:
                     else:
                         correct_phones += 1
                         wrong_flags += phone.status != "correct"
-    return {"errors": 2 * len(ERRORS), "found": found, "exact": exact, "wrong_flags": wrong_flags,
-            "correct_phones": correct_phones}
+    return {
+        "errors": 2 * len(ERRORS),
+        "found": found,
+        "exact": exact,
+        "wrong_flags": wrong_flags,
+        "correct_phones": correct_phones,
+    }
 
 
 def test_finds_synthesised_mispronunciations(phone_model):

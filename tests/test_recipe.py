@@ -91,7 +91,9 @@ LATER_STEPS = 3 + 2 + len(INITS) + len(INITS) * len(METHODS) * 2
 # stage 7: control, noisy student, online ensemble; 8: phone tokenizer, dev split, baseline + the same three;
 # 9: the 4 word systems (tiny: one noisy-student generation, greedy only) and the 4 phone ones, x dev/test
 SEMI_SYSTEMS = ("baseline", "continued", "nst-gen1", "online-ensemble")
-PHONE_CHAIN = 1 + 4 + len(SEMI_SYSTEMS) * 2  # the steps that read the L2-ARCTIC manifests: split, training, decoding
+PHONE_CHAIN = (
+    1 + 4 + len(SEMI_SYSTEMS) * 2
+)  # the steps that read the L2-ARCTIC manifests: split, training, decoding
 SEMI_STEPS = 3 + 1 + PHONE_CHAIN + len(SEMI_SYSTEMS) * 2
 # stage 10: MDD reference files, native + L2 training cuts, two phone recognisers and their decodings; all read
 # the L2-ARCTIC manifests
@@ -196,13 +198,19 @@ def test_semi_supervised_stages_train_and_score_every_system(finished_run):
     for task, parts in (("words", ("dev-clean", "test-clean")), ("phones", ("dev", "test"))):
         for system in SEMI_SYSTEMS:
             for part in parts:
-                scored = json.loads((semi / task / "decode" / system / "greedy" / part / "wer.json").read_text())
+                scored = json.loads(
+                    (semi / task / "decode" / system / "greedy" / part / "wer.json").read_text()
+                )
                 assert scored["utts"] > 0 and scored["ref_words"] > 0, (task, system, part)
         generation = json.loads((semi / task / "nst" / "gen1" / "done.json").read_text())
-        assert generation["pseudo_labels"]["cuts"] > 0 and generation["dev"]["units"] == ("phone" if task == "phones" else "char")
+        assert generation["pseudo_labels"]["cuts"] > 0 and generation["dev"]["units"] == (
+            "phone" if task == "phones" else "char"
+        )
         assert (semi / task / "online" / "teacher_model.pt").is_file()
     # phone references are the annotators' perceived phones, not words
-    scored = json.loads((semi / "phones" / "decode" / "baseline" / "greedy" / "test" / "wer.json").read_text())
+    scored = json.loads(
+        (semi / "phones" / "decode" / "baseline" / "greedy" / "test" / "wer.json").read_text()
+    )
     test = CutSet.from_file(data / "manifests" / TAG / "l2arctic_cuts_test.jsonl.gz")
     assert scored["ref_words"] == sum(len(s.custom["perceived_phones"]) for c in test for s in c.supervisions)
     assert scored["ref_words"] > 2 * sum(len(s.text.split()) for c in test for s in c.supervisions)
@@ -221,11 +229,15 @@ def test_mdd_stage_scores_every_phone_recogniser(finished_run):
     canonical = (mdd / "reference" / "canonical.txt").read_text().splitlines()
     assert sorted(line.split()[0] for line in canonical) == sorted(test.ids)
     reference = mdd / "reference"
-    perfect = score_files(reference / "canonical.txt", reference / "perceived.txt", reference / "perceived.txt")
+    perfect = score_files(
+        reference / "canonical.txt", reference / "perceived.txt", reference / "perceived.txt"
+    )
     assert perfect.counts.f1 == 1.0 or perfect.counts.tr == 0
     for system in (*SEMI_SYSTEMS, *MDD_SYSTEMS):
         scores = json.loads((mdd / "scores" / system / "mdd.json").read_text())
-        assert scores["perceived_phones"] == perfect.counts.perceived_phones > 0 and 0 <= scores["f1"] <= 1, system
+        assert scores["perceived_phones"] == perfect.counts.perceived_phones > 0 and 0 <= scores["f1"] <= 1, (
+            system
+        )
         # every phone annotated as correctly said is accepted or rejected, once
         assert scores["ta"] + scores["fr"] == perfect.counts.ta, system
         assert (mdd / "scores" / system / "confusion.png").is_file()

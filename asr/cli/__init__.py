@@ -44,4 +44,17 @@ def cli(verbose: bool) -> None:
 
 from . import decode, export, finetune, lm, mdd, prepare, pretrain, score, semi, synth, tokenizer  # noqa: E402  (subcommands register)
 
-__all__ = ["cli", "decode", "export", "finetune", "lm", "mdd", "prepare", "pretrain", "score", "semi", "synth", "tokenizer"]
+__all__ = [
+    "cli",
+    "decode",
+    "export",
+    "finetune",
+    "lm",
+    "mdd",
+    "prepare",
+    "pretrain",
+    "score",
+    "semi",
+    "synth",
+    "tokenizer",
+]

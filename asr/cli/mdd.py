@@ -22,7 +22,9 @@ def mdd() -> None:
               help="wav/flac/ogg/mp3, any rate and channel count.")  # fmt: skip
 @click.option("--text", required=True, help="What the speaker was asked to say.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as one JSON object.")
-@click.option("--max-seconds", type=float, default=30.0, show_default=True, help="Longest recording accepted.")
+@click.option(
+    "--max-seconds", type=float, default=30.0, show_default=True, help="Longest recording accepted."
+)
 @click.option("--threads", type=int, help="torch CPU threads.")
 def diagnose(model_path: Path, audio_path: Path, text: str, as_json: bool, max_seconds: float,
              threads: int | None) -> None:  # fmt: skip
@@ -48,4 +50,6 @@ def reference(cuts_path: Path, out_dir: Path) -> None:
     from asr.mdd.reference import write_reference
 
     counts = write_reference(cuts_path, out_dir)
-    click.echo(f"{counts['utterances']} utterances ({counts['skipped']} without annotation skipped) -> {out_dir}")
+    click.echo(
+        f"{counts['utterances']} utterances ({counts['skipped']} without annotation skipped) -> {out_dir}"
+    )

@@ -65,3 +65,17 @@ def l2arctic(corpus_dir: Path, out_dir: Path, num_jobs: int) -> None:
     from asr.data.l2arctic import prepare_l2arctic
 
     _finish(prepare_l2arctic(corpus_dir, out_dir, num_jobs))
+
+
+@prepare.command("timit")
+@_corpus
+@_out
+@_jobs
+def timit(corpus_dir: Path, out_dir: Path, num_jobs: int) -> None:
+    """TIMIT's training part with its phone labels as ARPAbet (native speech for the phone recogniser).
+
+    CORPUS_DIR in lhotse's layout: CORPUS_DIR/data/TRAIN/DR1/FCJF0/SA1.WAV (.TXT .WRD .PHN beside it).
+    """
+    from asr.data.timit import prepare_timit
+
+    click.echo(f"TIMIT training cuts with ARPAbet phones -> {prepare_timit(corpus_dir, out_dir, num_jobs)}")

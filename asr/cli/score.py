@@ -30,7 +30,9 @@ def score() -> None:
 @click.option("--name", help="Name in the report files (default: the hypothesis file's stem).")
 @click.option("--case", type=click.Choice(["keep", "upper", "lower"]), default="keep", show_default=True)
 @click.option("--punctuation", type=click.Choice(["keep", "remove"]), default="keep", show_default=True)
-@click.option("--ref-field", help="Score against this supervision field of --ref cuts (e.g. perceived_phones: PER).")
+@click.option(
+    "--ref-field", help="Score against this supervision field of --ref cuts (e.g. perceived_phones: PER)."
+)
 def wer(
     ref_path: Path,
     hyp_path: Path,
@@ -62,10 +64,19 @@ def _stem(path: Path) -> str:
 
 
 @score.command("mdd")
-@click.option("--canonical", "canonical_path", required=True, type=_file, help="Canonical phones (utt-id ph ph ...).")
-@click.option("--perceived", "perceived_path", required=True, type=_file, help="Annotated (perceived) phones.")
+@click.option(
+    "--canonical", "canonical_path", required=True, type=_file, help="Canonical phones (utt-id ph ph ...)."
+)
+@click.option(
+    "--perceived", "perceived_path", required=True, type=_file, help="Annotated (perceived) phones."
+)
 @click.option("--hyp", "hyp_path", required=True, type=_file, help="Recognised phones.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (ta fr fa tr cd de precision recall f1 der per ...).")
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print one JSON object (ta fr fa tr cd de precision recall f1 der per ...).",
+)
 @click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
               help="Write mdd.json, alignment.txt (per utterance) and confusion.png here.")  # fmt: skip
 @click.option("--costs", type=click.Choice(["kaldi", "phonetic"]), default="kaldi", show_default=True,

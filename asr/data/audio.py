@@ -102,7 +102,9 @@ def read_audio(path: str | Path, limits: AudioLimits | None = None) -> Audio:
         raise
     except Exception as exc:  # libsndfile: unknown format, corrupt header, truncated data
         reason = str(exc).splitlines()[0][:160] if str(exc) else type(exc).__name__
-        raise AudioError(f"{path.name}: not a readable audio file (wav, flac, ogg or mp3): {reason}") from None
+        raise AudioError(
+            f"{path.name}: not a readable audio file (wav, flac, ogg or mp3): {reason}"
+        ) from None
     if len(samples) / rate > limits.max_seconds:  # headers without a frame count (e.g. some mp3s)
         raise AudioError(f"{path.name}: the recording is {len(samples) / rate:.1f} s long; the limit is "
                          f"{limits.max_seconds:g} s")  # fmt: skip

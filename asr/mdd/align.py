@@ -128,7 +128,9 @@ def align(ref: Sequence[str], hyp: Sequence[str], costs: Costs = "kaldi") -> lis
         if m and n:
             diagonal = e[m - 1][n - 1] + sub(ref[m - 1], hyp[n - 1])
             deletion, insertion = e[m - 1][n] + 1, e[m][n - 1] + 1
-            step = "diag" if diagonal <= min(deletion, insertion) else "del" if deletion <= insertion else "ins"
+            step = (
+                "diag" if diagonal <= min(deletion, insertion) else "del" if deletion <= insertion else "ins"
+            )
         else:
             step = "del" if m else "ins"
         if step == "diag":

@@ -132,7 +132,9 @@ def _describe(p: PhoneResult) -> str:
 class PronunciationAssessor:
     """A phone CTC model and a lexicon, ready to diagnose recordings (see the module docs)."""
 
-    def __init__(self, model, tokenizer, lexicon: Lexicon | None = None, cfg: DiagnoseConfig | None = None) -> None:
+    def __init__(
+        self, model, tokenizer, lexicon: Lexicon | None = None, cfg: DiagnoseConfig | None = None
+    ) -> None:
         if getattr(tokenizer, "kind", None) != "phone":
             raise DiagnosisError(
                 f"the model recognises {getattr(tokenizer, 'kind', '?')} units; pronunciation assessment needs a "
@@ -179,10 +181,14 @@ class PronunciationAssessor:
         if np.abs(samples).max() < self.cfg.limits.silence_peak:
             raise DiagnosisError("the recording is silent: nothing to assess (check the microphone)")
         if len(samples) < self.model.min_samples:
-            raise DiagnosisError(f"the recording is {audio.duration * 1000:.0f} ms long: too short to hold a phone")
+            raise DiagnosisError(
+                f"the recording is {audio.duration * 1000:.0f} ms long: too short to hold a phone"
+            )
         warnings = []
         if audio.clipped > 0.001:
-            warnings.append(f"{100 * audio.clipped:.1f} % of the samples are clipped: record a little quieter")
+            warnings.append(
+                f"{100 * audio.clipped:.1f} % of the samples are clipped: record a little quieter"
+            )
         log_probs = self._log_probs(samples)
         choice = [0] * len(words)
         ids = self._ids(words, choice)
@@ -219,7 +225,9 @@ class PronunciationAssessor:
             )
             k_can += 1
             k_rec += edit.hyp is not None
-        results = [self._word(w, c, phones) for w, c, phones in zip(words, choice, phones_by_word, strict=True)]
+        results = [
+            self._word(w, c, phones) for w, c, phones in zip(words, choice, phones_by_word, strict=True)
+        ]
         scored = [p for w in results for p in w.phones if p.phone is not None]
         return Diagnosis(
             text=text,
@@ -243,7 +251,9 @@ class PronunciationAssessor:
         return log_probs[0, : int(frames[0])].float().cpu()
 
     def _ids(self, words: Sequence[WordPronunciation], choice: Sequence[int]) -> list[int]:
-        return [self.tokenizer.token_to_id(p) for w, c in zip(words, choice, strict=True) for p in w.variants[c]]
+        return [
+            self.tokenizer.token_to_id(p) for w, c in zip(words, choice, strict=True) for p in w.variants[c]
+        ]
 
     def _choose_variants(self, log_probs: torch.Tensor, words: list[WordPronunciation]) -> list[int]:
         """Word by word, the variant whose forced alignment (others fixed) has the highest log-probability."""

@@ -246,7 +246,9 @@ def normalize_sequence(labels: Iterable[str], where: str) -> list[str]:
         try:
             phone = normalize_phone(label)
         except ValueError:
-            raise MddInputError(f"{where}: {label!r} is not a phone (39 ARPAbet phones, sil or err)") from None
+            raise MddInputError(
+                f"{where}: {label!r} is not a phone (39 ARPAbet phones, sil or err)"
+            ) from None
         if phone != SIL:
             out.append(phone)
     return out
@@ -273,7 +275,9 @@ def read_phone_file(path: str | Path) -> dict[str, list[str]]:
 
 def score_files(canonical: Path, perceived: Path, hyp: Path, costs: Costs = "kaldi") -> MddReport:
     """:func:`score_sequences` of three Kaldi-style phone files."""
-    return score_sequences(read_phone_file(canonical), read_phone_file(perceived), read_phone_file(hyp), costs)
+    return score_sequences(
+        read_phone_file(canonical), read_phone_file(perceived), read_phone_file(hyp), costs
+    )
 
 
 def write_report(report: MddReport, out_dir: Path) -> list[Path]:

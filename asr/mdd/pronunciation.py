@@ -40,7 +40,9 @@ def prompt_words(text: str) -> list[str]:
     return words
 
 
-def canonical_pronunciation(text: str, lexicon: Lexicon, max_words: int | None = None) -> list[WordPronunciation]:
+def canonical_pronunciation(
+    text: str, lexicon: Lexicon, max_words: int | None = None
+) -> list[WordPronunciation]:
     """Every word of ``text`` with its pronunciations; raises :class:`PromptError` naming a word that has
     none (e.g. letters espeak-ng cannot map to ARPAbet) or when ``max_words`` is exceeded."""
     words = prompt_words(text)

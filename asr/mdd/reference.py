@@ -26,7 +26,9 @@ def reference_sequences(cuts_path: str | Path) -> tuple[dict[str, list[str]], di
         canonical[cut.id] = normalize_sequence([p for c in custom for p in c["canonical_phones"]], where)
         perceived[cut.id] = normalize_sequence([p for c in custom for p in c["perceived_phones"]], where)
     if not canonical:
-        raise MddInputError(f"{cuts_path}: no cut carries canonical_phones and perceived_phones (annotated L2 cuts)")
+        raise MddInputError(
+            f"{cuts_path}: no cut carries canonical_phones and perceived_phones (annotated L2 cuts)"
+        )
     return canonical, perceived, skipped
 
 

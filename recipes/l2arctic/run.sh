@@ -7,8 +7,8 @@
 #            (optionally, --timit) TIMIT must be fetched by hand: the stage checks them and otherwise
 #            says where to get them and where to unpack them (and exits 1).
 #            --preset tiny: synthesises LibriSpeech and L2-ARCTIC instead (asr synth ... --preset tiny)
-#   stage 1  lhotse manifests (asr prepare l2arctic / librispeech; TIMIT: lhotse prepare timit + its phone
-#            labels mapped to ARPAbet); one training manifest = native cuts + L2-ARCTIC train cuts (+ TIMIT)
+#   stage 1  lhotse manifests (asr prepare l2arctic / librispeech / timit: TIMIT's phone labels mapped to
+#            ARPAbet); one training manifest = native cuts + L2-ARCTIC train cuts (+ TIMIT)
 #   stage 2  the phone tokenizer (39 ARPAbet phones + sil + err); native transcripts become phones through
 #            the lexicon, L2 cuts train on their annotated perceived phones, TIMIT on its phone labels
 #   stage 3  the phone recogniser: CTC fine-tuning of --init (a BASE wav2vec 2.0 encoder: asr pretrain's
@@ -174,37 +174,6 @@ unlabelled=$manifests/l2arctic_cuts_unlabelled.jsonl.gz
 combine_cuts() { if [ $# -eq 2 ]; then cp "$1" "$2"; else lhotse combine "$@"; fi; }
 synth_deps() { [[ " ${synth[*]} " == *" $1 "* ]] && echo "synth-$1"; true; }  # the synth step a corpus comes from
 
-# TIMIT's hand-labelled phones (61 symbols) as the 39 stress-less ARPAbet phones L2-ARCTIC is annotated in
-# (CMUdict's conventions): closures merge into their release (an unreleased closure becomes the stop),
-# silences, pauses and the glottal stop q are dropped, the flap dx becomes T, syllabic el/em/en AH L/M/N.
-# The phones go to supervision custom "phones", which the phone tokenizer trains on in place of the words.
-timit_phones_py='
-import sys
-from lhotse import CutSet, RecordingSet, SupervisionSet
-folder, out = sys.argv[1], sys.argv[2]
-MAP = {"ax": "ah", "ax-h": "ah", "axr": "er", "ix": "ih", "ux": "uw", "hv": "hh", "nx": "n", "eng": "ng",
-       "dx": "t", "el": "ah l", "em": "ah m", "en": "ah n"}
-DROP = {"h#", "pau", "epi", "q"}
-def arpabet(labels):
-    out = []
-    for k, p in enumerate(labels):
-        if p.endswith("cl"):
-            nxt = labels[k + 1] if k + 1 < len(labels) else ""
-            if p[:-2] in "bdgkpt" and nxt != p[:-2] and nxt not in ("ch", "jh"):
-                out.append(p[:-2].upper())
-        elif p not in DROP:
-            out.extend(MAP.get(p, p).upper().split())
-    return out
-recordings = RecordingSet.from_file(f"{folder}/timit_recordings_TRAIN.jsonl.gz")
-supervisions = SupervisionSet.from_file(f"{folder}/timit_supervisions_TRAIN.jsonl.gz")
-cuts = CutSet.from_manifests(recordings=recordings, supervisions=supervisions).to_eager()
-for cut in cuts:
-    for s in cut.supervisions:
-        s.custom = {**(s.custom or {}), "phones": arpabet([a.symbol for a in s.alignment["phone"]])}
-cuts.to_file(out)
-print(f"TIMIT: {len(cuts)} training cuts with ARPAbet phones -> {out}")
-'
-timit_phones() { python -c "$timit_phones_py" "$@"; }  # timit_phones LHOTSE_DIR OUT_CUTS
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "stage 1: lhotse manifests in $manifests"
@@ -219,9 +188,9 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   combine_deps=(prepare-l2arctic)
   [ ${#parts_opt[@]} -gt 0 ] && combine_deps+=(prepare-librispeech)
   if [ -n "$timit" ]; then
-    step prepare-timit "$manifests/timit" -- lhotse prepare timit -p 60 -j "$nj" "$timit" "$manifests/timit"
-    step timit-phones - prepare-timit -- timit_phones "$manifests/timit" "$manifests/timit_cuts_train.jsonl.gz"
-    combine_deps+=(timit-phones)
+    # TIMIT's hand-labelled phones mapped to ARPAbet (asr/data/timit.py): trained on as said
+    step prepare-timit - -- asr prepare timit "$timit" "$manifests" -j "$nj"
+    combine_deps+=(prepare-timit)
   fi
   # one training manifest: native speech (targets: the lexicon's phones, or TIMIT's) + annotated L2 speech
   step combine-train - "${combine_deps[@]}" -- \
@@ -262,38 +231,8 @@ score_per() {
 
 # write_results: the table of every scored system, into $exp/RESULTS.md
 write_results() {
-  python - "$exp" "$invocation" "${init:-none (random weights)}" "$native_parts" "$timit" <<'EOF'
-import json, sys
-from pathlib import Path
-exp, invocation, init, native, timit = Path(sys.argv[1]), *sys.argv[2:]
-rows = []
-for system, label in (("supervised", "stage 3: CTC (labels only)"), ("online_ensemble", "stage 4: + online ensemble")):
-    folder = exp / "decode" / system / "test"
-    if not (folder / "mdd" / "mdd.json").is_file() or not (folder / "per" / "per.json").is_file():
-        continue
-    m = json.loads((folder / "mdd" / "mdd.json").read_text())
-    per = json.loads((folder / "per" / "per.json").read_text())
-    rows.append(f"| {label} | {per['wer']:.2f} | {100 * m['precision']:.2f} | {100 * m['recall']:.2f} | "
-                f"{100 * m['f1']:.2f} | {100 * m['der']:.2f} | {100 * m['detection_accuracy']:.2f} | "
-                f"{m['ta']} | {m['fr']} | {m['fa']} | {m['cd']} | {m['de']} |")
-training = " + ".join(filter(None, [f"LibriSpeech {native}" if native else "", "TIMIT train" if timit else "",
-                                    "L2-ARCTIC train (18 speakers, perceived phones)"]))
-text = f"""# L2-ARCTIC mispronunciation detection and diagnosis ({exp.name})
-
-Test: the annotated utterances of TLV, NJS, TNI, TXHC, ZHAA, YKWK (greedy CTC decoding). Training: {training};
-stage 3 init: {init}; stage 4 adds the unannotated utterances of the 18 training speakers.
-PER: against the perceived phones; precision / recall / F1 / DER / detection accuracy in %, and the counts,
-by `asr score mdd` (the L2-ARCTIC convention; details in decode/<system>/test/mdd/alignment.txt).
-
-| system | PER % | precision | recall | F1 | DER | det. acc. | TA | FR | FA | CD | DE |
-|---|---|---|---|---|---|---|---|---|---|---|---|
-""" + "\n".join(rows) + f"""
-
-Command: `{invocation}`
-"""
-(exp / "RESULTS.md").write_text(text)
-print(text)
-EOF
+  python "$here/local/results_table.py" --exp "$exp" --command "$invocation" --init "${init:-none (random weights)}" \
+    --native-parts "$native_parts" --timit "$timit"
 }
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
