@@ -12,13 +12,16 @@ from the annotation). Printed as JSON lines:
   ``precision``. Only utterances whose dictionary canonical phones equal the annotation's canonical
   phones are counted (the rest are listed as ``skipped_mismatch``), so every phone has one label.
 
-    python bench/mdd_diagnose.py --model recipes/mini/exp/mini_seed0/mdd/native \
+Lines are printed and appended to ``bench/results/mdd-DATE.jsonl``.
+
+    python bench/mdd_diagnose.py --model recipes/mini/exp/mini_seed0/mdd/native-online \
         --cuts recipes/mini/data/manifests/mini_seed0/l2arctic_cuts_test.jsonl.gz
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import sys
 import time
@@ -31,28 +34,14 @@ sys.path.insert(0, str(ROOT))
 
 
 def annotated_flags(supervision) -> tuple[list[str], list[bool]] | None:
-    """The annotation's canonical phones (``sil`` dropped) and whether each was mispronounced (s or d)."""
+    """The annotation's canonical phones and whether each was mispronounced (substituted or deleted;
+    an error's ``index`` is its position in the canonical phones, asr.data.l2arctic)."""
     custom = supervision.custom or {}
     if not custom.get("annotated") or "canonical_phones" not in custom:
         return None
     wrong = {e["index"] for e in custom.get("errors", []) if e["type"] in ("s", "d")}
-    canonical, flags = [], []
-    # errors index the annotation's phone tier, in which an addition ('a') has no canonical phone
-    for index, phone in enumerate(_tier_canonical(custom)):
-        if phone != "sil":
-            canonical.append(phone)
-            flags.append(index in wrong)
-    return canonical, flags
-
-
-def _tier_canonical(custom: dict) -> list[str]:
-    """Canonical phones aligned with the error indices: the phone tier has one entry per canonical phone
-    plus one per addition (canonical ``sil``)."""
-    additions = sorted(e["index"] for e in custom.get("errors", []) if e["type"] == "a")
-    phones = list(custom["canonical_phones"])
-    for index in additions:
-        phones.insert(index, "sil")
-    return phones
+    canonical = list(custom["canonical_phones"])
+    return canonical, [k in wrong for k in range(len(canonical))]
 
 
 def main() -> int:
@@ -63,6 +52,8 @@ def main() -> int:
     parser.add_argument("--cuts", type=Path, required=True, help="annotated L2-ARCTIC cuts")
     parser.add_argument("--limit", type=int, help="only the first N cuts")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"mdd-{datetime.date.today()}.jsonl",
+                        help="JSON lines are appended here too")  # fmt: skip
     args = parser.parse_args()
 
     import torch
@@ -103,12 +94,16 @@ def main() -> int:
            "failure_examples": failures[:5], "p50_s": round(float(np.percentile(times, 50)), 4) if times else None,
            "p95_s": round(float(np.percentile(times, 95)), 4) if times else None,
            "audio_s_per_s": round(audio_seconds / sum(times), 1) if times else None, "threads": args.threads}  # fmt: skip
-    print(json.dumps(run))
+    lines = [json.dumps(run)]
     detection = {"bench": "diagnose_detection", "model": str(args.model), "scored_utterances": len(times) - mismatch,
                  "skipped_mismatch": mismatch, "mispronounced": tp + fn, "correct": fp + tn,
                  "recall": round(tp / max(tp + fn, 1), 4), "precision": round(tp / max(tp + fp, 1), 4),
                  "false_rejection": round(fp / max(fp + tn, 1), 4)}  # fmt: skip
-    print(json.dumps(detection))
+    lines.append(json.dumps(detection))
+    print("\n".join(lines))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with args.out.open("a") as f:
+        f.write("\n".join(lines) + "\n")
     return 0
 
 
