@@ -1,10 +1,11 @@
 """CTC forced alignment: where in the audio each token of a known transcript was said.
 
 A Viterbi search over the CTC trellis (blank, token 1, blank, token 2, …, blank) in numpy. torchaudio's
-``functional.forced_align`` does the same search but is in maintenance mode upstream, and on this project's
-peaky posteriors (torch 2.11 / torchaudio 2.11, CPU) it was seen returning a path 16 nats worse than the
-best one (a scripted case of ``tests/test_mdd.py``), so the project keeps its own, checked against exhaustive
-search in ``tests/test_forced_align.py``.
+``functional.forced_align`` does the same search but is in maintenance mode upstream and returns a worse
+path when two predecessor states tie exactly (pytorch/audio#4221, fix unmerged): on peaky posteriors it
+gave a path 16 nats below the best (the scripted model of ``tests/test_mdd.py``). The project keeps its
+own, checked against exhaustive search in ``tests/test_forced_align.py``; ties go to staying, then to the
+previous state, and the best path is always returned.
 """
 
 from __future__ import annotations

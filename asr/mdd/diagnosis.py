@@ -177,54 +177,15 @@ class PronunciationAssessor:
     @torch.inference_mode()
     def diagnose(self, audio: Audio, text: str) -> Diagnosis:
         words = canonical_pronunciation(text, self.lexicon, self.cfg.max_words)
-        samples = audio.samples
-        if np.abs(samples).max() < self.cfg.limits.silence_peak:
-            raise DiagnosisError("the recording is silent: nothing to assess (check the microphone)")
-        if len(samples) < self.model.min_samples:
+        warnings = self._check(audio)
+        log_probs = self._log_probs(audio.samples)
+        if frames_needed(self._ids(words, [0] * len(words))) > log_probs.shape[0]:
             raise DiagnosisError(
-                f"the recording is {audio.duration * 1000:.0f} ms long: too short to hold a phone"
+                f"the recording ({audio.duration:.2f} s) is too short for the "
+                f"{sum(len(w.phones) for w in words)} sounds of the text; say the whole sentence"
             )
-        warnings = []
-        if audio.clipped > 0.001:
-            warnings.append(
-                f"{100 * audio.clipped:.1f} % of the samples are clipped: record a little quieter"
-            )
-        log_probs = self._log_probs(samples)
-        choice = [0] * len(words)
-        ids = self._ids(words, choice)
-        if frames_needed(ids) > log_probs.shape[0]:
-            raise DiagnosisError(
-                f"the recording ({audio.duration:.2f} s) is too short for the {len(ids)} sounds of the text; "
-                "say the whole sentence"
-            )
-        if self.cfg.variants:
-            choice = self._choose_variants(log_probs, words)
-            ids = self._ids(words, choice)
-        spans, _ = forced_align(log_probs, ids)
-        # a phone's time runs to the next phone's first frame (CTC spikes leave the frames between to blank)
-        bounds = [(a.start, b.start) for a, b in zip(spans, spans[1:], strict=False)]
-        bounds.append((spans[-1].start, min(log_probs.shape[0], spans[-1].end + 5)))
-        canonical = [p for w, c in zip(words, choice, strict=True) for p in w.variants[c]]
-        recognised, recognised_frames = self._recognise(log_probs)
-        word_of = [i for i, (w, c) in enumerate(zip(words, choice, strict=True)) for _ in w.variants[c]]
-        phones_by_word: list[list[PhoneResult]] = [[] for _ in words]
-        k_can = k_rec = 0
-        fs = self.model_frame_shift
-        for edit in align(canonical, recognised, self.cfg.costs):
-            if edit.ref is None:  # inserted: belongs to the word of the canonical phone before it
-                t = recognised_frames[k_rec]
-                word = word_of[max(k_can - 1, 0)]
-                phones_by_word[word].append(PhoneResult(None, "inserted", edit.hyp, t * fs, (t + 1) * fs))
-                k_rec += 1
-                continue
-            span, (start, end) = spans[k_can], bounds[k_can]
-            gop, score = self._gop(log_probs[span.start : span.end], ids[k_can])
-            status = "correct" if edit.op == "C" else "deleted" if edit.op == "D" else "substituted"
-            phones_by_word[word_of[k_can]].append(
-                PhoneResult(edit.ref, status, edit.hyp, start * fs, end * fs, gop, score)
-            )
-            k_can += 1
-            k_rec += edit.hyp is not None
+        choice = self._choose_variants(log_probs, words) if self.cfg.variants else [0] * len(words)
+        phones_by_word = self._judge(log_probs, words, choice)
         results = [
             self._word(w, c, phones) for w, c, phones in zip(words, choice, phones_by_word, strict=True)
         ]
@@ -236,9 +197,54 @@ class PronunciationAssessor:
             accuracy=round(float(np.mean([p.score for p in scored])), 1),
             completeness=round(100 * sum(p.status != "deleted" for p in scored) / len(scored), 1),
             words=results,
-            recognised=list(recognised),
+            recognised=self._recognise(log_probs)[0],
             warnings=warnings,
         )
+
+    def _check(self, audio: Audio) -> list[str]:
+        """Refuse audio that cannot hold speech; warnings for audio that can but is doubtful."""
+        if np.abs(audio.samples).max() < self.cfg.limits.silence_peak:
+            raise DiagnosisError("the recording is silent: nothing to assess (check the microphone)")
+        if len(audio.samples) < self.model.min_samples:
+            raise DiagnosisError(
+                f"the recording is {audio.duration * 1000:.0f} ms long: too short to hold a phone"
+            )
+        if audio.clipped > 0.001:
+            return [f"{100 * audio.clipped:.1f} % of the samples are clipped: record a little quieter"]
+        return []
+
+    def _judge(
+        self, log_probs: torch.Tensor, words: list[WordPronunciation], choice: list[int]
+    ) -> list[list[PhoneResult]]:
+        """Each word's phones: canonical ones with times, GOP and verdict, and the recognised extras."""
+        ids = self._ids(words, choice)
+        spans, _ = forced_align(log_probs, ids)
+        # a phone's time runs to the next phone's first frame (CTC spikes leave the frames between to blank)
+        bounds = [(a.start, b.start) for a, b in zip(spans, spans[1:], strict=False)]
+        bounds.append((spans[-1].start, min(log_probs.shape[0], spans[-1].end + 5)))
+        canonical = [p for w, c in zip(words, choice, strict=True) for p in w.variants[c]]
+        word_of = [i for i, (w, c) in enumerate(zip(words, choice, strict=True)) for _ in w.variants[c]]
+        recognised, recognised_frames = self._recognise(log_probs)
+        phones_by_word: list[list[PhoneResult]] = [[] for _ in words]
+        fs = self.model_frame_shift
+        k_can = k_rec = 0
+        for edit in align(canonical, recognised, self.cfg.costs):
+            if edit.ref is None:  # inserted: belongs to the word of the canonical phone before it
+                t = recognised_frames[k_rec]
+                phones_by_word[word_of[max(k_can - 1, 0)]].append(
+                    PhoneResult(None, "inserted", edit.hyp, t * fs, (t + 1) * fs)
+                )
+                k_rec += 1
+                continue
+            span, (start, end) = spans[k_can], bounds[k_can]
+            gop, score = self._gop(log_probs[span.start : span.end], ids[k_can])
+            status = "correct" if edit.op == "C" else "deleted" if edit.op == "D" else "substituted"
+            phones_by_word[word_of[k_can]].append(
+                PhoneResult(edit.ref, status, edit.hyp, start * fs, end * fs, gop, score)
+            )
+            k_can += 1
+            k_rec += edit.hyp is not None
+        return phones_by_word
 
     @property
     def model_frame_shift(self) -> float:
