@@ -99,3 +99,20 @@ def digits_model(digits, tmp_path_factory) -> dict[str, Path]:
                     "--config", conf, "--no-progress")  # fmt: skip
     assert code == 0, out
     return {"model": root / "exp" / "ctc_model.pt", "lm": root / "lm", "root": root, **digits}
+
+
+@pytest.fixture(scope="session")
+def digits_phone_model(digits_model, tmp_path_factory) -> Path:
+    """A phone CTC model (experiment folder) fine-tuned from the digits model's encoder (trained on characters):
+    the acoustics are learnt once for the suite, the phone head and the encoder adapt in 80 updates (~35 s)."""
+    root = tmp_path_factory.mktemp("digits_phones")
+    train = {**DIGITS_SETTINGS["train"], "max_steps": 80, "warmup_steps": 10}
+    (root / "conf.yaml").write_text(yaml.safe_dump({**DIGITS_SETTINGS, "train": train}))
+    code, out = run_cli("tokenizer", "train", "--kind", "phone", "--out", root / "phone")
+    assert code == 0, out
+    code, out = run_cli("finetune", "--cuts", digits_model["train"], "--tokenizer", root / "phone", "--exp-dir",
+                        root / "exp", "--config", root / "conf.yaml", "--init", digits_model["root"] / "exp" / "encoder.pt",
+                        "--no-progress")  # fmt: skip
+    assert code == 0, out
+    return root / "exp"
+

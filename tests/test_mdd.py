@@ -198,6 +198,9 @@ def test_canonical_pronunciation_normalises_and_lists_variants():
     assert words[-1].g2p and words[-1].phones  # unknown word: espeak-ng's guess, flagged
     with pytest.raises(PromptError, match="no word to pronounce"):
         canonical_pronunciation(" ?! ... ", lexicon)
+    with pytest.raises(PromptError, match="'日本語' is not written in English letters"):
+        canonical_pronunciation("hello 日本語", lexicon)
+    assert [w.word for w in canonical_pronunciation("Naïve café", lexicon)] == ["naive", "cafe"]
     with pytest.raises(PromptError, match="limit is 3"):
         canonical_pronunciation("one two three four", lexicon, max_words=3)
 

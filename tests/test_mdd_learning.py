@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import yaml
-from conftest import DIGITS_SETTINGS
-from conftest import run_cli as asr
 
 from asr.mdd.diagnosis import PronunciationAssessor
 from asr.text.espeak import IsolatedSynthesizer, Voice
@@ -21,22 +18,6 @@ ERRORS = [("ZERO", 0, "S"), ("THREE", 0, "T"), ("THREE", 0, "S"), ("FIVE", 2, "F
           ("SIX", 1, "IY"), ("NINE", 1, "IY"), ("EIGHT", 1, None), ("FOUR", 2, None), ("SIX", 3, None),
           ("ONE", 2, "M"), ("TWO", 0, "D")]  # fmt: skip
 DIGITS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT", "NINE")
-
-
-@pytest.fixture(scope="module")
-def phone_model(digits_model, tmp_path_factory):
-    """Phone CTC fine-tuned from the encoder of the session's digits model (trained on characters): the
-    acoustics are learnt once for the whole suite, the phone head and the encoder adapt in 80 updates."""
-    root = tmp_path_factory.mktemp("digits_phones")
-    train = {**DIGITS_SETTINGS["train"], "max_steps": 80, "warmup_steps": 10}
-    (root / "conf.yaml").write_text(yaml.safe_dump({**DIGITS_SETTINGS, "train": train}))
-    code, out = asr("tokenizer", "train", "--kind", "phone", "--out", root / "phone")
-    assert code == 0, out
-    code, out = asr("finetune", "--cuts", digits_model["train"], "--tokenizer", root / "phone", "--exp-dir",
-                    root / "exp", "--config", root / "conf.yaml", "--init", digits_model["root"] / "exp" / "encoder.pt",
-                    "--no-progress")  # fmt: skip
-    assert code == 0, out
-    return root / "exp"
 
 
 def detection(model_dir, verbose: bool = False) -> dict[str, int]:
@@ -79,8 +60,8 @@ def detection(model_dir, verbose: bool = False) -> dict[str, int]:
     }
 
 
-def test_finds_synthesised_mispronunciations(phone_model):
-    counts = detection(phone_model)
+def test_finds_synthesised_mispronunciations(digits_phone_model):
+    counts = detection(digits_phone_model)
     errors, found, exact = counts["errors"], counts["found"], counts["exact"]
     wrong_flags, correct_phones = counts["wrong_flags"], counts["correct_phones"]
     recall, false_rejection = found / errors, wrong_flags / correct_phones

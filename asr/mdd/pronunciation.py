@@ -8,6 +8,7 @@ lacks gets espeak-ng's (mapped to ARPAbet) and is flagged ``g2p``.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from asr.errors import UserError
@@ -33,11 +34,18 @@ class WordPronunciation:
 
 
 def prompt_words(text: str) -> list[str]:
-    """The words of a prompt after normalisation (lower case); :class:`PromptError` if there are none."""
+    """The words of a prompt after normalisation (lower case); :class:`PromptError` if there are none, or
+    if a word is not written in English letters (accents are folded first: "café" is fine)."""
     words = normalize_text(text, upper=False).split()
     if not words:
         raise PromptError(f"the text has no word to pronounce: {text[:80]!r}")
+    foreign = [w for w in words if not _ENGLISH.fullmatch(w)]
+    if foreign:
+        raise PromptError(f"pronunciation is assessed in English: {foreign[0]!r} is not written in English letters")
     return words
+
+
+_ENGLISH = re.compile(r"[a-z']+")
 
 
 def canonical_pronunciation(

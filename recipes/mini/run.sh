@@ -39,7 +39,7 @@ data=$here/data
 exp=$here/exp
 skip_setup=false
 objectives="wav2vec2 hubert data2vec data2vec2"
-hubert_clusters="100 500"   # k of HuBERT's iteration 1 (MFCC) and iteration 2 (iteration-1 features)
+hubert_clusters=""          # k of HuBERT's iteration 1 (MFCC) and iteration 2 (iteration-1 features); empty: "100 500" (tiny: "20 50")
 pretrain_steps=""            # updates per pretraining run; empty: the conf files' (tiny preset: 3)
 finetune_steps=""            # updates per fine-tuning run; empty: the conf files' (tiny preset: 3)
 splits=""                    # Libri-light fine-tuning splits; empty: "10min 1h" (tiny preset: "10min")
@@ -77,6 +77,7 @@ exp=$exp/$tag
 conf=$here/conf
 mkdir -p "$corpora" "$manifests"
 if [ -z "$pretrain_steps" ] && [ "$preset" = tiny ]; then pretrain_steps=3; fi
+if [ -z "$hubert_clusters" ]; then if [ "$preset" = tiny ]; then hubert_clusters="20 50"; else hubert_clusters="100 500"; fi; fi
 if [ -z "$finetune_steps" ] && [ "$preset" = tiny ]; then finetune_steps=3; fi
 if [ -z "$semi_steps" ] && [ "$preset" = tiny ]; then semi_steps=3; fi
 if [ -z "$generations" ]; then if [ "$preset" = tiny ]; then generations=1; else generations=2; fi; fi
