@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Idempotent set-up of a fresh Debian machine for this project:
-#   1. system packages (espeak-ng, sctk, cmake + boost for KenLM, flac tools),
+#   1. system packages (espeak-ng, sctk, cmake + boost for KenLM, flac tools, chromium for the browser test),
 #   2. a virtual environment in .venv with the project and its dev extra,
 #   3. KenLM's lmplz and build_binary, built from the kenlm sdist into .venv/bin.
 # Every step is skipped when its result is already there, so running it again is cheap.
@@ -12,7 +12,8 @@ log() { echo "[setup] $*" >&2; }
 
 # ---- 1. system packages -----------------------------------------------------------------
 apt_pkgs=(espeak-ng fortunes sctk cmake build-essential libboost-program-options-dev libboost-system-dev
-          libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libsndfile1)
+          libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libsndfile1
+          chromium)  # chromium: the app's real-browser test (Playwright drives it; `playwright install` cannot download here)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

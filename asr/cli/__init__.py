@@ -42,9 +42,10 @@ def cli(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
 
 
-from . import decode, export, finetune, lm, mdd, prepare, pretrain, score, semi, synth, tokenizer  # noqa: E402  (subcommands register)
+from . import app, decode, export, finetune, lm, mdd, prepare, pretrain, score, semi, synth, tokenizer  # noqa: E402  (subcommands register)
 
 __all__ = [
+    "app",
     "cli",
     "decode",
     "export",

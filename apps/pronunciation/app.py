@@ -1,0 +1,282 @@
+"""The pronunciation-practice app: record or upload a sentence, see which sounds were wrong, hear the difference.
+
+The UI only: every judgement comes from :class:`asr.mdd.diagnosis.PronunciationAssessor`. Start it with
+``asr app`` (see ``asr app --help``) or :func:`build_app` + ``launch()``.
+
+API: ``api_name="diagnose"`` takes an audio file and a text and returns the JSON of
+``asr mdd diagnose --json``; with ``gradio_client``::
+
+    Client("http://127.0.0.1:7860/").predict(handle_file("me.wav"), "Think fast", api_name="/diagnose")
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from asr.data.audio import SAMPLE_RATE, AudioLimits, read_audio
+from asr.errors import UserError
+from asr.mdd.diagnosis import DiagnoseConfig, Diagnosis, PronunciationAssessor
+
+EXAMPLES_DIR = Path(__file__).parent / "examples"
+STATUS_STYLE = {  # status -> (colour, how the phone is written under the word)
+    "correct": ("#1a7f37", "{phone}"),
+    "substituted": ("#cf222e", "{said}↔{phone}"),
+    "deleted": ("#6e7781", "<s>{phone}</s>"),
+    "inserted": ("#bc4c00", "+{said}"),
+}
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """What the app accepts; defaults suit practising one sentence at a time."""
+
+    limits: AudioLimits = field(default_factory=AudioLimits)
+    max_words: int = 40
+    max_text_chars: int = 400
+
+
+def examples() -> list[tuple[str, str]]:
+    """``(recording, sentence)`` pairs shipped with the app (``examples/examples.json``), for the demo."""
+    listing = EXAMPLES_DIR / "examples.json"
+    if not listing.is_file():
+        return []
+    return [(str(EXAMPLES_DIR / e["audio"]), e["text"]) for e in json.loads(listing.read_text())]
+
+
+class Analyser:
+    """The app's logic, independent of the widgets: checked inputs in, diagnosis and its views out."""
+
+    def __init__(self, assessor: PronunciationAssessor, cfg: AppConfig | None = None) -> None:
+        self.cfg = cfg or AppConfig()
+        self.assessor = assessor
+        self.assessor.cfg = DiagnoseConfig(limits=self.cfg.limits, max_words=self.cfg.max_words)
+
+    def diagnose(self, audio_path: str | None, text: str | None) -> tuple[Diagnosis, np.ndarray]:
+        """Diagnose an uploaded or recorded file; raises :class:`asr.errors.UserError` with a message for the
+        learner on any bad input."""
+        text = (text or "").strip()
+        if not text:
+            raise UserError("type the sentence you are going to say (or choose an example)")
+        if len(text) > self.cfg.max_text_chars:
+            raise UserError(
+                f"the sentence has {len(text)} characters; the limit is {self.cfg.max_text_chars}"
+            )
+        if not audio_path:
+            raise UserError("record yourself or upload a recording first")
+        audio = read_audio(uploaded_file(audio_path), self.cfg.limits)
+        return self.assessor.diagnose(audio, text), audio.samples
+
+    def reference_audio(self, diagnosis: Diagnosis, index: int) -> tuple[int, np.ndarray]:
+        """Word ``index`` spoken by espeak-ng from its canonical phones (the variant the learner was judged on)."""
+        from asr.text.espeak import IsolatedSynthesizer, Voice
+        from asr.text.phones import phones_to_espeak
+
+        word = diagnosis.words[index]
+        stressed = next(
+            (
+                p
+                for p in self.assessor.lexicon.pronunciations(word.word)
+                if [x.rstrip("012") for x in p] == word.pronunciation
+            ),
+            word.pronunciation,
+        )
+        with IsolatedSynthesizer() as tts:
+            speech = tts.synthesize(
+                phones_to_espeak([list(stressed)]), Voice("en-us", rate=140), sample_rate=SAMPLE_RATE
+            )
+        return SAMPLE_RATE, speech.samples
+
+
+def uploaded_file(path: str | Path) -> Path:
+    """``path`` if it lies in Gradio's upload area; a request cannot make the app read any other file."""
+    from gradio.utils import get_upload_folder
+
+    resolved, area = Path(path).resolve(), Path(get_upload_folder()).resolve()
+    if area not in resolved.parents:
+        raise UserError("the recording must be uploaded through the app")
+    return resolved
+
+
+def _colour(score: float) -> str:
+    """Red (0) → amber (60) → green (100) for a word's background."""
+    if score >= 85:
+        return "#dafbe1"
+    if score >= 60:
+        return "#fff8c5"
+    return "#ffebe9"
+
+
+def result_html(d: Diagnosis) -> str:
+    """The sentence, each word coloured by its score, its phones marked underneath."""
+    words = []
+    for w in d.words:
+        phones = []
+        for p in w.phones:
+            colour, template = STATUS_STYLE[p.status]
+            title = {"correct": f"{p.phone}: right", "substituted": f"said {p.said} instead of {p.phone}",
+                     "deleted": f"{p.phone} missing", "inserted": f"extra {p.said}"}[p.status]  # fmt: skip
+            shown = template.format(phone=html.escape(p.phone or ""), said=html.escape(p.said or ""))
+            phones.append(
+                f'<span class="pp-phone pp-{p.status}" style="color:{colour}" title="{title}">{shown}</span>'
+            )
+        flag = ' <span title="not in the dictionary: pronunciation guessed">*</span>' if w.g2p else ""
+        cls = "pp-word pp-flagged" if w.errors else "pp-word"
+        words.append(
+            f'<div class="{cls}" style="background:{_colour(w.accuracy)}" data-word="{html.escape(w.word)}">'
+            f'<div class="pp-text">{html.escape(w.word)}{flag}</div><div class="pp-phones">{" ".join(phones)}</div>'
+            f'<div class="pp-score">{w.accuracy:.0f}</div></div>'
+        )
+    notes = "".join(f'<p class="pp-warning">⚠ {html.escape(x)}</p>' for x in d.warnings)
+    return f'<div class="pp-result">{"".join(words)}</div>{notes}'
+
+
+def summary_markdown(d: Diagnosis) -> str:
+    lines = [
+        f"**Accuracy {d.accuracy:.0f}/100 · completeness {d.completeness:.0f}/100** ({d.duration:.1f} s)",
+        "",
+    ]
+    wrong = [w for w in d.words if w.errors]
+    if not wrong:
+        lines.append("Every sound as expected. Well done!")
+    for w in wrong:
+        notes = []
+        for p in w.errors:
+            notes.append({"substituted": f"said **{p.said}** instead of **{p.phone}**", "deleted": f"**{p.phone}** missing",
+                          "inserted": f"extra **{p.said}**"}[p.status])  # fmt: skip
+        lines.append(
+            f"- *{w.word}* ({w.accuracy:.0f}/100, complete {w.completeness:.0f}/100): {'; '.join(notes)}"
+        )
+    if d.unknown_words:
+        lines.append(f"\n\\* not in the dictionary, pronunciation guessed: {', '.join(d.unknown_words)}")
+    return "\n".join(lines)
+
+
+def waveform_figure(d: Diagnosis, samples: np.ndarray):
+    """The recording's waveform with the recognised phone boundaries; wrong phones in red."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 2.6), dpi=100)
+    step = max(1, len(samples) // 4000)
+    t = np.arange(0, len(samples), step) / SAMPLE_RATE
+    ax.plot(t, samples[::step], color="#8c959f", linewidth=0.6)
+    top = float(np.abs(samples).max()) or 1.0
+    for w in d.words:
+        ax.axvspan(w.start, w.end, color=_colour(w.accuracy), alpha=0.6, zorder=0)
+        ax.text((w.start + w.end) / 2, top * 1.05, w.word, ha="center", va="bottom", fontsize=9)
+        for p in w.phones:
+            colour = STATUS_STYLE[p.status][0]
+            ax.axvline(p.start, color=colour, linewidth=0.5, alpha=0.7)
+            ax.text(p.start, -top * 1.05, p.phone or f"+{p.said}", color=colour, fontsize=7, va="top")
+    ax.set_ylim(-top * 1.35, top * 1.35)
+    ax.set_xlim(0, len(samples) / SAMPLE_RATE)
+    ax.set_yticks([])
+    ax.set_xlabel("seconds")
+    fig.tight_layout()
+    return fig
+
+
+def write_json(d: Diagnosis) -> str:
+    """The full result as a JSON file in Gradio's temporary area, for the download button."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="pronunciation-", delete=False) as f:
+        json.dump(d.to_dict(), f, ensure_ascii=False, indent=1)
+    return f.name
+
+
+CSS = """
+.pp-result {display: flex; flex-wrap: wrap; gap: 6px;}
+.pp-word {border-radius: 6px; padding: 6px 8px; text-align: center; min-width: 3em;}
+.pp-text {font-size: 1.3em; font-weight: 600;}
+.pp-phones {font-family: monospace; font-size: 0.95em;}
+.pp-score {font-size: 0.8em; color: #57606a;}
+.pp-flagged {outline: 2px solid #cf222e;}
+"""
+
+
+def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
+    """The Gradio Blocks app around ``assessor``."""
+    import gradio as gr
+
+    analyser = Analyser(assessor, cfg)
+
+    def run(audio_path, text):
+        try:
+            d, samples = analyser.diagnose(audio_path, text)
+        except UserError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+        choices = [(f"{i + 1}. {w.word}", i) for i, w in enumerate(d.words)]
+        first_wrong = next((i for i, w in enumerate(d.words) if w.errors), 0)
+        return (result_html(d), summary_markdown(d), waveform_figure(d, samples), write_json(d),
+                gr.update(choices=choices, value=first_wrong), (d, samples))  # fmt: skip
+
+    def play(state, index):
+        if not state or index is None:
+            return None, None
+        d, samples = state
+        w = d.words[int(index)]
+        start, end = int(w.start * SAMPLE_RATE), int(w.end * SAMPLE_RATE)
+        return (SAMPLE_RATE, samples[max(0, start - 800) : end + 800]), analyser.reference_audio(
+            d, int(index)
+        )
+
+    def api(audio_path, text) -> dict:
+        try:
+            return analyser.diagnose(audio_path, text)[0].to_dict()
+        except UserError as exc:
+            raise gr.Error(str(exc), print_exception=False) from None
+
+    with gr.Blocks(title="Pronunciation practice") as demo:
+        gr.Markdown("# Pronunciation practice\nChoose or type a sentence, record it (or upload a recording), "
+                    "press **Analyse**: each word is coloured by its score, and under it every sound: "
+                    "right, said as another sound, missing, or extra.")  # fmt: skip
+        with gr.Row():
+            with gr.Column(scale=1):
+                text = gr.Textbox(label="Sentence to say", lines=2, max_length=analyser.cfg.max_text_chars)
+                audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Your recording")
+                analyse = gr.Button("Analyse", variant="primary")
+                shipped = examples()
+                if shipped:
+                    gr.Examples([[a, t] for a, t in shipped], inputs=[audio, text], label="Examples")
+            with gr.Column(scale=2):
+                result = gr.HTML(label="Result", elem_id="pp-result")
+                summary = gr.Markdown(elem_id="pp-summary")
+        plot = gr.Plot(label="Waveform and phone boundaries")
+        with gr.Row():
+            word = gr.Dropdown(label="Hear a word", choices=[], interactive=True)
+            mine = gr.Audio(label="You said", interactive=False)
+            reference = gr.Audio(label="Reference (espeak-ng)", interactive=False)
+        download = gr.File(label="Full result (JSON)")
+        state = gr.State()
+        analyse.click(
+            run, [audio, text], [result, summary, plot, download, word, state], api_visibility="private"
+        )
+        word.change(play, [state, word], [mine, reference], api_visibility="private")
+        # the API: an audio file and a text -> the JSON of `asr mdd diagnose --json`
+        api_audio, api_text, api_out = (
+            gr.File(visible=False),
+            gr.Textbox(visible=False),
+            gr.JSON(visible=False),
+        )
+        gr.Button(visible=False).click(api, [api_audio, api_text], api_out, api_name="diagnose")
+    demo.queue(
+        default_concurrency_limit=2
+    )  # two analyses at a time on a 2-core CPU; the rest wait in the queue
+    return demo
+
+
+def launch(model: Path, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
+           cfg: AppConfig | None = None, ssl_certfile: str | None = None, ssl_keyfile: str | None = None) -> None:  # fmt: skip
+    """Load ``model`` and serve the app (blocking)."""
+    cfg = cfg or AppConfig()
+    demo = build_app(PronunciationAssessor.from_path(model), cfg)
+    demo.launch(server_name=host, server_port=port, auth=auth, css=CSS, max_file_size=cfg.limits.max_bytes,
+                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, ssl_verify=ssl_certfile is None,
+                allowed_paths=[str(EXAMPLES_DIR)])  # fmt: skip

@@ -1,0 +1,213 @@
+"""The pronunciation app through its API (gradio_client against the app on a free port, in-process)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from asr.data.audio import AudioLimits
+from asr.errors import UserError
+
+pytestmark = pytest.mark.slow  # a trained phone model (the session's digits model, fine-tuned to phones)
+
+LIMITS = AudioLimits(max_seconds=8.0, max_bytes=2 * 2**20)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(digits_phone_model):
+    from apps.pronunciation.app import AppConfig, build_app
+    from asr.mdd.diagnosis import PronunciationAssessor
+
+    demo = build_app(
+        PronunciationAssessor.from_path(digits_phone_model), AppConfig(limits=LIMITS, max_words=20)
+    )
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
+                max_file_size=LIMITS.max_bytes)  # fmt: skip
+    yield f"http://127.0.0.1:{port}/"
+    demo.close()
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    from gradio_client import Client
+
+    return Client(app_url, verbose=False)
+
+
+def _digits(tmp: Path, name: str, phones: str) -> Path:
+    from asr.text.espeak import IsolatedSynthesizer, Voice
+    from asr.text.phones import phones_to_espeak
+
+    with IsolatedSynthesizer() as tts:
+        speech = tts.synthesize(
+            phones_to_espeak([w.split() for w in phones.split("|")]), Voice("en-us", "m3", rate=170), 16000
+        )
+    path = tmp / name
+    sf.write(path, speech.samples, 16000)
+    return path
+
+
+def diagnose(client, path, text):
+    from gradio_client import handle_file
+
+    return client.predict(handle_file(str(path)) if path else None, text, api_name="/diagnose")
+
+
+def test_known_errors_are_flagged(client, tmp_path):
+    # "four zero nine" with the Z of zero said as S (a substitution the digits model has heard: six, seven)
+    wav = _digits(tmp_path, "sero.wav", "F AO1 R | S IH1 R OW0 | N AY1 N")
+    result = diagnose(client, wav, "four zero nine")
+    four, zero = result["words"][:2]
+    assert zero["word"] == "zero" and zero["phones"][0]["phone"] == "Z"
+    # flagged: the brief digits model hears the S as some other sound (F, measured), or misses it
+    assert zero["phones"][0]["status"] in ("substituted", "deleted") and zero["phones"][0]["said"] != "Z"
+    assert "zero" in result["mispronounced_words"] and "four" not in result["mispronounced_words"]
+
+
+def _tone(
+    seconds: float, rate: int, channels: int = 1, dtype: str = "float32", level: float = 0.3
+) -> np.ndarray:
+    t = np.arange(int(seconds * rate)) / rate
+    x = level * np.sin(2 * np.pi * 180 * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))
+    x = np.repeat(x[:, None], channels, axis=1) if channels > 1 else x
+    if dtype == "int16":
+        return (x * 32767).astype(np.int16)
+    if dtype == "int32":
+        return (x * 2**31 * 0.99).astype(np.int32)
+    return x.astype(np.float32)
+
+
+@pytest.mark.parametrize(
+    "rate, channels, dtype, subtype",
+    [
+        (8000, 1, "int16", "PCM_16"),
+        (44100, 2, "float32", "FLOAT"),
+        (48000, 4, "int32", "PCM_32"),
+        (16000, 1, "float32", "PCM_24"),
+    ],
+)
+def test_any_rate_channels_and_format_is_analysed(client, tmp_path, rate, channels, dtype, subtype):
+    path = tmp_path / f"tone_{rate}_{channels}.wav"
+    sf.write(path, _tone(1.5, rate, channels, dtype), rate, subtype=subtype)
+    result = diagnose(client, path, "one two")
+    assert [w["word"] for w in result["words"]] == ["one", "two"] and result["duration"] == pytest.approx(
+        1.5, abs=0.01
+    )
+
+
+def test_clipping_is_a_warning(client, tmp_path):
+    sf.write(tmp_path / "loud.wav", np.clip(_tone(1.5, 16000) * 8, -1, 1), 16000)
+    result = diagnose(client, tmp_path / "loud.wav", "one two")
+    assert any("clipped" in w for w in result["warnings"])
+
+
+def test_unknown_words_are_analysed_and_flagged(client, tmp_path):
+    sf.write(tmp_path / "x.wav", _tone(2.0, 16000), 16000)
+    result = diagnose(client, tmp_path / "x.wav", "one zorblax")
+    assert result["unknown_words"] == ["zorblax"] and result["words"][1]["g2p"]
+
+
+def _bad_files(tmp: Path) -> dict[str, Path]:
+    files = {"empty": tmp / "empty.wav", "not audio": tmp / "notes.wav", "corrupt header": tmp / "cut.wav",
+             "too long": tmp / "long.wav", "too large": tmp / "large.wav", "silence": tmp / "silence.wav",
+             "too short": tmp / "short.wav"}  # fmt: skip
+    files["empty"].write_bytes(b"")
+    files["not audio"].write_text("this is a text file with an audio extension\n" * 20)
+    sf.write(tmp / "good.wav", _tone(1.0, 16000), 16000)
+    files["corrupt header"].write_bytes(
+        b"RIFF\x10\x00\x00\x00WAVEfmt " + (tmp / "good.wav").read_bytes()[20:60]
+    )
+    sf.write(
+        files["too long"], _tone(9.0, 8000), 8000, subtype="PCM_U8"
+    )  # 9 s over the 8 s limit, small file
+    sf.write(files["too large"], _tone(7.0, 48000, 2, "float32"), 48000, subtype="DOUBLE")  # ~5 MB over 2 MB
+    sf.write(files["silence"], np.zeros(16000, np.float32), 16000)
+    sf.write(files["too short"], _tone(0.01, 16000), 16000)
+    return files
+
+
+BAD_AUDIO = {
+    "empty": "the file is empty",
+    "not audio": "not a readable audio file",
+    "corrupt header": "not a readable audio file",
+    "too long": "limit is 8 s",
+    "too large": "",  # refused at upload (gradio's max_file_size) or by the app's own check
+    "silence": "the recording is silent",
+    "too short": "too short",
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_AUDIO))
+def test_bad_audio_gets_its_message(client, tmp_path, case):
+    from gradio_client.exceptions import AppError
+
+    path = _bad_files(tmp_path)[case]
+    with pytest.raises((AppError, ValueError)) as caught:  # ValueError: gradio_client's own upload refusal
+        diagnose(client, path, "one two")
+    message = str(caught.value)
+    assert BAD_AUDIO[case] in message, message
+    assert "Traceback" not in message
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [("", "type the sentence"), ("  ?!... ", "no word to pronounce"), ("один два", "not written in English letters"),
+     ("one " * 30, "the limit is 20"), ("x" * 500, "the limit is 400")],
+)  # fmt: skip
+def test_bad_prompts_get_their_message(client, tmp_path, text, message):
+    from gradio_client.exceptions import AppError
+
+    sf.write(tmp_path / "ok.wav", _tone(1.0, 16000), 16000)
+    with pytest.raises(AppError, match=message):
+        diagnose(client, tmp_path / "ok.wav", text)
+
+
+def test_digits_in_the_prompt_are_spelled_out(client, tmp_path):
+    sf.write(tmp_path / "ok.wav", _tone(2.0, 16000), 16000)
+    assert [w["word"] for w in diagnose(client, tmp_path / "ok.wav", "42")["words"]] == ["forty", "two"]
+
+
+def test_no_audio(client):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="record yourself or upload"):
+        diagnose(client, None, "one two")
+
+
+def test_only_uploaded_files_are_read(tmp_path):
+    from apps.pronunciation.app import uploaded_file
+
+    with pytest.raises(UserError, match="uploaded through the app"):
+        uploaded_file("/etc/passwd")
+    with pytest.raises(UserError, match="uploaded through the app"):
+        uploaded_file(tmp_path / "elsewhere.wav")
+
+
+def test_a_path_in_a_request_is_not_read(client):
+    from gradio_client.exceptions import AppError
+
+    forged = {"path": "/etc/hostname", "meta": {"_type": "gradio.FileData"}, "orig_name": "hostname.wav"}
+    with pytest.raises((AppError, ValueError)):
+        client.predict(forged, "one", api_name="/diagnose")
+
+
+def test_ten_simultaneous_requests_are_all_answered(client, tmp_path):
+    from gradio_client import handle_file
+
+    wav = _digits(tmp_path, "nine.wav", "N AY1 N | W AH1 N")
+    jobs = [client.submit(handle_file(str(wav)), "nine one", api_name="/diagnose") for _ in range(10)]
+    results = [job.result(timeout=300) for job in jobs]
+    assert len(results) == 10 and all([w["word"] for w in r["words"]] == ["nine", "one"] for r in results)
+    assert threading.active_count() < 200
