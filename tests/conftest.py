@@ -115,4 +115,3 @@ def digits_phone_model(digits_model, tmp_path_factory) -> Path:
                         "--no-progress")  # fmt: skip
     assert code == 0, out
     return root / "exp"
-

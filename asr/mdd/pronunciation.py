@@ -41,7 +41,9 @@ def prompt_words(text: str) -> list[str]:
         raise PromptError(f"the text has no word to pronounce: {text[:80]!r}")
     foreign = [w for w in words if not _ENGLISH.fullmatch(w)]
     if foreign:
-        raise PromptError(f"pronunciation is assessed in English: {foreign[0]!r} is not written in English letters")
+        raise PromptError(
+            f"pronunciation is assessed in English: {foreign[0]!r} is not written in English letters"
+        )
     return words
 
 
