@@ -23,9 +23,11 @@
 #            labelled split as phones + the L2 labels; with and without online-ensemble pseudo-labels),
 #            then MDD scores (precision, recall, F1, DER, PER) of every phone recogniser on the held-out
 #            speakers, into RESULTS.md
+#   stage 11 serve the pronunciation app (apps/pronunciation) on stage 10's native-online phone model and
+#            print its local URL; it runs until Ctrl-C (--app false skips it; the tiny preset does)
 #
 # Every stage is resumable: a finished step is skipped on rerun, a step killed half-way is redone
-# (training resumes from its last checkpoint). The app is added by the issue that builds it.
+# (training resumes from its last checkpoint).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -51,6 +53,8 @@ semi_steps=""                # updates per stage 7-8 training run; empty: the co
 generations=""               # noisy-student generations; empty: 2 (tiny preset: 1)
 semi_methods=""              # stage 9 word decoders; empty: "greedy beam" (tiny preset: greedy; stage 6 tests beam)
 semi_rounds=""               # stage 8 round 2 (from round 1's control: a stronger teacher); empty: 2 (tiny: 1)
+app=""                       # stage 11 serves the pronunciation app (blocks until Ctrl-C); empty: true (tiny: false)
+port=7860                    # the app's port
 inits=""                     # encoders to fine-tune from: scratch and/or objectives; empty: scratch + every
                              # pretrained one present (tiny preset: "scratch wav2vec2")
 
@@ -60,7 +64,7 @@ usage() {
   echo "         --objectives \"wav2vec2 hubert data2vec data2vec2\" --hubert-clusters \"100 500\" --pretrain-steps N"
   echo "         --finetune-steps N --splits \"10min 1h\" --units char|bpe --bpe-size N --methods \"greedy beam wfst\""
   echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --semi-split 1h --semi-steps N --generations N --semi-rounds 1|2"
-  echo "         --semi-methods \"greedy beam\""
+  echo "         --semi-methods \"greedy beam\" --app true|false --port N"
 }
 source "$root/recipes/lib.sh"
 parse_options "$@"
@@ -82,6 +86,7 @@ if [ -z "$finetune_steps" ] && [ "$preset" = tiny ]; then finetune_steps=3; fi
 if [ -z "$semi_steps" ] && [ "$preset" = tiny ]; then semi_steps=3; fi
 if [ -z "$generations" ]; then if [ "$preset" = tiny ]; then generations=1; else generations=2; fi; fi
 if [ -z "$semi_methods" ]; then if [ "$preset" = tiny ]; then semi_methods=greedy; else semi_methods="greedy beam"; fi; fi
+if [ -z "$app" ]; then if [ "$preset" = tiny ]; then app=false; else app=true; fi; fi
 if [ -z "$semi_rounds" ]; then if [ "$preset" = tiny ]; then semi_rounds=1; else semi_rounds=2; fi; fi
 if [ -z "$semi_split" ]; then if [ "$preset" = tiny ]; then semi_split=10min; else semi_split=1h; fi; fi
 if [ -z "$splits" ]; then if [ "$preset" = tiny ]; then splits=10min; else splits="10min 1h"; fi; fi
@@ -395,3 +400,9 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
 fi
 
 log "done; manifests in $manifests, experiments in $exp"
+
+# stage 11: the pronunciation app on stage 10's phone recogniser (native speech + online-ensemble pseudo-labels)
+if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ] && [ "$app" = true ]; then
+  log "stage 11: the pronunciation app: open http://127.0.0.1:$port/ in a browser (Ctrl-C stops it)"
+  exec asr app --model "$mdd/native-online" --port "$port"
+fi
