@@ -26,7 +26,7 @@ from asr.mdd.diagnosis import DiagnoseConfig, Diagnosis, PronunciationAssessor
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 STATUS_STYLE = {  # status -> (colour, how the phone is written under the word)
     "correct": ("#1a7f37", "{phone}"),
-    "substituted": ("#cf222e", "{said}↔{phone}"),
+    "substituted": ("#cf222e", "{phone}→{said}"),
     "deleted": ("#6e7781", "<s>{phone}</s>"),
     "inserted": ("#bc4c00", "+{said}"),
 }
