@@ -213,3 +213,14 @@ def test_ten_simultaneous_requests_are_all_answered(client, tmp_path):
     results = [job.result(timeout=300) for job in jobs]
     assert len(results) == 10 and all([w["word"] for w in r["words"]] == ["nine", "one"] for r in results)
     assert threading.active_count() < 200
+
+
+def test_asr_app_explains_a_missing_model_and_bad_options(tmp_path):
+    from conftest import run_cli
+
+    code, out = run_cli("app", "--model", tmp_path / "nothing")
+    assert code == 2 and "no phone model at" in out
+    code, out = run_cli("app", "--model", tmp_path, "--auth", "nopassword")
+    assert code == 2 and "--auth takes user:password" in out
+    code, out = run_cli("app", "--model", tmp_path, "--ssl-certfile", tmp_path / "cert.pem")
+    assert code == 2 and "needs both --ssl-certfile and --ssl-keyfile" in out

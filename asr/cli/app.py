@@ -32,9 +32,6 @@ def app(model: Path, host: str, port: int, auth: str | None, max_seconds: float,
     """Serve the pronunciation-practice app (record or upload, see and hear each wrong sound)."""
     from asr.data.audio import AudioLimits
 
-    if not (model.is_dir() and (model / "ctc_model.pt").is_file()) and not model.is_file():
-        hint = " (the main job makes it: bash recipes/mini/run.sh)" if model == DEFAULT_MODEL else ""
-        raise click.UsageError(f"no phone model at {model}{hint}; or pass --model EXP_DIR")
     credentials = None
     if auth is not None:
         user, sep, password = auth.partition(":")
@@ -43,6 +40,9 @@ def app(model: Path, host: str, port: int, auth: str | None, max_seconds: float,
         credentials = (user, password)
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("HTTPS needs both --ssl-certfile and --ssl-keyfile")
+    if not (model.is_dir() and (model / "ctc_model.pt").is_file()) and not model.is_file():
+        hint = " (the main job makes it: bash recipes/mini/run.sh)" if model == DEFAULT_MODEL else ""
+        raise click.UsageError(f"no phone model at {model}{hint}; or pass --model EXP_DIR")
     from apps.pronunciation.app import AppConfig, launch
 
     limits = AudioLimits(max_seconds=max_seconds, max_bytes=int(max_mb * 2**20))
