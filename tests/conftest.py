@@ -115,3 +115,27 @@ def digits_phone_model(digits_model, tmp_path_factory) -> Path:
                         "--no-progress")  # fmt: skip
     assert code == 0, out
     return root / "exp"
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on (for an app started in-process)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def speak_phones(path: Path, phones: str) -> Path:
+    """ARPAbet (words split by "|", stress digits optional) spoken by espeak-ng into a 16 kHz wav at ``path``:
+    a mispronunciation with an exact label."""
+    import soundfile as sf
+
+    from asr.text.espeak import IsolatedSynthesizer, Voice
+    from asr.text.phones import phones_to_espeak
+
+    with IsolatedSynthesizer() as tts:
+        words = [w.split() for w in phones.split("|")]
+        speech = tts.synthesize(phones_to_espeak(words), Voice("en-us", "m3", rate=170), 16000)
+    sf.write(path, speech.samples, 16000)
+    return path

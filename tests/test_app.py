@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-import socket
 import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import free_port, speak_phones
 
 from asr.data.audio import AudioLimits
 from asr.errors import UserError
@@ -17,12 +17,6 @@ from asr.errors import UserError
 pytestmark = pytest.mark.slow  # a trained phone model (the session's digits model, fine-tuned to phones)
 
 LIMITS = AudioLimits(max_seconds=8.0, max_bytes=2 * 2**20)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -47,19 +41,6 @@ def client(app_url):
     return Client(app_url, verbose=False)
 
 
-def _digits(tmp: Path, name: str, phones: str) -> Path:
-    from asr.text.espeak import IsolatedSynthesizer, Voice
-    from asr.text.phones import phones_to_espeak
-
-    with IsolatedSynthesizer() as tts:
-        speech = tts.synthesize(
-            phones_to_espeak([w.split() for w in phones.split("|")]), Voice("en-us", "m3", rate=170), 16000
-        )
-    path = tmp / name
-    sf.write(path, speech.samples, 16000)
-    return path
-
-
 def diagnose(client, path, text):
     from gradio_client import handle_file
 
@@ -68,7 +49,7 @@ def diagnose(client, path, text):
 
 def test_known_errors_are_flagged(client, tmp_path):
     # "four zero nine" with the Z of zero said as S (a substitution the digits model has heard: six, seven)
-    wav = _digits(tmp_path, "sero.wav", "F AO1 R | S IH1 R OW0 | N AY1 N")
+    wav = speak_phones(tmp_path / "sero.wav", "F AO1 R | S IH1 R OW0 | N AY1 N")
     result = diagnose(client, wav, "four zero nine")
     four, zero = result["words"][:2]
     assert zero["word"] == "zero" and zero["phones"][0]["phone"] == "Z"
@@ -208,7 +189,7 @@ def test_a_path_in_a_request_is_not_read(client):
 def test_ten_simultaneous_requests_are_all_answered(client, tmp_path):
     from gradio_client import handle_file
 
-    wav = _digits(tmp_path, "nine.wav", "N AY1 N | W AH1 N")
+    wav = speak_phones(tmp_path / "nine.wav", "N AY1 N | W AH1 N")
     jobs = [client.submit(handle_file(str(wav)), "nine one", api_name="/diagnose") for _ in range(10)]
     results = [job.result(timeout=300) for job in jobs]
     assert len(results) == 10 and all([w["word"] for w in r["words"]] == ["nine", "one"] for r in results)

@@ -8,11 +8,10 @@ Uses the system's chromium (``/usr/bin/chromium``); never ``playwright install``
 
 from __future__ import annotations
 
-import socket
 from pathlib import Path
 
 import pytest
-import soundfile as sf
+from conftest import free_port, speak_phones
 
 pytestmark = pytest.mark.slow  # a trained phone model (the session's digits model, fine-tuned to phones)
 
@@ -21,26 +20,6 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]  # fmt: skip
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TIMEOUT_MS = 30_000  # one analysis takes well under a second; the rest is the page and the upload
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _digits(tmp: Path, name: str, phones: str) -> Path:
-    """Digits spoken by espeak-ng from ARPAbet (words split by "|"), as a 16 kHz wav."""
-    from asr.text.espeak import IsolatedSynthesizer, Voice
-    from asr.text.phones import phones_to_espeak
-
-    with IsolatedSynthesizer() as tts:
-        speech = tts.synthesize(
-            phones_to_espeak([w.split() for w in phones.split("|")]), Voice("en-us", "m3", rate=170), 16000
-        )
-    path = tmp / name
-    sf.write(path, speech.samples, 16000)
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +74,7 @@ def test_analyse_in_the_browser(page, tmp_path):
 
     # "four zero nine" with the Z of zero said as S; the small digits model may hear another fricative there
     # (F in this suite's build), so what is checked is that the Z is flagged as substituted
-    wav = _digits(tmp_path, "sero.wav", "F AO1 R | S IH1 R OW0 | N AY1 N")
+    wav = speak_phones(tmp_path / "sero.wav", "F AO1 R | S IH1 R OW0 | N AY1 N")
     _upload(page, wav)
     analyse = page.get_by_role("button", name="Analyse")
 
