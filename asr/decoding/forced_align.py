@@ -53,12 +53,19 @@ def viterbi_path(log_probs: np.ndarray, targets: Sequence[int], blank: int = 0) 
     score = np.full(n_states, -np.inf)
     score[:2] = emit[0, :2]
     back = np.zeros((n_frames, n_states), dtype=np.int8)  # 0 stay, 1 from s-1, 2 from s-2
+    from_prev = np.full(n_states, -np.inf)
+    from_skip = np.full(n_states, -np.inf)
+    skip_rows = np.flatnonzero(can_skip)
     for t in range(1, n_frames):
-        from_prev = np.concatenate(([-np.inf], score[:-1]))
-        from_skip = np.where(can_skip, np.concatenate(([-np.inf, -np.inf], score[:-2])), -np.inf)
-        choices = np.stack([score, from_prev, from_skip])  # ties: stay, then the previous state
-        back[t] = choices.argmax(axis=0)
-        score = choices.max(axis=0) + emit[t]
+        from_prev[1:] = score[:-1]
+        from_skip[skip_rows] = score[skip_rows - 2]
+        # ties go to staying, then to the previous state (strict comparisons, in that order)
+        best, pointer = score.copy(), back[t]
+        better = from_prev > best
+        best[better], pointer[better] = from_prev[better], 1
+        better = from_skip > best
+        best[better], pointer[better] = from_skip[better], 2
+        score = best + emit[t]
     end = n_states - 1 if n_states == 1 or score[-1] >= score[-2] else n_states - 2
     total = float(score[end])
     if not np.isfinite(total):
