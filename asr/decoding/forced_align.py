@@ -2,10 +2,10 @@
 
 A Viterbi search over the CTC trellis (blank, token 1, blank, token 2, …, blank) in numpy. torchaudio's
 ``functional.forced_align`` does the same search but is in maintenance mode upstream and returns a worse
-path when two predecessor states tie exactly (pytorch/audio#4221, fix unmerged): on peaky posteriors it
-gave a path 16 nats below the best (the scripted model of ``tests/test_mdd.py``). The project keeps its
-own, checked against exhaustive search in ``tests/test_forced_align.py``; ties go to staying, then to the
-previous state, and the best path is always returned.
+path when two predecessor states tie exactly (pytorch/audio#4221, fix unmerged), which peaky posteriors
+make likely. The project keeps its own, checked against exhaustive search with and without ties in
+``tests/test_forced_align.py``; ties go to staying, then to the previous state, and the best path is
+always returned.
 """
 
 from __future__ import annotations

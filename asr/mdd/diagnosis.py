@@ -185,7 +185,8 @@ class PronunciationAssessor:
                 f"{sum(len(w.phones) for w in words)} sounds of the text; say the whole sentence"
             )
         choice = self._choose_variants(log_probs, words) if self.cfg.variants else [0] * len(words)
-        phones_by_word = self._judge(log_probs, words, choice)
+        recognised, recognised_frames = self._recognise(log_probs)
+        phones_by_word = self._judge(log_probs, words, choice, recognised, recognised_frames)
         results = [
             self._word(w, c, phones) for w, c, phones in zip(words, choice, phones_by_word, strict=True)
         ]
@@ -197,7 +198,7 @@ class PronunciationAssessor:
             accuracy=round(float(np.mean([p.score for p in scored])), 1),
             completeness=round(100 * sum(p.status != "deleted" for p in scored) / len(scored), 1),
             words=results,
-            recognised=self._recognise(log_probs)[0],
+            recognised=recognised,
             warnings=warnings,
         )
 
@@ -214,7 +215,12 @@ class PronunciationAssessor:
         return []
 
     def _judge(
-        self, log_probs: torch.Tensor, words: list[WordPronunciation], choice: list[int]
+        self,
+        log_probs: torch.Tensor,
+        words: list[WordPronunciation],
+        choice: list[int],
+        recognised: list[str],
+        recognised_frames: list[int],
     ) -> list[list[PhoneResult]]:
         """Each word's phones: canonical ones with times, GOP and verdict, and the recognised extras."""
         ids = self._ids(words, choice)
@@ -224,7 +230,6 @@ class PronunciationAssessor:
         bounds.append((spans[-1].start, min(log_probs.shape[0], spans[-1].end + 5)))
         canonical = [p for w, c in zip(words, choice, strict=True) for p in w.variants[c]]
         word_of = [i for i, (w, c) in enumerate(zip(words, choice, strict=True)) for _ in w.variants[c]]
-        recognised, recognised_frames = self._recognise(log_probs)
         phones_by_word: list[list[PhoneResult]] = [[] for _ in words]
         fs = self.model_frame_shift
         k_can = k_rec = 0
