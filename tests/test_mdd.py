@@ -156,6 +156,8 @@ def test_perceived_statistics_of_the_reference():
                 ops["I" if col.canonical is None else "D" if col.perceived is None else
                     "C" if col.canonical == col.perceived else "S"] += 1  # fmt: skip
     assert ops == {"C": 25714, "S": 3154, "D": 918, "I": 219}
+    perceived = read_phone_file(REFERENCE / "perceived.txt")
+    assert sum(phones.count("err") for phones in perceived.values()) == 118  # unclear phones, kept as err
     assert report.counts.f1 == 1.0 and report.counts.per == 0.0  # a perfect recogniser
 
 
