@@ -15,7 +15,7 @@ from conftest import run_cli as asr
 from asr.data.audio import AudioError, AudioLimits, read_audio
 from asr.mdd.align import align, error_counts, phone_distance
 from asr.mdd.diagnosis import DiagnosisError, PronunciationAssessor
-from asr.mdd.metrics import MddCounts, score_files, score_utterance
+from asr.mdd.metrics import MddCounts, read_phone_file, score_files, score_utterance
 from asr.mdd.pronunciation import PromptError, canonical_pronunciation
 from asr.text.lexicon import Lexicon
 from asr.text.tokenizer import CharTokenizer, PhoneTokenizer
