@@ -43,7 +43,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-DEFAULT_MODEL = ROOT / "recipes/mini/exp/mini_seed0/mdd/native-online"
+DEFAULT_MODEL = ROOT / "recipes/mini/exp/mini_seed0/app_model"
 # about 2, 5 and 10 s at espeak-ng's en-us, 160 words per minute (the actual durations are reported)
 SENTENCES = {
     2: "The red car is very fast today.",

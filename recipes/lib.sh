@@ -29,13 +29,15 @@ log() { echo "$(date '+%F %T') [$(basename "$0")] $*" >&2; }
 # the step is redone cleanly; a step whose command changed (another seed, say) or whose inputs were
 # remade since is redone too. OUTPUT "resume:DIR" is for commands that resume from what they left in
 # DIR (training): DIR is kept when the same command was merely interrupted, and removed when the
-# command or its inputs changed. The seconds each step took go to $done_dir/NAME.seconds.
+# command or its inputs changed. The seconds each step took go to $done_dir/NAME.seconds; with
+# $visited_steps set, each step's name (run or skipped) is appended to that file: the path a run takes.
 step() {
   local name=$1 output=$2; shift 2
   local after=()
   while [ "$1" != "--" ]; do after+=("$1"); shift; done
   shift
   local marker=$done_dir/$name.done started=$done_dir/$name.started command stale=false dep
+  if [ -n "${visited_steps:-}" ]; then mkdir -p "$done_dir"; echo "$name" >> "$visited_steps"; fi
   command=$(printf '%q ' "$@")
   for dep in "${after[@]}"; do
     [ "$done_dir/$dep.done" -nt "$marker" ] && stale=true

@@ -1,4 +1,5 @@
-"""``asr pretrain`` and ``asr hubert-kmeans``: every objective through the CLI, resume, and one-line user errors."""
+"""``asr pretrain`` and ``asr hubert-kmeans``: every objective through the CLI, resume, one-line user errors, and
+Lhotse Shar folders as input (the same audio as the manifest; shards dealt out by rank under torchrun)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import yaml
 from conftest import run_cli as asr
 from conftest import write_tone_cuts
+from lhotse import CutSet
 
 from asr.cli import pretrain as pretrain_cli
 from asr.training import load_checkpoint
@@ -177,3 +180,112 @@ def test_pretrain_under_torchrun_with_two_cpu_ranks(tmp_path, cuts_path):
         and (exp / "encoder.pt").exists()
         and (exp / "pretrain.yaml").exists()
     )
+
+
+# -- Lhotse Shar folders as --cuts ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def shar_dir(tmp_path_factory, cuts_path) -> Path:
+    """The ten tone cuts' pretraining windows exported to Lhotse Shar: 4 shards (3 + 3 + 3 + 1), FLAC audio."""
+    from asr.data.dataset import pretraining_cuts
+
+    out = tmp_path_factory.mktemp("shar")
+    pretraining_cuts(cuts_path).to_shar(out, fields={"recording": "flac"}, shard_size=3)
+    return out
+
+
+def test_a_shar_folder_reads_the_audio_the_manifest_does(shar_dir, cuts_path):
+    from asr.data.dataset import AudioDataset, pretraining_cuts
+
+    assert len(list(shar_dir.glob("cuts.*.jsonl.gz"))) == len(list(shar_dir.glob("recording.*.tar"))) == 4
+    manifest = {c.id: c for c in pretraining_cuts(cuts_path)}
+    shar = list(pretraining_cuts(shar_dir))
+    assert [c.id for c in shar] == list(manifest)  # the export's order, every window once
+    for cut in shar:
+        assert cut.recording.sources[0].type == "memory"  # read from the shard, not the original file
+        assert np.array_equal(cut.load_audio(), manifest[cut.id].load_audio())  # 16-bit FLAC both ways
+    batch = AudioDataset()[CutSet.from_cuts(shar[:2])]
+    assert batch.cut_ids == [c.id for c in shar[:2]]
+    want = np.concatenate([manifest[c.id].load_audio()[0] for c in shar[:2]])
+    got = torch.cat([batch.audio[i, :n] for i, n in enumerate(batch.audio_lengths.tolist())]).numpy()
+    assert np.array_equal(got, want)
+
+
+def test_shar_shards_are_dealt_out_by_rank(shar_dir, tmp_path):
+    from asr.data.common import CorpusError
+    from asr.data.dataset import pretraining_cuts
+
+    every = [c.id for c in pretraining_cuts(shar_dir)]
+    ranks = [[c.id for c in pretraining_cuts(shar_dir, rank=r, world_size=2)] for r in (0, 1)]
+    assert len(ranks[0]) == 6 and len(ranks[1]) == 4  # shards 0 and 2, shards 1 and 3
+    assert sorted(ranks[0] + ranks[1]) == sorted(every)
+    with pytest.raises(CorpusError, match="4 Lhotse Shar shards, fewer than the 5 ranks"):
+        pretraining_cuts(shar_dir, rank=0, world_size=5)
+    with pytest.raises(CorpusError, match=f"no Lhotse Shar shards .* in {tmp_path}"):
+        pretraining_cuts(tmp_path)
+    cut_short = tmp_path / "cut_short"
+    cut_short.mkdir()
+    for path in shar_dir.iterdir():
+        if path.name != "recording.000003.tar":
+            (cut_short / path.name).write_bytes(path.read_bytes())
+    with pytest.raises(CorpusError, match="3 recording shards for 4 cuts shards"):
+        pretraining_cuts(cut_short)
+
+
+def test_ranks_with_their_own_shards_take_every_batch_of_their_stream():
+    from itertools import islice
+
+    from asr.training.data import resume_stream
+
+    class Sampler:  # epochs of 3 batches named by (epoch, index), like a lhotse sampler after set_epoch
+        epoch = 0
+
+        def set_epoch(self, epoch: int) -> None:
+            self.epoch = epoch
+
+        def __iter__(self):
+            return iter([f"{self.epoch}.{i}" for i in range(3)])
+
+    take = lambda stream, n: [b for b, _ in islice(stream, n)]  # noqa: E731
+    assert take(resume_stream(Sampler(), None, 1, 1, 2, own_cuts=True), 4) == ["0.0", "0.1", "0.2", "1.0"]
+    last = [(0, 1), (1, 0)]  # each rank's last consumed batch of its own stream
+    assert take(resume_stream(Sampler(), last, 2, 0, 2, own_cuts=True), 2) == ["0.2", "1.0"]
+    assert take(resume_stream(Sampler(), last, 2, 1, 2, own_cuts=True), 2) == ["1.1", "1.2"]
+    # another world size deals the shards out anew: the run goes on with the next epoch
+    assert take(resume_stream(Sampler(), last, 2, 0, 4, own_cuts=True), 1) == ["2.0"]
+
+
+def test_pretrain_on_a_shar_folder_and_its_errors(tmp_path, shar_dir):
+    conf = settings_file(tmp_path / "conf.yaml", "data2vec")
+    exp = tmp_path / "exp"
+    code, out = asr("pretrain", "--objective", "data2vec", "--cuts", shar_dir, "--exp-dir", exp,
+                    "--config", conf, "--max-steps", 2, "--no-progress")  # fmt: skip
+    assert code == 0 and "step 2 (resumed from 0)" in out, out
+    written = yaml.safe_load((exp / "pretrain.yaml").read_text())
+    assert written["cuts"] == str(shar_dir) and written["cuts_format"] == "shar"
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    code, out = asr("pretrain", "--objective", "data2vec", "--cuts", empty, "--exp-dir", tmp_path / "e",
+                    "--config", conf, "--max-steps", 1)  # fmt: skip
+    assert code == 2 and f"Error: no Lhotse Shar shards (cuts.000000.jsonl.gz, ...) in {empty}" in out, out
+    assert "Traceback" not in out
+
+
+def test_pretrain_on_a_shar_folder_under_torchrun_reads_each_shard_once(tmp_path, shar_dir):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    exp = tmp_path / "exp"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
+           "--master-port", str(port), "-m", "asr.cli", "pretrain", "--objective", "data2vec",
+           "--cuts", str(shar_dir), "--exp-dir", str(exp), "--config", str(settings_file(tmp_path / "c.yaml", "data2vec")),
+           "--max-steps", "2", "--device", "cpu", "--no-progress"]  # fmt: skip
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("data2vec: step 2 (resumed from 0)") == 2
+    for rank in (0, 1):
+        assert f"reading Lhotse Shar: 2 of 4 shards (rank {rank} of 2) from {shar_dir}" in proc.stderr
+    assert load_checkpoint(exp / "checkpoint-2.pt")["data"]["world_size"] == 2

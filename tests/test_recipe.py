@@ -82,42 +82,57 @@ def test_stages_write_every_manifest(finished_run):
     assert not list(manifests.glob(".*.tmp"))
 
 
-PRETRAIN_STEPS = 9  # stage 2: three objectives + HuBERT's k-means, labels and training, twice
-INITS = ("scratch", "wav2vec2")  # the tiny preset's --inits
-METHODS = ("greedy", "beam", "wfst")
-# stage 3: LM text + 2 tokenizers; 4: two LMs; 5: a fine-tuning per init (tiny: the 10 min split only);
-# 6: a decoding per init, method and part
-LATER_STEPS = 3 + 2 + len(INITS) + len(INITS) * len(METHODS) * 2
-# stage 7: control, noisy student, online ensemble; 8: phone tokenizer, dev split, baseline + the same three;
-# 9: the 4 word systems (tiny: one noisy-student generation, greedy only) and the 4 phone ones, x dev/test
-SEMI_SYSTEMS = ("baseline", "continued", "nst-gen1", "online-ensemble")
-PHONE_CHAIN = (
-    1 + 4 + len(SEMI_SYSTEMS) * 2
-)  # the steps that read the L2-ARCTIC manifests: split, training, decoding
-SEMI_STEPS = 3 + 1 + PHONE_CHAIN + len(SEMI_SYSTEMS) * 2
-# stage 10: MDD reference files, native + L2 training cuts, two phone recognisers and their decodings
+INITS = ("scratch", "data2vec")  # the default path: from scratch and from its one pretrained encoder
+METHODS = ("greedy", "beam")
+# the default path (tiny preset): stage 0-1: 3 + 4; 2: data2vec; 3: LM text + 2 tokenizers; 4: two LMs;
+# 5: a fine-tuning per init (tiny: the 10 min split); 6: a decoding per init, method and part;
+# 8: phone tokenizer, dev split, baseline, continued, round 2's control and noisy student;
+# 9: those four phone systems x dev/test; 10: MDD reference files
+PHONE_SYSTEMS = ("baseline", "continued", "round2-continued", "round2-nst-gen1")
+DEFAULT_STEPS = 7 + 1 + 3 + 2 + len(INITS) + len(INITS) * len(METHODS) * 2 + 6 + len(PHONE_SYSTEMS) * 2 + 1
+# --all adds: the other objectives (stage 2: wav2vec2, data2vec2, HuBERT's k-means, labels and training twice),
+# the word systems (stage 7; one generation in tiny), round 1's noisy student and online ensemble and round 2's
+# online ensemble for phones, and the native-speech phone recognisers (stage 10)
+ALL_PRETRAIN_STEPS = 8
+WORD_SYSTEMS = ("baseline", "continued", "nst-gen1", "online-ensemble")
+ALL_PHONE_SYSTEMS = (
+    *PHONE_SYSTEMS[:2],
+    "nst-gen1",
+    "online-ensemble",
+    *PHONE_SYSTEMS[2:],
+    "round2-online-ensemble",
+)
 MDD_SYSTEMS = ("native", "native-online")
-MDD_STEPS = 2 + len(MDD_SYSTEMS) * 2
-LATER_STEPS += SEMI_STEPS + MDD_STEPS
+
+
+@pytest.fixture(scope="module")
+def all_run(finished_run) -> tuple[Path, str]:
+    """The --all comparisons on top of the default run: the other objectives, then stages 7-10."""
+    data, _ = finished_run
+    log = finish(recipe(data, "--all", "--stage", "2", "--stop-stage", "2"))
+    return data, log + finish(recipe(data, "--all", "--stage", "7", "--stop-stage", "10"))
 
 
 def test_rerun_skips_finished_steps(finished_run):
     data, _ = finished_run
     before = manifest_bytes(data)
     log = finish(recipe(data))
-    assert log.count("done before, skipped") == 7 + PRETRAIN_STEPS + LATER_STEPS, log
+    assert log.count("done before, skipped") == DEFAULT_STEPS, log
+    assert "finished in" not in log, log
     assert manifest_bytes(data) == before
 
 
 def test_a_redone_step_redoes_the_steps_that_read_its_output(finished_run):
-    # stage 10's training cuts: its two trainings read them, and the decodings read the trainings' models
+    # the word 3-gram: the LM beam decodings read it (and the token LM sits in its folder); greedy ones do not
     data, _ = finished_run
-    (data / ".done" / TAG / "mdd-train-cuts.done").unlink()
-    log = finish(recipe(data, "--stage", "10"))
-    assert "step mdd-train-cuts: lhotse combine" in log
-    for system in MDD_SYSTEMS:
-        assert f"step mdd-{system}: asr finetune" in log and f"step mdd-decode-{system}: asr decode" in log
-    assert log.count("done before, skipped") == 1, log  # mdd-reference, which reads other inputs
+    (data / ".done" / TAG / "lm-3gram.done").unlink()
+    log = finish(recipe(data, "--stage", "4", "--stop-stage", "6"))
+    assert "step lm-3gram: asr lm build" in log and "step lm-tokens: asr lm tokens" in log
+    for init in INITS:
+        for part in ("dev-clean", "test-clean"):
+            assert f"step decode-10min-{init}-beam-{part}: asr decode" in log
+            assert f"step decode-10min-{init}-greedy-{part}: done before, skipped" in log
+    assert log.count("done before, skipped") == len(INITS) * 3, log  # the fine-tunings and greedy decodings
 
 
 def test_stage_options_select_stages(finished_run, tmp_path: Path):
@@ -147,8 +162,12 @@ def test_a_killed_run_resumes_to_the_same_result(finished_run, tmp_path: Path):
     assert manifest_texts(killed) == manifest_texts(data)
 
 
-def test_pretraining_stage_writes_an_encoder_per_objective(finished_run):
-    data, log = finished_run
+def test_pretraining_stage_writes_an_encoder_per_objective(all_run):
+    data, log = all_run
+    assert (
+        log.count("finished in") >= ALL_PRETRAIN_STEPS
+        and "step pretrain-data2vec: done before, skipped" in log
+    )
     exp = data / "exp" / TAG / "pretrain"
     for name in ("wav2vec2", "data2vec", "data2vec2", "hubert/iter1", "hubert/iter2", "hubert/final"):
         state = torch.load(exp / name / "encoder.pt", weights_only=True)
@@ -160,8 +179,8 @@ def test_pretraining_stage_writes_an_encoder_per_objective(finished_run):
 
 def test_an_interrupted_training_step_resumes_and_a_changed_one_restarts(finished_run):
     data, _ = finished_run
-    args = ("--stage", "2", "--stop-stage", "2", "--objectives", "wav2vec2")
-    (data / ".done" / TAG / "pretrain-wav2vec2.done").unlink()  # as if killed after its last checkpoint
+    args = ("--stage", "2", "--stop-stage", "2", "--objectives", "data2vec")
+    (data / ".done" / TAG / "pretrain-data2vec.done").unlink()  # as if killed after its last checkpoint
     log = finish(recipe(data, *args))
     assert "resuming from what the interrupted run left" in log and "step 3 (resumed from 3)" in log, log
     log = finish(recipe(data, *args, "--pretrain-steps", "4"))  # another command: a fresh run
@@ -186,43 +205,84 @@ def test_finetuning_and_decoding_stages_score_every_model(finished_run):
         assert (exp / "decode" / "10min" / init / "beam" / "dev-clean" / "hyp.tune.json").is_file()
     table = (exp / "decode" / "wer_table.md").read_text()
     assert all(f"| 10min | {init} |" in table for init in INITS), table
-    assert not (ROOT / "RESULTS.md").read_text().count("(tiny)"), "the tiny preset must not touch RESULTS.md"
+    assert "preset tiny" not in (ROOT / "RESULTS.md").read_text(), "the tiny preset must not touch RESULTS.md"
 
 
-def test_semi_supervised_stages_train_and_score_every_system(finished_run):
+def test_results_have_the_four_tables_and_the_path_times(finished_run):
+    data, _ = finished_run
+    results = (data / "exp" / TAG / "RESULTS.md").read_text()
+    for key in ("T1", "T2", "T3", "T4"):
+        assert f"<!-- mini {key}: begin -->" in results and f"## {key}." in results, key
+    assert "| 10min | data2vec |" in results and "| round2-nst-gen1 |" in results
+    visited = (data / ".done" / TAG / "path-default.steps").read_text().split()
+    assert len(set(visited)) == DEFAULT_STEPS and "semi-words-nst" not in visited
+    total = next(line for line in results.splitlines() if line.startswith("| | total |"))
+    assert int(total.split("|")[4].split()[0]) > 0, total  # the default path's seconds
+
+
+def test_the_app_model_is_the_noisy_student_phone_recogniser(finished_run):
+    data, _ = finished_run
+    link = data / "exp" / TAG / "app_model"
+    assert (
+        link.is_symlink()
+        and link.resolve() == (data / "exp" / TAG / "semi/phones/round2/nst/gen1/student").resolve()
+    )
+    assert (link / "ctc_model.pt").is_file()
+
+
+def _phone_scores(semi: Path, system: str, part: str) -> dict:
     import json
 
-    data, log = finished_run
+    return json.loads((semi / "phones" / "decode" / system / "greedy" / part / "wer.json").read_text())
+
+
+def test_phone_recogniser_stages_train_and_score_every_system(finished_run):
+    import json
+
+    data, _ = finished_run
     semi = data / "exp" / TAG / "semi"
-    for task, parts in (("words", ("dev-clean", "test-clean")), ("phones", ("dev", "test"))):
-        for system in SEMI_SYSTEMS:
-            for part in parts:
-                scored = json.loads(
-                    (semi / task / "decode" / system / "greedy" / part / "wer.json").read_text()
-                )
-                assert scored["utts"] > 0 and scored["ref_words"] > 0, (task, system, part)
-        generation = json.loads((semi / task / "nst" / "gen1" / "done.json").read_text())
-        assert generation["pseudo_labels"]["cuts"] > 0 and generation["dev"]["units"] == (
-            "phone" if task == "phones" else "char"
-        )
-        assert (semi / task / "online" / "teacher_model.pt").is_file()
+    for system in PHONE_SYSTEMS:
+        for part in ("dev", "test"):
+            scored = _phone_scores(semi, system, part)
+            assert scored["utts"] > 0 and scored["ref_words"] > 0, (system, part)
+    generation = json.loads((semi / "phones" / "round2" / "nst" / "gen1" / "done.json").read_text())
+    assert generation["pseudo_labels"]["cuts"] > 0 and generation["dev"]["units"] == "phone"
+    assert generation["teacher"].endswith("semi/phones/continued/ctc_model.pt")
+    assert not (semi / "words").exists() and not (semi / "phones" / "online").exists()  # --all only
     # phone references are the annotators' perceived phones, not words
-    scored = json.loads(
-        (semi / "phones" / "decode" / "baseline" / "greedy" / "test" / "wer.json").read_text()
-    )
+    scored = _phone_scores(semi, "baseline", "test")
     test = CutSet.from_file(data / "manifests" / TAG / "l2arctic_cuts_test.jsonl.gz")
     assert scored["ref_words"] == sum(len(s.custom["perceived_phones"]) for c in test for s in c.supervisions)
     assert scored["ref_words"] > 2 * sum(len(s.text.split()) for c in test for s in c.supervisions)
+
+
+def test_all_adds_the_word_systems_and_every_phone_comparison(all_run):
+    import json
+
+    data, log = all_run
+    semi = data / "exp" / TAG / "semi"
+    for system in WORD_SYSTEMS:
+        for part in ("dev-clean", "test-clean"):
+            scored = json.loads(
+                (semi / "words" / "decode" / system / "greedy" / part / "wer.json").read_text()
+            )
+            assert scored["utts"] > 0 and scored["ref_words"] > 0, (system, part)
+    assert json.loads((semi / "words" / "nst" / "gen1" / "done.json").read_text())["dev"]["units"] == "char"
+    for system in ALL_PHONE_SYSTEMS:
+        assert _phone_scores(semi, system, "test")["utts"] > 0, system
+    for task in ("words", "phones"):
+        assert (semi / task / "online" / "teacher_model.pt").is_file()
+    assert "step semi-phones-r2-nst: done before, skipped" in log  # the default path's systems are reused
     table = (semi / "semi_table.md").read_text()
-    assert all(f"| {system} |" in table for system in SEMI_SYSTEMS), table
+    assert all(f"| {system} |" in table for system in (*WORD_SYSTEMS, *ALL_PHONE_SYSTEMS)), table
 
 
-def test_mdd_stage_scores_every_phone_recogniser(finished_run):
+def test_mdd_stage_scores_every_phone_recogniser(all_run):
     import json
 
     from asr.mdd.metrics import score_files
 
-    data, _ = finished_run
+    data, _ = all_run
     mdd = data / "exp" / TAG / "mdd"
     test = CutSet.from_file(data / "manifests" / TAG / "l2arctic_cuts_test.jsonl.gz")
     canonical = (mdd / "reference" / "canonical.txt").read_text().splitlines()
@@ -232,7 +292,8 @@ def test_mdd_stage_scores_every_phone_recogniser(finished_run):
         reference / "canonical.txt", reference / "perceived.txt", reference / "perceived.txt"
     )
     assert perfect.counts.f1 == 1.0 or perfect.counts.tr == 0
-    for system in (*SEMI_SYSTEMS, *MDD_SYSTEMS):
+    systems = (*ALL_PHONE_SYSTEMS, *MDD_SYSTEMS)
+    for system in systems:
         scores = json.loads((mdd / "scores" / system / "mdd.json").read_text())
         assert scores["perceived_phones"] == perfect.counts.perceived_phones > 0 and 0 <= scores["f1"] <= 1, (
             system
@@ -241,4 +302,6 @@ def test_mdd_stage_scores_every_phone_recogniser(finished_run):
         assert scores["ta"] + scores["fr"] == perfect.counts.ta, system
         assert (mdd / "scores" / system / "confusion.png").is_file()
     table = (mdd / "mdd_table.md").read_text()
-    assert all(f"| {system} |" in table for system in (*SEMI_SYSTEMS, *MDD_SYSTEMS)), table
+    assert all(f"| {system} |" in table for system in systems), table
+    results = (data / "exp" / TAG / "RESULTS.md").read_text()
+    assert "labelled-only `native` → with pseudo-labels `native-online`" in results

@@ -9,8 +9,8 @@ import click
 from . import cli
 
 ROOT = Path(__file__).resolve().parents[2]
-#: The model the main job (recipes/mini/run.sh, stage 10) trains for the app.
-DEFAULT_MODEL = ROOT / "recipes" / "mini" / "exp" / "mini_seed0" / "mdd" / "native-online"
+#: The phone model the main job (recipes/mini/run.sh) trains for the app: a link stage 10 makes.
+DEFAULT_MODEL = ROOT / "recipes" / "mini" / "exp" / "mini_seed0" / "app_model"
 
 
 @cli.command("app")

@@ -5,7 +5,8 @@ an optional YAML file with sections ``model``, ``objective`` and ``train``, then
 The resolved settings are written to ``EXP_DIR/pretrain.yaml``.
 
 The same command runs under ``torchrun --nproc-per-node N -m asr.cli pretrain ...`` (DDP, one process per
-GPU or CPU rank; every rank reads the same manifest and lhotse's sampler deals it out).
+GPU or CPU rank; every rank reads the same manifest and lhotse's sampler deals it out). ``--cuts`` may also
+be a Lhotse Shar folder (``lhotse shar export``, ``CutSet.to_shar``): then each rank reads its own shards.
 """
 
 from __future__ import annotations
@@ -38,9 +39,10 @@ def _write_settings(exp_dir: Path, settings: dict) -> None:
 
 @cli.command()
 @click.option("--objective", type=click.Choice(OBJECTIVES), required=True, help="Self-supervised objective.")
-@click.option("--cuts", "cuts_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Unlabelled cut manifest; split into windows of at most --segment s (HuBERT: the "
-              "manifest `asr hubert-kmeans label` wrote).")  # fmt: skip
+@click.option("--cuts", "cuts_path", type=click.Path(path_type=Path), required=True,
+              help="Unlabelled cut manifest, or a Lhotse Shar folder (under torchrun each rank reads its own "
+              "shards); split into windows of at most --segment s (HuBERT: the manifest `asr hubert-kmeans "
+              "label` wrote).")  # fmt: skip
 @click.option("--exp-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Checkpoints, TensorBoard logs, pretrain.yaml and the final encoder.pt.")  # fmt: skip
 @click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
@@ -94,20 +96,25 @@ def pretrain(objective: str, cuts_path: Path, exp_dir: Path, config_file: Path |
     settings["train"].update({k: v for k, v in train_options.items() if v is not None})
     obj, cfg = build_pretraining(objective, settings, init, source)
     encoder = obj.encoder
-    cuts = pretraining_cuts(cuts_path, max_duration=segment)
+    # A Shar folder is dealt out by shard, each rank streaming its own (torchrun sets RANK and WORLD_SIZE);
+    # a manifest is read whole by every rank.
+    shar = cuts_path.is_dir()
+    rank, world = int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+    cuts = pretraining_cuts(cuts_path, max_duration=segment, rank=rank, world_size=world)
     if objective == "hubert":
         check_hubert_labels(cuts, encoder, obj.num_clusters, cuts_path)
 
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes
         exp_dir.mkdir(parents=True, exist_ok=True)
         _write_settings(exp_dir, {
-            "objective": objective, "cuts": str(cuts_path), "segment": segment,
+            "objective": objective, "cuts": str(cuts_path), "cuts_format": "shar" if shar else "manifest",
+            "segment": segment,
             "init": str(init) if init else None,
             "model": dataclasses.asdict(encoder.cfg),
             "objective_config": {**dataclasses.asdict(obj.cfg), **settings["objective"]},
             "train": dataclasses.asdict(cfg),
         })  # fmt: skip
-    result = train(obj, cuts, cfg, resume=resume)
+    result = train(obj, cuts, cfg, resume=resume, own_cuts=shar)
     last = result.losses[max(result.losses)] if result.losses else float("nan")
     skipped = ", ".join(f"{n} {r}" for r, n in sorted(result.skipped.items())) or "none"
     click.echo(

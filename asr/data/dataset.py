@@ -5,6 +5,11 @@ the voice-activity segments, at most ``max_duration`` seconds each, at 16 kHz. A
 them into batches of about equal total duration, and :class:`AudioDataset` loads and pads one such group
 into a :class:`Batch`, dropping (and counting) cuts whose audio is unusable instead of crashing a run
 that may be days long.
+
+Cuts come from a manifest file or from a Lhotse Shar folder (``cuts.000000.jsonl.gz`` beside
+``recording.000000.tar`` ..., as ``lhotse shar export`` and ``CutSet.to_shar`` write it): each cut's
+audio is then read sequentially from its shard rather than from one file per recording, and under DDP
+each rank reads only its own shards (:func:`shar_cuts`).
 """
 
 from __future__ import annotations
@@ -171,9 +176,59 @@ class AudioDataset(torch.utils.data.Dataset):
         )
 
 
-def load_cuts(path: str | Path) -> CutSet:
-    """Open a cut manifest lazily; a missing or empty manifest is a :class:`CorpusError` naming the file."""
+def shar_fields(in_dir: Path) -> dict[str, list[Path]]:
+    """The shards of a Lhotse Shar folder by field: ``{"cuts": [cuts.000000.jsonl.gz, ...], "recording": [...]}``.
+
+    Every field must have one shard per ``cuts`` shard (sorted by name, so the n-th of each belong together);
+    a folder without ``cuts`` shards, or with a field missing shards, is a :class:`CorpusError` naming it.
+    """
+    fields: dict[str, list[Path]] = {}
+    for path in sorted(p for p in Path(in_dir).iterdir() if p.is_file() and not p.name.startswith(".")):
+        fields.setdefault(path.name.split(".")[0], []).append(path)
+    cuts = [p for p in fields.get("cuts", []) if ".jsonl" in p.name]
+    if not cuts:
+        raise CorpusError(f"no Lhotse Shar shards (cuts.000000.jsonl.gz, ...) in {in_dir}")
+    fields["cuts"] = cuts
+    for field_name, paths in fields.items():
+        if len(paths) != len(cuts):
+            raise CorpusError(
+                f"{in_dir}: {len(paths)} {field_name} shards for {len(cuts)} cuts shards (an export cut short?)"
+            )
+    return fields
+
+
+def shar_cuts(in_dir: str | Path, rank: int = 0, world_size: int = 1) -> CutSet:
+    """The cuts of a Lhotse Shar folder, lazily, each with its audio (and other fields) read from its shard.
+
+    With ``world_size > 1`` the shards are dealt out: rank ``r`` reads shards ``r, r + world_size, ...`` only,
+    so no rank reads another's audio (with one shared stream every rank would read every shard). Fewer
+    shards than ranks is a :class:`CorpusError`: export with a smaller shard size.
+    """
+    in_dir = Path(in_dir)
+    fields = shar_fields(in_dir)
+    count = len(fields["cuts"])
+    if count < world_size:
+        raise CorpusError(
+            f"{in_dir} holds {count} Lhotse Shar shards, fewer than the {world_size} ranks reading it; "
+            "export it with a smaller shard size"
+        )
+    mine = {name: paths[rank::world_size] for name, paths in fields.items()}
+    log.info("reading Lhotse Shar: %d of %d shards (rank %d of %d) from %s",
+             len(mine["cuts"]), count, rank, world_size, in_dir)  # fmt: skip
+    return CutSet.from_shar(fields=mine)
+
+
+def load_cuts(path: str | Path, rank: int = 0, world_size: int = 1) -> CutSet:
+    """Open a cut manifest, or a Lhotse Shar folder (:func:`shar_cuts`, rank ``rank``'s shards), lazily.
+
+    A missing or empty manifest or folder is a :class:`CorpusError` naming it.
+    """
     path = Path(path)
+    if path.is_dir():
+        cuts = shar_cuts(path, rank, world_size)
+        if _is_empty(cuts):
+            raise CorpusError(f"the Lhotse Shar shards in {path} hold no cuts")
+        return cuts
     if not path.is_file():
         raise CorpusError(f"cut manifest not found: {path}")
     try:
@@ -215,8 +270,11 @@ def pretraining_cuts(
     max_duration: float = 15.6,
     min_duration: float = 1.0,
     sampling_rate: int = SAMPLING_RATE,
+    rank: int = 0,
+    world_size: int = 1,
 ) -> CutSet:
-    """The cuts self-supervised pretraining reads, lazily derived from ``cuts`` (a CutSet or a manifest path).
+    """The cuts self-supervised pretraining reads, lazily derived from ``cuts`` (a CutSet, a manifest path,
+    or a Lhotse Shar folder, of which rank ``rank`` of ``world_size`` reads its own shards: see :func:`shar_cuts`).
 
     Cuts with supervisions (Libri-light's voice-activity segments, which carry no text) are trimmed to
     them; anything longer than ``max_duration`` seconds is split into equal windows no longer than that;
@@ -228,7 +286,7 @@ def pretraining_cuts(
     if max_duration <= 0 or min_duration > max_duration:
         raise ValueError(f"need 0 < min_duration <= max_duration, got {min_duration} and {max_duration}")
     if isinstance(cuts, (str, Path)):
-        cuts = load_cuts(cuts)
+        cuts = load_cuts(cuts, rank, world_size)
     elif _is_empty(cuts):
         raise CorpusError("the cut set given for pretraining is empty")
     pieces = partial(

@@ -9,6 +9,12 @@ sees exactly the batches that ``W`` DDP ranks see in one step, and a rank's plac
 the ``(epoch, index)`` of the last batch it consumed, which a checkpoint stores and a resumed run
 fast-forwards to (reading manifests only, no audio). Unlike the sampler's own ``state_dict``, this
 position counts batches the loop *consumed*, not those DataLoader workers prefetched.
+
+Cuts read from Lhotse Shar shards are the exception (``own_cuts``): there each rank's cuts are its own
+shards (:func:`asr.data.dataset.shar_cuts`), so its sampler runs over them alone and the rank takes every
+batch of that stream; ranks read disjoint audio instead of each reading all of it, at the price of the
+stream depending on the world size (a resume with the same world size is still exact, its fast-forward
+reading the rank's shards up to where it stopped).
 """
 
 from __future__ import annotations
@@ -74,9 +80,21 @@ class BatchStream:
 
 
 def resume_stream(
-    sampler, last: list[Position] | None, saved_world: int, rank: int, world: int
+    sampler, last: list[Position] | None, saved_world: int, rank: int, world: int, own_cuts: bool = False
 ) -> BatchStream:
-    """Where rank ``rank`` of ``world`` continues, given each saved rank's last consumed position."""
+    """Where rank ``rank`` of ``world`` continues, given each saved rank's last consumed position.
+
+    ``own_cuts``: the sampler runs over this rank's own cuts (Lhotse Shar shards dealt out by rank), so
+    the rank takes all of its batches; another world size deals the shards out anew, so the run then
+    continues with the next epoch.
+    """
+    if own_cuts:
+        if not last:
+            return BatchStream(sampler)
+        if saved_world == world:
+            epoch, index = last[rank]
+            return BatchStream(sampler, (epoch, index + 1))
+        return BatchStream(sampler, (max(p[0] for p in last) + 1, 0))
     if not last:
         return BatchStream(sampler, (0, 0), offset=rank, stride=world)
     if saved_world == world:

@@ -97,6 +97,7 @@ def train(
     cfg: TrainConfig,
     resume: bool = True,
     dataset: torch.utils.data.Dataset | None = None,
+    own_cuts: bool = False,
 ) -> TrainResult:
     """Train ``objective`` on ``cuts`` for ``cfg.max_steps`` optimiser steps; resume from ``cfg.exp_dir``.
 
@@ -106,12 +107,14 @@ def train(
     :class:`AudioDataset` dropping cuts shorter than the encoder's ``min_samples``). With ``resume``
     the newest checkpoint in ``exp_dir`` is loaded (strictly); without it, an ``exp_dir`` that already
     holds checkpoints is an error. Under torchrun (or :func:`asr.training.run_distributed`) every rank
-    calls this; only rank 0 writes files.
+    calls this; only rank 0 writes files. Every rank passes the same ``cuts`` and takes its share of the
+    batches, unless ``own_cuts``: then each rank's ``cuts`` are its own part of the data (its Lhotse Shar
+    shards, :func:`asr.data.dataset.shar_cuts`) and it trains on all of them (see :mod:`asr.training.data`).
     """
     info = distributed.setup(cfg.device)
     finished = False
     try:
-        result = _Run(objective, cuts, cfg, info, dataset).run(resume)
+        result = _Run(objective, cuts, cfg, info, dataset, own_cuts).run(resume)
         finished = True
         return result
     finally:
@@ -119,10 +122,11 @@ def train(
 
 
 class _Run:
-    def __init__(self, objective, cuts, cfg: TrainConfig, info: distributed.DistInfo, dataset) -> None:
+    def __init__(self, objective, cuts, cfg: TrainConfig, info: distributed.DistInfo, dataset,
+                 own_cuts: bool = False) -> None:  # fmt: skip
         if next(iter(cuts), None) is None:
             raise CorpusError("the cut set given for training is empty")
-        self.cfg, self.info, self.cuts = cfg, info, cuts
+        self.cfg, self.info, self.cuts, self.own_cuts = cfg, info, cuts, own_cuts
         self.exp_dir = Path(cfg.exp_dir)
         self.device = info.device
         self.objective = objective.to(self.device)
@@ -258,7 +262,8 @@ class _Run:
     def _loader_iter(self):
         cfg, info = self.cfg, self.info
         sampler = make_sampler(self.cuts, cfg.max_duration, cfg.shuffle, cfg.seed, cfg.num_buckets)
-        stream = resume_stream(sampler, self.saved_positions, self.saved_world, info.rank, info.world_size)
+        stream = resume_stream(sampler, self.saved_positions, self.saved_world, info.rank, info.world_size,
+                               self.own_cuts)  # fmt: skip
         self.start_epoch = stream.start[0]
         loader = torch.utils.data.DataLoader(
             CountingReader(self.dataset), sampler=stream, batch_size=None, collate_fn=identity,

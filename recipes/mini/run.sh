@@ -1,33 +1,39 @@
 #!/usr/bin/env bash
 # The mini recipe: the whole toolkit on synthetic corpora, on a laptop CPU.
 #
+# Two paths through the same stages. The default (the README's main command, ~45 min on 2 CPU cores):
+# one pretraining objective (data2vec), the 1 h split from scratch and from that encoder, greedy and LM beam
+# decoding, the phone recogniser with one noisy-student generation against its labels-only control, MDD
+# scores and the app. --all adds every comparison behind RESULTS.md's tables (~3.5 h): all four objectives,
+# the 10 min split, WFST decoding, the fine-tuning ablations, semi-supervised word recognition, two
+# noisy-student generations, online-ensemble pseudo-labels, and native speech for the phone recogniser.
+#
 #   stage 0  synthesise LibriSpeech, Libri-light (+ fine-tuning splits) and L2-ARCTIC with espeak-ng
 #   stage 1  prepare lhotse manifests with the same commands real corpora use
 #   stage 2  self-supervised pretraining of the xs encoder on Libri-light small, one run per objective
 #            (--objectives; HuBERT: two iterations, k-means of MFCCs then of the iteration-1 model)
 #   stage 3  the LibriSpeech LM text; tokenizers: characters (fine-tuning's units, --units) and BPE
 #   stage 4  LMs from the LM text: a word 3-gram (KenLM) and a token 6-gram (lexicon-free beam search)
-#   stage 5  CTC fine-tuning on the Libri-light 10 min and 1 h splits (--splits), from random weights and
-#            from every pretrained encoder of stage 2 that exists
-#   stage 6  decode dev-clean and test-clean (greedy, LM beam, WFST; LM weights tuned on dev-clean),
-#            score, and write the WER table into RESULTS.md
-#   stage 7  semi-supervised word recognition from the supervised --semi-split baseline of stage 5, with the
-#            Libri-light unlabelled set: the same training continued on labels only (control), noisy
-#            student (--generations, LM-beam pseudo-labels), online-ensemble momentum pseudo-labels
-#   stage 8  the same for the phone recogniser on L2-ARCTIC: baseline on the annotated speakers' perceived
-#            phones, then control / noisy student / online ensemble with the unannotated L2 utterances;
-#            round 2 (--semi-rounds 2) repeats the comparison from round 1's control, a stronger teacher
+#   stage 5  CTC fine-tuning on the Libri-light splits (--splits), from random weights and from every
+#            pretrained encoder of stage 2 (--all: + the ablations that separate init from settings)
+#   stage 6  decode dev-clean and test-clean (greedy, LM beam, --all: WFST; LM weights tuned on dev-clean)
+#   stage 7  (--all) semi-supervised word recognition from the 1 h baseline of stage 5 with the Libri-light
+#            unlabelled set: the same training continued on labels only (control), noisy student
+#            (--generations, LM-beam pseudo-labels), online-ensemble momentum pseudo-labels
+#   stage 8  the phone recogniser on L2-ARCTIC: baseline on the annotated speakers' perceived phones, its
+#            labels-only continuation, then from that stronger model: the control (labels only, the same
+#            updates again) and noisy student (its pseudo-labels on the unannotated L2 utterances);
+#            --all: also noisy student and online ensemble from the baseline, and online ensemble round 2
 #   stage 9  decode and score every stage 7-8 system (WER on dev/test-clean; PER on the L2 dev and
-#            held-out test speakers) and write the semi-supervised tables into RESULTS.md
-#   stage 10 mispronunciation detection and diagnosis: phone recognisers with native speech (LibriSpeech's
-#            labelled split as phones + the L2 labels; with and without online-ensemble pseudo-labels),
-#            then MDD scores (precision, recall, F1, DER, PER) of every phone recogniser on the held-out
-#            speakers, into RESULTS.md
-#   stage 11 serve the pronunciation app (apps/pronunciation) on stage 10's native-online phone model and
-#            print its local URL; it runs until Ctrl-C (--app false skips it; the tiny preset does)
+#            held-out test speakers)
+#   stage 10 mispronunciation detection and diagnosis: (--all: phone recognisers with native speech,
+#            with and without online-ensemble pseudo-labels), MDD scores (precision, recall, F1, DER, PER)
+#            of every phone recogniser on the held-out speakers; RESULTS.md's tables T1-T4 from all of it
+#   stage 11 serve the pronunciation app (apps/pronunciation) on the noisy-student phone model
+#            ($exp/app_model) and print its local URL; it runs until Ctrl-C (--app false skips it)
 #
 # Every stage is resumable: a finished step is skipped on rerun, a step killed half-way is redone
-# (training resumes from its last checkpoint).
+# (training resumes from its last checkpoint). Each step's seconds go to data/.done/<tag>/NAME.seconds.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -35,36 +41,39 @@ root=$(cd "$here/../.." && pwd)
 stage=0
 stop_stage=100
 preset=mini          # tiny: seconds per corpus (CI); mini: the main job
+all=false            # true: every comparison of RESULTS.md (see above); false: the default path
 seed=0
 nj=2
 data=$here/data
 exp=$here/exp
 skip_setup=false
-objectives="wav2vec2 hubert data2vec data2vec2"
+objectives=""                # stage 2; empty: data2vec (--all: "wav2vec2 hubert data2vec data2vec2")
 hubert_clusters=""          # k of HuBERT's iteration 1 (MFCC) and iteration 2 (iteration-1 features); empty: "100 500" (tiny: "20 50")
 pretrain_steps=""            # updates per pretraining run; empty: the conf files' (tiny preset: 3)
 finetune_steps=""            # updates per fine-tuning run; empty: the conf files' (tiny preset: 3)
-splits=""                    # Libri-light fine-tuning splits; empty: "10min 1h" (tiny preset: "10min")
+splits=""                    # Libri-light fine-tuning splits; empty: 1h (--all: "10min 1h"; tiny preset: 10min)
 units=char                   # fine-tuning targets: char | bpe
 bpe_size=256
-methods="greedy beam wfst"   # stage 6 decoders
+methods=""                   # stage 6 decoders; empty: "greedy beam" (--all: "greedy beam wfst")
 semi_split=""                # stage 7's labelled split; empty: 1h (tiny preset: 10min)
-semi_steps=""                # updates per stage 7-8 training run; empty: the conf files' (tiny preset: 3)
-generations=""               # noisy-student generations; empty: 2 (tiny preset: 1)
+semi_steps=""                # updates per stage 7-10 training run; empty: the conf files' (tiny preset: 3)
+generations=""               # noisy-student generations from the baseline (--all); empty: 2 (tiny: 1)
 semi_methods=""              # stage 9 word decoders; empty: "greedy beam" (tiny preset: greedy; stage 6 tests beam)
-semi_rounds=""               # stage 8 round 2 (from round 1's control: a stronger teacher); empty: 2 (tiny: 1)
 app=""                       # stage 11 serves the pronunciation app (blocks until Ctrl-C); empty: true (tiny: false)
 port=7860                    # the app's port
 inits=""                     # encoders to fine-tune from: scratch and/or objectives; empty: scratch + every
-                             # pretrained one present (tiny preset: "scratch wav2vec2")
+                             # pretrained one present
+ablations=""                 # --all, on the 1 h split: random weights with the pretrained encoders' fine-tuning
+                             # settings, and an encoder with the from-scratch settings; empty:
+                             # "scratch-frozen data2vec-unfrozen" ("none": no ablations)
 
 usage() {
-  sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'
-  echo "options: --stage N --stop-stage N --preset tiny|mini --seed N --nj N --data DIR --exp DIR --skip-setup"
+  sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'
+  echo "options: --stage N --stop-stage N --preset tiny|mini --all --seed N --nj N --data DIR --exp DIR --skip-setup"
   echo "         --objectives \"wav2vec2 hubert data2vec data2vec2\" --hubert-clusters \"100 500\" --pretrain-steps N"
   echo "         --finetune-steps N --splits \"10min 1h\" --units char|bpe --bpe-size N --methods \"greedy beam wfst\""
-  echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --semi-split 1h --semi-steps N --generations N --semi-rounds 1|2"
-  echo "         --semi-methods \"greedy beam\" --app true|false --port N"
+  echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --ablations \"scratch-frozen data2vec-unfrozen\""
+  echo "         --semi-split 1h --semi-steps N --generations N --semi-methods \"greedy beam\" --app true|false --port N"
 }
 source "$root/recipes/lib.sh"
 parse_options "$@"
@@ -80,16 +89,33 @@ done_dir=$data/.done/$tag
 exp=$exp/$tag
 conf=$here/conf
 mkdir -p "$corpora" "$manifests"
-if [ -z "$pretrain_steps" ] && [ "$preset" = tiny ]; then pretrain_steps=3; fi
-if [ -z "$hubert_clusters" ]; then if [ "$preset" = tiny ]; then hubert_clusters="20 50"; else hubert_clusters="100 500"; fi; fi
-if [ -z "$finetune_steps" ] && [ "$preset" = tiny ]; then finetune_steps=3; fi
-if [ -z "$semi_steps" ] && [ "$preset" = tiny ]; then semi_steps=3; fi
-if [ -z "$generations" ]; then if [ "$preset" = tiny ]; then generations=1; else generations=2; fi; fi
-if [ -z "$semi_methods" ]; then if [ "$preset" = tiny ]; then semi_methods=greedy; else semi_methods="greedy beam"; fi; fi
-if [ -z "$app" ]; then if [ "$preset" = tiny ]; then app=false; else app=true; fi; fi
-if [ -z "$semi_rounds" ]; then if [ "$preset" = tiny ]; then semi_rounds=1; else semi_rounds=2; fi; fi
-if [ -z "$semi_split" ]; then if [ "$preset" = tiny ]; then semi_split=10min; else semi_split=1h; fi; fi
-if [ -z "$splits" ]; then if [ "$preset" = tiny ]; then splits=10min; else splits="10min 1h"; fi; fi
+case $all in true|false) ;; *) echo "$0: --all takes true or false, got $all" >&2; exit 2 ;; esac
+tiny=false; [ "$preset" = tiny ] && tiny=true
+# pick VAR DEFAULT ALL TINY: an empty option gets the default path's value, --all's, or the tiny preset's
+pick() {
+  local value=$2
+  [ "$all" = true ] && value=$3
+  [ "$tiny" = true ] && [ -n "$4" ] && value=$4
+  [ -z "${!1}" ] && printf -v "$1" '%s' "$value"
+  return 0
+}
+pick objectives data2vec "wav2vec2 hubert data2vec data2vec2" ""
+pick hubert_clusters "100 500" "100 500" "20 50"
+pick pretrain_steps "" "" 3
+pick finetune_steps "" "" 3
+pick semi_steps "" "" 3
+pick splits 1h "10min 1h" 10min
+pick methods "greedy beam" "greedy beam wfst" ""
+pick generations 1 2 1
+pick semi_methods "greedy beam" "greedy beam" greedy
+pick semi_split 1h 1h 10min
+pick app true true false
+pick ablations none "scratch-frozen data2vec-unfrozen" ""
+[ "$ablations" = none ] && ablations=""
+run_start=$SECONDS
+# the steps this path visits (RESULTS.md's T4 times the default path and --all apart); a run from stage 0 starts it anew
+visited_steps=$done_dir/path-$([ "$all" = true ] && echo all || echo default).steps
+mkdir -p "$done_dir"; [ "$stage" -le 0 ] && : > "$visited_steps"
 lang=$data/lang/$tag
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
@@ -167,34 +193,39 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
     asr lm tokens --text "$lm_text" --tokenizer "$tokenizer" --order 6 --out "$lang/lm"
 fi
 
+encoder_of() { if [ "$1" = hubert ]; then echo "$exp/pretrain/hubert/final/encoder.pt"; else echo "$exp/pretrain/$1/encoder.pt"; fi; }
+pretrain_step_of() { if [ "$1" = hubert ]; then echo pretrain-hubert2; else echo "pretrain-$1"; fi; }
 # the encoders fine-tuning starts from: "scratch" plus each pretrained one that exists (or --inits)
-if [ -z "$inits" ] && [ "$preset" = tiny ]; then inits="scratch wav2vec2"; fi  # CI: one of each kind
 if [ -n "$inits" ]; then
   read -r -a inits <<< "$inits"
 else
   inits=(scratch)
-  for objective in wav2vec2 hubert data2vec data2vec2; do
-    encoder=$exp/pretrain/$objective/encoder.pt
-    [ "$objective" = hubert ] && encoder=$exp/pretrain/hubert/final/encoder.pt
-    [ -f "$encoder" ] && inits+=("$objective")
+  for objective in $objectives; do
+    [ -f "$(encoder_of "$objective")" ] && inits+=("$objective")
   done
 fi
 # fresh SCORE HYP: the score file exists, is not empty and is newer than the hypotheses (rescoring is skipped)
 fresh() { [ -s "$1" ] && [ "$1" -nt "$2" ]; }
-encoder_of() { if [ "$1" = hubert ]; then echo "$exp/pretrain/hubert/final/encoder.pt"; else echo "$exp/pretrain/$1/encoder.pt"; fi; }
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   log "stage 5: CTC fine-tuning ($units) on ${splits// /, } from: ${inits[*]}"
   steps_opt=()
   [ -n "$finetune_steps" ] && steps_opt=(--max-steps "$finetune_steps")
   for split in $splits; do
-    for init in "${inits[@]}"; do
-      if [ "$init" = scratch ]; then
-        init_opt=(--config "$conf/finetune_scratch.yaml"); after=()
-      else
-        init_opt=(--config "$conf/finetune_pretrained.yaml" --init "$(encoder_of "$init")")
-        after=(pretrain-$init); [ "$init" = hubert ] && after=(pretrain-hubert2)
-      fi
+    split_inits=("${inits[@]}"); [ "$split" = 1h ] && split_inits+=($ablations)
+    for init in "${split_inits[@]}"; do
+      # the ablations cross weights and settings: scratch-frozen = random weights with the pretrained
+      # encoders' settings; OBJECTIVE-unfrozen = that encoder with the from-scratch settings
+      case $init in
+        scratch) init_opt=(--config "$conf/finetune_scratch.yaml"); after=() ;;
+        scratch-frozen) init_opt=(--config "$conf/finetune_pretrained.yaml"); after=() ;;
+        *-unfrozen)
+          init_opt=(--config "$conf/finetune_scratch.yaml" --init "$(encoder_of "${init%-unfrozen}")")
+          after=("$(pretrain_step_of "${init%-unfrozen}")") ;;
+        *)
+          init_opt=(--config "$conf/finetune_pretrained.yaml" --init "$(encoder_of "$init")")
+          after=("$(pretrain_step_of "$init")") ;;
+      esac
       step finetune-$split-$init "resume:$exp/finetune/$split/$init" prepare-librilight-finetuning "$tokenizer_step" "${after[@]}" -- \
         asr finetune --cuts "$manifests/librispeech_finetuning_cuts_$split.jsonl.gz" --tokenizer "$tokenizer" \
         --exp-dir "$exp/finetune/$split/$init" "${init_opt[@]}" --average 3 --seed "$seed" "${steps_opt[@]}"
@@ -205,7 +236,8 @@ fi
 if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
   log "stage 6: decode dev-clean and test-clean with: $methods"
   for split in $splits; do
-    for init in "${inits[@]}"; do
+    split_inits=("${inits[@]}"); [ "$split" = 1h ] && split_inits+=($ablations)
+    for init in "${split_inits[@]}"; do
       model=$exp/finetune/$split/$init/ctc_model.pt
       out=$exp/decode/$split/$init
       for method in $methods; do
@@ -234,8 +266,7 @@ if [ "$stage" -le 6 ] && [ "$stop_stage" -ge 6 ]; then
       done
     done
   done
-  results_opt=(); [ "$preset" = mini ] && results_opt=(--results "$root/RESULTS.md")  # CI's tiny runs leave it be
-  python "$here/local/wer_table.py" --decode-dir "$exp/decode" --preset "$preset" "${results_opt[@]}"
+  python "$here/local/wer_table.py" --decode-dir "$exp/decode" --preset "$preset"
 fi
 
 # stages 7-9: the systems semi-supervised training compares, for words ($semi_words) and phones ($semi_phones)
@@ -251,7 +282,7 @@ pl_filter=(--min-tokens-per-second 2 --max-tokens-per-second 30)
 # (training drops and counts them as empty transcripts)
 [ "$preset" = tiny ] && pl_filter+=(--keep-empty)
 
-if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ]; then
+if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ] && [ "$all" = true ]; then
   log "stage 7: semi-supervised word recognition from the $semi_split baseline ($units units)"
   baseline=$exp/finetune/$semi_split/scratch/ctc_model.pt
   labelled=$manifests/librispeech_finetuning_cuts_$semi_split.jsonl.gz
@@ -287,24 +318,27 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   step semi-phones-continued "resume:$semi_phones/continued" semi-phones-baseline -- \
     asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$baseline" \
     --config "$conf/semi_phones.yaml" --exp-dir "$semi_phones/continued" "${semi_opt[@]}"
-  step semi-phones-nst "resume:$semi_phones/nst" semi-phones-baseline -- \
-    asr nst --labelled "$l2/train.jsonl.gz" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
-    --tokenizer "$phone_tokenizer" --teacher "$baseline" --config "$conf/semi_phones.yaml" --exp-dir "$semi_phones/nst" \
-    --generations "$generations" --method greedy "${pl_filter[@]}" "${semi_opt[@]}"
-  step semi-phones-online "resume:$semi_phones/online" semi-phones-baseline -- \
-    asr finetune --semi online-ensemble --cuts "$l2/train.jsonl.gz" --unlabelled "$unlabelled" \
-    --tokenizer "$phone_tokenizer" --init "$baseline" --config "$conf/semi_phones.yaml" \
-    --exp-dir "$semi_phones/online" "${semi_opt[@]}"
-  if [ "$semi_rounds" -ge 2 ]; then
-    # round 2: the same comparison from the stronger labels-only model (is the teacher the bottleneck?)
-    r2=$semi_phones/round2; teacher=$semi_phones/continued/ctc_model.pt
-    step semi-phones-r2-continued "resume:$r2/continued" semi-phones-continued -- \
-      asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$teacher" \
-      --config "$conf/semi_phones.yaml" --exp-dir "$r2/continued" "${semi_opt[@]}"
-    step semi-phones-r2-nst "resume:$r2/nst" semi-phones-continued -- \
+  if [ "$all" = true ]; then  # round 1: pseudo-labels from the weak baseline
+    step semi-phones-nst "resume:$semi_phones/nst" semi-phones-baseline -- \
       asr nst --labelled "$l2/train.jsonl.gz" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
-      --tokenizer "$phone_tokenizer" --teacher "$teacher" --config "$conf/semi_phones.yaml" --exp-dir "$r2/nst" \
-      --generations 1 --method greedy "${pl_filter[@]}" "${semi_opt[@]}"
+      --tokenizer "$phone_tokenizer" --teacher "$baseline" --config "$conf/semi_phones.yaml" --exp-dir "$semi_phones/nst" \
+      --generations "$generations" --method greedy "${pl_filter[@]}" "${semi_opt[@]}"
+    step semi-phones-online "resume:$semi_phones/online" semi-phones-baseline -- \
+      asr finetune --semi online-ensemble --cuts "$l2/train.jsonl.gz" --unlabelled "$unlabelled" \
+      --tokenizer "$phone_tokenizer" --init "$baseline" --config "$conf/semi_phones.yaml" \
+      --exp-dir "$semi_phones/online" "${semi_opt[@]}"
+  fi
+  # round 2, the default path's comparison: from the stronger labels-only model (round 1's control), its
+  # control (labels only, the same updates again) against noisy student with it as the teacher
+  r2=$semi_phones/round2; teacher=$semi_phones/continued/ctc_model.pt
+  step semi-phones-r2-continued "resume:$r2/continued" semi-phones-continued -- \
+    asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$teacher" \
+    --config "$conf/semi_phones.yaml" --exp-dir "$r2/continued" "${semi_opt[@]}"
+  step semi-phones-r2-nst "resume:$r2/nst" semi-phones-continued -- \
+    asr nst --labelled "$l2/train.jsonl.gz" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
+    --tokenizer "$phone_tokenizer" --teacher "$teacher" --config "$conf/semi_phones.yaml" --exp-dir "$r2/nst" \
+    --generations 1 --method greedy "${pl_filter[@]}" "${semi_opt[@]}"
+  if [ "$all" = true ]; then
     step semi-phones-r2-online "resume:$r2/online" semi-phones-continued -- \
       asr finetune --semi online-ensemble --cuts "$l2/train.jsonl.gz" --unlabelled "$unlabelled" \
       --tokenizer "$phone_tokenizer" --init "$teacher" --config "$conf/semi_phones.yaml" \
@@ -313,20 +347,25 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
 fi
 
 # semi_systems DIR BASELINE STEP [PREFIX G]: "name model step" lines of the systems stages 7-8 trained
-# under DIR (round 2: PREFIX r2- for its step names, G noisy-student generations)
+# under DIR (round 2: PREFIX r2- for its step names, G noisy-student generations); online ensemble and
+# round 1's noisy student only with --all
 semi_systems() {
   local task=${1##*/} prefix=${4:-} g
   [ "$task" = round2 ] && task=phones
   echo "baseline $2 $3"
   echo "continued $1/continued/ctc_model.pt semi-$task-${prefix}continued"
-  for g in $(seq 1 "${5:-$generations}"); do echo "nst-gen$g $1/nst/gen$g/student/ctc_model.pt semi-$task-${prefix}nst"; done
-  echo "online-ensemble $1/online/ctc_model.pt semi-$task-${prefix}online"
+  if [ "$all" = true ] || [ -n "$prefix" ]; then
+    for g in $(seq 1 "${5:-$generations}"); do echo "nst-gen$g $1/nst/gen$g/student/ctc_model.pt semi-$task-${prefix}nst"; done
+  fi
+  [ "$all" = true ] && echo "online-ensemble $1/online/ctc_model.pt semi-$task-${prefix}online"
+  return 0
 }
 
 if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
   log "stage 9: decode and score the semi-supervised systems"
-  semi_systems "$semi_words" "$exp/finetune/$semi_split/scratch/ctc_model.pt" "finetune-$semi_split-scratch" |
-  while read -r system model after; do
+  if [ "$all" = true ]; then
+    semi_systems "$semi_words" "$exp/finetune/$semi_split/scratch/ctc_model.pt" "finetune-$semi_split-scratch"
+  fi | while read -r system model after; do
     out=$semi_words/decode/$system
     for method in $semi_methods; do
       for part in dev-clean test-clean; do
@@ -346,10 +385,9 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
     done
   done
   { semi_systems "$semi_phones" "$semi_phones/baseline/ctc_model.pt" semi-phones-baseline
-    if [ "$semi_rounds" -ge 2 ]; then  # round 2's baseline is round 1's control, decoded above
-      semi_systems "$semi_phones/round2" "$semi_phones/continued/ctc_model.pt" semi-phones-continued r2- 1 | tail -n +2 |
-        sed 's/^/round2-/'
-    fi
+    # round 2's baseline is round 1's control, decoded above
+    semi_systems "$semi_phones/round2" "$semi_phones/continued/ctc_model.pt" semi-phones-continued r2- 1 | tail -n +2 |
+      sed 's/^/round2-/'
   } | while read -r system model after; do
     out=$semi_phones/decode/$system
     for part in dev test; do
@@ -360,33 +398,35 @@ if [ "$stage" -le 9 ] && [ "$stop_stage" -ge 9 ]; then
         asr score wer --ref "$cuts" --ref-field perceived_phones --hyp "$out/greedy/$part/hyp.txt" --json > "$out/greedy/$part/wer.json"
     done
   done
-  results_opt=(); [ "$preset" = mini ] && results_opt=(--results "$root/RESULTS.md")
-  python "$here/local/semi_table.py" --semi-dir "$exp/semi" --preset "$preset" --split "$semi_split" "${results_opt[@]}"
+  python "$here/local/semi_table.py" --semi-dir "$exp/semi" --preset "$preset" --split "$semi_split"
 fi
 
 # stage 10: mispronunciation detection and diagnosis (MDD) on the six held-out L2-ARCTIC speakers
 mdd=$exp/mdd
+app_model=$semi_phones/round2/nst/gen1/student  # stage 8's noisy student: the best MDD system of the mini run
 if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
-  log "stage 10: MDD on the held-out L2 speakers: the phone recognisers with native speech, and scoring"
+  log "stage 10: MDD on the held-out L2 speakers: scoring every phone recogniser (--all: + native speech)"
   test_cuts=$manifests/l2arctic_cuts_test.jsonl.gz
   step mdd-reference "$mdd/reference" prepare-l2arctic -- asr mdd reference --cuts "$test_cuts" --out-dir "$mdd/reference"
-  # native speech joins the L2 labels: LibriSpeech's labelled split, its words turned into phones by the lexicon
-  mkdir -p "$mdd"
-  step mdd-train-cuts "$mdd/native_l2.jsonl.gz" l2-dev-split prepare-librispeech -- \
-    lhotse combine "$l2/train.jsonl.gz" "$manifests/librispeech_finetuning_cuts_$semi_split.jsonl.gz" "$mdd/native_l2.jsonl.gz"
-  # both from round 1's control (the labels-only L2 model), the same updates and settings as stage 8's systems
-  init=$semi_phones/continued/ctc_model.pt
-  step mdd-native "resume:$mdd/native" mdd-train-cuts semi-phones-continued -- \
-    asr finetune --cuts "$mdd/native_l2.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$init" \
-    --config "$conf/semi_phones.yaml" --exp-dir "$mdd/native" "${semi_opt[@]}"
-  step mdd-native-online "resume:$mdd/native-online" mdd-train-cuts semi-phones-continued -- \
-    asr finetune --semi online-ensemble --cuts "$mdd/native_l2.jsonl.gz" \
-    --unlabelled "$manifests/l2arctic_cuts_unlabelled.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$init" \
-    --config "$conf/semi_phones.yaml" --exp-dir "$mdd/native-online" "${semi_opt[@]}"
-  for system in native native-online; do
-    step mdd-decode-$system "$mdd/decode/$system" mdd-$system -- \
-      asr decode --model "$mdd/$system/ctc_model.pt" --cuts "$test_cuts" --out "$mdd/decode/$system/hyp.txt" --no-progress
-  done
+  if [ "$all" = true ]; then
+    # native speech joins the L2 labels: LibriSpeech's labelled split, its words turned into phones by the lexicon
+    mkdir -p "$mdd"
+    step mdd-train-cuts "$mdd/native_l2.jsonl.gz" l2-dev-split prepare-librispeech -- \
+      lhotse combine "$l2/train.jsonl.gz" "$manifests/librispeech_finetuning_cuts_$semi_split.jsonl.gz" "$mdd/native_l2.jsonl.gz"
+    # both from round 1's control (the labels-only L2 model), the same updates and settings as stage 8's systems
+    init=$semi_phones/continued/ctc_model.pt
+    step mdd-native "resume:$mdd/native" mdd-train-cuts semi-phones-continued -- \
+      asr finetune --cuts "$mdd/native_l2.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$init" \
+      --config "$conf/semi_phones.yaml" --exp-dir "$mdd/native" "${semi_opt[@]}"
+    step mdd-native-online "resume:$mdd/native-online" mdd-train-cuts semi-phones-continued -- \
+      asr finetune --semi online-ensemble --cuts "$mdd/native_l2.jsonl.gz" \
+      --unlabelled "$manifests/l2arctic_cuts_unlabelled.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$init" \
+      --config "$conf/semi_phones.yaml" --exp-dir "$mdd/native-online" "${semi_opt[@]}"
+    for system in native native-online; do
+      step mdd-decode-$system "$mdd/decode/$system" mdd-$system -- \
+        asr decode --model "$mdd/$system/ctc_model.pt" --cuts "$test_cuts" --out "$mdd/decode/$system/hyp.txt" --no-progress
+    done
+  fi
   # every phone recogniser of stages 8-10, scored on the same test speakers (stage 9 decoded stage 8's)
   for hyp in "$semi_phones"/decode/*/greedy/test/hyp.txt "$mdd"/decode/*/hyp.txt; do
     [ -f "$hyp" ] || continue
@@ -395,14 +435,18 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
     fresh "$out/mdd.json" "$hyp" || asr score mdd --canonical "$mdd/reference/canonical.txt" \
       --perceived "$mdd/reference/perceived.txt" --hyp "$hyp" --out-dir "$out" --json > /dev/null
   done
-  results_opt=(); [ "$preset" = mini ] && results_opt=(--results "$root/RESULTS.md")
-  python "$here/local/mdd_table.py" --mdd-dir "$mdd" --preset "$preset" "${results_opt[@]}"
+  python "$here/local/mdd_table.py" --mdd-dir "$mdd" --preset "$preset"
+  ln -sfn "${app_model#"$exp"/}" "$exp/app_model"  # the model `asr app` serves by default
+  # RESULTS.md's T1-T4 from every experiment folder of this tag (the tiny preset writes exp/<tag>/RESULTS.md)
+  results=$exp/RESULTS.md; [ "$preset" = mini ] && results=$root/RESULTS.md
+  label=(); [ "$all" = true ] && label=(--label=--all --command "bash recipes/mini/run.sh --all")
+  python "$here/local/results.py" --exp "$exp" --done "$done_dir" --preset "$preset" --results "$results" "${label[@]}"
 fi
 
-log "done; manifests in $manifests, experiments in $exp"
+log "done in $((SECONDS - run_start)) s; manifests in $manifests, experiments in $exp"
 
-# stage 11: the pronunciation app on stage 10's phone recogniser (native speech + online-ensemble pseudo-labels)
+# stage 11: the pronunciation app on stage 8's noisy-student phone recogniser
 if [ "$stage" -le 11 ] && [ "$stop_stage" -ge 11 ] && [ "$app" = true ]; then
   log "stage 11: the pronunciation app: open http://127.0.0.1:$port/ in a browser (Ctrl-C stops it)"
-  exec asr app --model "$mdd/native-online" --port "$port"
+  exec asr app --model "$app_model" --port "$port"
 fi

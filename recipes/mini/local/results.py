@@ -1,0 +1,435 @@
+"""Write RESULTS.md's tables T1-T4 for the mini recipe from its experiment folders (never by hand).
+
+T1 label-scarce fine-tuning (WER by encoder init, greedy and LM decoding), T2 semi-supervised training, T3
+mispronunciation detection and diagnosis, T4 cost (seconds and audio-seconds per second of each stage, and
+the pretraining objectives at equal wall-clock from ``bench/results.jsonl``). Each table comes with the
+command and date that made it, the published figures of the corresponding papers (``published.py``), and
+findings computed from the numbers, so the text cannot drift from the tables.
+
+    python recipes/mini/local/results.py --exp recipes/mini/exp/mini_seed0 \\
+        --done recipes/mini/data/.done/mini_seed0 --results RESULTS.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import runpy
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+sys.path[:0] = [str(ROOT), str(HERE)]
+import mdd_table  # noqa: E402
+import semi_table  # noqa: E402
+import wer_table  # noqa: E402
+
+from asr.results import update_section  # noqa: E402
+
+# sections older versions of the recipe wrote; T1-T3 replace them
+LEGACY_SECTIONS = ("recipes/mini (mini)", "recipes/mini semi-supervised (mini)", "mdd")
+
+# step-name prefixes -> stage (recipes/mini/run.sh), for T4
+STAGES = (
+    (0, "synthesise corpora (espeak-ng)", ("synth-",)),
+    (1, "lhotse manifests", ("prepare-",)),
+    (2, "self-supervised pretraining", ("pretrain-", "hubert-")),
+    (3, "LM text, tokenizers", ("lm-text", "tokenizer-char", "tokenizer-bpe")),
+    (4, "n-gram LMs", ("lm-3gram", "lm-tokens")),
+    (5, "CTC fine-tuning", ("finetune-",)),
+    (6, "decoding + WER", ("decode-",)),
+    (7, "semi-supervised words", ("semi-words-",)),
+    (8, "phone recogniser, semi-supervised", ("tokenizer-phone", "l2-dev-split", "semi-phones-")),
+    (9, "decoding semi-supervised systems", ("semi-decode-",)),
+    (10, "MDD: native-speech systems, scoring", ("mdd-",)),
+)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _published(table: str) -> list[dict]:
+    path = HERE / "published.py"
+    return runpy.run_path(str(path))["rows"](table) if path.exists() else []
+
+
+def published_table(table: str) -> list[str]:
+    """Published figures for a table, labelled as such (real speech, far more compute)."""
+    entries = [e for e in _published(table) if e.get("values")]  # unverified entries carry no numbers
+    if not entries:
+        return []
+    lines = ["Published (real speech, full-size models and compute; for direction and scale, not reproduced here):",
+             "", "| paper | setting | metric | values | source |", "|---|---|---|---|---|"]  # fmt: skip
+    for e in entries:
+        values = ", ".join(f"{k} {v}" for k, v in e.get("values", {}).items())
+        mark = "" if e.get("verified", False) else " (unverified)"
+        lines.append(f"| {e['paper']}{mark} | {e.get('setting', '')} | {e.get('metric', '')} | {values} "
+                     f"| {e.get('source', '')} |")  # fmt: skip
+    return lines
+
+
+def _header(title: str, command: str, stamp: str) -> list[str]:
+    return [f"## {title}", "", f"Command: `{command}`  ", stamp, ""]
+
+
+# ---- T1 ----------------------------------------------------------------------------------------------------
+
+
+def _train_signals(run_dir: Path) -> dict[str, float]:
+    """Last logged training loss and mean audio-seconds per second of a training run (its TensorBoard log)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = sorted((run_dir / "tensorboard").glob("events.*"))
+    if not events:
+        return {}
+    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
+    acc.Reload()
+    out = {}
+    tags = acc.Tags().get("scalars", [])
+    if "train/loss" in tags:
+        losses = [e.value for e in acc.Scalars("train/loss")]
+        out["loss_first"], out["loss_last"] = losses[0], sum(losses[-3:]) / len(losses[-3:])
+    if "train/audio_seconds_per_second" in tags:
+        rates = [e.value for e in acc.Scalars("train/audio_seconds_per_second")]
+        out["audio_per_second"] = sum(rates) / len(rates)
+    return out
+
+
+def _empty_share(hyp: Path) -> float | None:
+    """Share of utterances whose hypothesis is empty (a CTC model stuck emitting blanks outputs nothing)."""
+    try:
+        lines = hyp.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return None
+    return sum(1 for line in lines if len(line.split(maxsplit=1)) < 2) / max(len(lines), 1)
+
+
+def t1(exp: Path, command: str, stamp: str) -> str:
+    decode = exp / "decode"
+    rows = wer_table.collect(decode) if decode.is_dir() else []
+    methods = [m for m in wer_table.METHODS if any((m, "test-clean") in r["wer"] for r in rows)]
+    head = "| split | encoder init | " + " | ".join(f"{m} dev | {m} test" for m in methods)
+    lines = [head + " | empty greedy output (dev) | train loss first → last |",
+             "|---|---|" + "---|---|" * len(methods) + "---|---|"]  # fmt: skip
+    signals = {}
+    for r in rows:
+        run = exp / "finetune" / r["split"] / r["init"]
+        signals[r["split"], r["init"]] = s = _train_signals(run)
+        empty = _empty_share(decode / r["split"] / r["init"] / "greedy" / "dev-clean" / "hyp.txt")
+        cells = " | ".join(
+            f"{wer_table._cell(r, m, 'dev-clean')} | {wer_table._cell(r, m, 'test-clean')}" for m in methods
+        )
+        loss = f"{s['loss_first']:.2f} → {s['loss_last']:.2f}" if "loss_last" in s else "–"
+        lines.append(f"| {r['split']} | {r['init']} | {cells} | {'–' if empty is None else f'{100 * empty:.0f} %'} "
+                     f"| {loss} |")  # fmt: skip
+    out = _header("T1. Label-scarce fine-tuning: WER (%) by encoder initialisation", command, stamp)
+    out += [
+        "Synthetic espeak-ng LibriSpeech dev-clean / test-clean; CTC on characters fine-tuned on the synthetic "
+        "Libri-light 10 min / 1 h splits (stage 5), from random weights (`scratch`, `conf/finetune_scratch.yaml`) "
+        "or from an encoder pretrained by stage 2 (`conf/finetune_pretrained.yaml`: frozen front-end, encoder "
+        "frozen for the first 50 updates, lr 5e-4, heavier masking). LM: word 3-gram; beam and WFST weights tuned "
+        "on dev (so dev is optimistic), applied to test. Ablations (`--all`, 1 h): `scratch-frozen` = random "
+        "weights with the pretrained settings, `data2vec-unfrozen` = the data2vec encoder with the scratch "
+        "settings. Per-decoder tables with tuned weights and search speed: `exp/<tag>/decode/wer_table.md`.",
+        "",
+        *lines,
+        "",
+        *t1_findings(rows, signals),
+        "",
+        *published_table("T1"),
+    ]
+    return "\n".join(out)
+
+
+def _wer(rows: list[dict], split: str, init: str, method: str, part: str = "test-clean") -> float | None:
+    for r in rows:
+        if r["split"] == split and r["init"] == init and (method, part) in r["wer"]:
+            return r["wer"][method, part]["wer"]
+    return None
+
+
+def t1_findings(rows: list[dict], signals: dict) -> list[str]:
+    found = []
+    for r in rows:
+        split, init = r["split"], r["init"]
+        if init == "scratch" or "-" in init:  # the ablations are compared below
+            continue
+        pairs = []
+        for method in ("greedy", "beam"):
+            a, b = _wer(rows, split, "scratch", method), _wer(rows, split, init, method)
+            if a is not None and b is not None:
+                pairs.append((method, a, b))
+        if pairs:
+            better = sum(b < a - 0.5 for _, a, b in pairs)
+            verdict = "helps" if better == len(pairs) else "does not help" if better == 0 else "helps partly"
+            shown = ", ".join(f"{m} {b:.1f} vs {a:.1f}" for m, a, b in pairs)
+            found.append(f"- {split}: {init} pretraining {verdict} (test WER {shown} from scratch).")
+    stuck = [f"{s}/{i}" for (s, i), sig in signals.items() if sig.get("loss_last", 0) > 2.5]
+    if stuck:
+        found.append(f"- Training loss still above 2.5 nats per frame at the last update for {', '.join(stuck)}: "
+                     "these models have not left CTC's blank plateau (most greedy outputs are empty), so their "
+                     "WER says nothing about the encoder's features.")  # fmt: skip
+    pairs = (("scratch", "scratch-frozen", "settings with random weights"),
+             ("data2vec", "data2vec-unfrozen", "settings with the pretrained weights"),
+             ("scratch", "data2vec-unfrozen", "weights with the from-scratch settings"))  # fmt: skip
+    for a, b, what in pairs:
+        wa, wb = _wer(rows, "1h", a, "greedy"), _wer(rows, "1h", b, "greedy")
+        la, lb = signals.get(("1h", a), {}).get("loss_last"), signals.get(("1h", b), {}).get("loss_last")
+        if wa is not None and wb is not None and la is not None and lb is not None:
+            found.append(f"- Ablation ({what}): {a} vs {b}: greedy test WER {wa:.1f} vs {wb:.1f}, last training loss "
+                         f"{la:.2f} vs {lb:.2f}.")  # fmt: skip
+    return ["Findings (computed from the table):", "", *found] if found else []
+
+
+# ---- T2 / T3 -----------------------------------------------------------------------------------------------
+
+
+def t2(exp: Path, command: str, stamp: str, split: str) -> str:
+    semi = exp / "semi"
+    words, phones = semi / "words", semi / "phones"
+    out = _header(
+        "T2. Semi-supervised training: noisy student and online-ensemble pseudo-labels", command, stamp
+    )
+    out += [
+        "Every system after a baseline continues from it with the same settings and number of updates; they "
+        "differ only in their training data. `continued` is the labels-only control, so a semi-supervised gain "
+        "is measured against it, not against the shorter-trained baseline. `round2-*` start from round 1's "
+        "control (a stronger teacher) and are compared with `round2-continued`. Systems marked --all are "
+        "trained only by `bash recipes/mini/run.sh --all`.",
+        "",
+    ]
+    if (words / "decode").is_dir():
+        out += [f"Words ({split} labels + the Libri-light unlabelled set), WER (%):", "",
+                *semi_table.words_table(words), "",
+                semi_table.differences(words, ("greedy", "beam"), ("dev-clean", "test-clean"), "WER") + ".", ""]  # fmt: skip
+    else:
+        out += ["Words: not run (semi-supervised word recognition is part of `--all`).", ""]
+    if (phones / "decode").is_dir():
+        out += ["Phones (annotated L2-ARCTIC speakers + their unannotated utterances), PER (%); dev: 2 annotated "
+                "training speakers (they read the training prompts, so dev says little); test: the 6 held-out "
+                "speakers:", "", *semi_table.phones_table(phones), "",
+                semi_table.differences(phones, ("greedy",), ("dev", "test"), "PER") + ".", ""]  # fmt: skip
+    out += [f"Training / pseudo-labelling speed, audio-seconds per second: words: {semi_table._seconds(words)}; "
+            f"phones: {semi_table._seconds(phones)}.", "", *published_table("T2")]  # fmt: skip
+    return "\n".join(out)
+
+
+def _mdd(exp: Path) -> dict[str, dict]:
+    return {
+        p.parent.name: json.loads(p.read_text()) for p in sorted((exp / "mdd" / "scores").glob("*/mdd.json"))
+    }
+
+
+def t3(exp: Path, command: str, stamp: str) -> str:
+    scores = _mdd(exp)
+    out = _header("T3. Mispronunciation detection and diagnosis on the held-out L2 speakers", command, stamp)
+    out += [
+        "Test: the annotated utterances of the six standard held-out L2-ARCTIC speakers (TLV NJS TNI TXHC ZHAA "
+        "YKWK) of the synthetic corpus; canonical and perceived phones from its annotations (`asr mdd reference`), "
+        "scored by `asr score mdd` (the CTC-Attention-Mispronunciation convention; DER = diagnosis errors / "
+        "correct detections). Greedy phone decoding. Per-system alignments and confusion plots: "
+        "`exp/<tag>/mdd/scores/<system>/`.",
+        "",
+        *mdd_table.rows(exp / "mdd" / "scores"),
+        "",
+    ]
+    pairs = (("round2-continued", "round2-nst-gen1"), ("round2-continued", "round2-online-ensemble"),
+             ("native", "native-online"), ("continued", "online-ensemble"))  # fmt: skip
+    found = []
+    for a, b in pairs:
+        if a in scores and b in scores:
+            x, y = scores[a], scores[b]
+            found.append(f"- labelled-only `{a}` → with pseudo-labels `{b}`: F1 {x['f1']:.3f} → {y['f1']:.3f} "
+                         f"({y['f1'] - x['f1']:+.3f}), PER {100 * x['per']:.1f} → {100 * y['per']:.1f} "
+                         f"({100 * (y['per'] - x['per']):+.1f}), DER {x['der']:.3f} → {y['der']:.3f}.")  # fmt: skip
+    if found:
+        out += ["Labelled-only against the same training with pseudo-labels (same init, same updates):", "", *found,
+                ""]  # fmt: skip
+    out += published_table("T3")
+    return "\n".join(out)
+
+
+# ---- T4 ----------------------------------------------------------------------------------------------------
+
+
+def _steps(done: Path) -> dict[str, int]:
+    seconds = {}
+    for p in done.glob("*.seconds"):
+        try:
+            seconds[p.name[: -len(".seconds")]] = int(p.read_text().strip())
+        except ValueError:
+            continue
+    return seconds
+
+
+def _stage_of(step: str) -> int | None:
+    for stage, _, prefixes in STAGES:
+        if any(step == p or (p.endswith("-") and step.startswith(p)) for p in prefixes):
+            return stage
+    return None
+
+
+def _audio_rates(exp: Path) -> dict[int, list[float]]:
+    """Audio-seconds per second of the runs that process audio, by stage (training logs, decoding timings)."""
+    rates: dict[int, list[float]] = {}
+    groups = {2: exp.glob("pretrain/**/tensorboard"), 5: exp.glob("finetune/*/*/tensorboard"),
+              7: exp.glob("semi/words/*/tensorboard"), 8: exp.glob("semi/phones/**/tensorboard"),
+              10: exp.glob("mdd/*/tensorboard")}  # fmt: skip
+    for stage, dirs in groups.items():
+        for d in dirs:
+            rate = _train_signals(d.parent).get("audio_per_second")
+            if rate:
+                rates.setdefault(stage, []).append(rate)
+    for stage, pattern in (
+        (6, "decode/*/*/greedy/*/hyp.timing.json"),
+        (9, "semi/*/decode/*/greedy/*/hyp.timing.json"),
+    ):
+        audio = network = 0.0
+        for p in exp.glob(pattern):
+            t = _read_json(p) or {}
+            audio += t.get("audio_seconds", 0.0)
+            network += t.get("network_seconds", 0.0) + t.get("search_seconds", 0.0)
+        if network:
+            rates[stage] = [audio / network]
+    return rates
+
+
+def _path(done: Path, name: str) -> set[str] | None:
+    path = done / f"path-{name}.steps"
+    return set(path.read_text().split()) if path.exists() else None
+
+
+# bench/pretrain.py's figures T4 shows, in this order (bench/results.jsonl has more)
+PRETRAIN_FIGURES = {"train_seconds": "training s", "steps": "updates", "audio_s_per_s": "audio s / s",
+                    "seconds_per_step": "s / update", "peak_rss_mib": "peak RSS (MiB)", "loss_start": "loss start",
+                    "loss_end": "loss end"}  # fmt: skip
+
+
+def _bench_pretrain() -> list[str]:
+    """The pretraining objectives at equal wall-clock, from bench/results.jsonl (bench/collect.py's figures)."""
+    path = ROOT / "bench" / "results.jsonl"
+    figures = []
+    if path.exists():
+        read_figures = runpy.run_path(str(ROOT / "bench" / "collect.py"))["read_figures"]
+        figures = [
+            f for f in read_figures(path) if f["bench"] == "pretrain" and f["figure"] in PRETRAIN_FIGURES
+        ]
+    if not figures:
+        return [
+            "Pretraining objectives at equal wall-clock: no `bench/results.jsonl` yet (`bash bench/run_all.sh`)."
+        ]
+    table: dict[str, dict[str, str]] = {}
+    for f in figures:
+        value = f["value"]
+        shown = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
+        table.setdefault(str(f["setting"].get("objective", "?")), {})[f["figure"]] = shown
+    first = figures[0]
+    lines = [f"Pretraining objectives at equal wall-clock (`{first['command']}`, {first['date']}, "
+             f"{first['machine']}; from `bench/results.jsonl`; losses are each objective's own, compare how far "
+             "each fell):", "", "| objective | " + " | ".join(PRETRAIN_FIGURES.values()) + " |",
+             "|---|" + "---|" * len(PRETRAIN_FIGURES)]  # fmt: skip
+    for objective, values in table.items():
+        lines.append(f"| {objective} | " + " | ".join(values.get(n, "–") for n in PRETRAIN_FIGURES) + " |")
+    return lines
+
+
+def t4(exp: Path, done: Path, command: str, stamp: str) -> str:
+    seconds = _steps(done)
+    rates = _audio_rates(exp)
+    paths = {name: _path(done, name) for name in ("default", "all")}
+    lines = ["| stage | what | steps | default path (s) | all steps present (s) | audio s / s |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    totals = {"default": 0, "all": 0}
+    for stage, what, _ in STAGES:
+        steps = {s: v for s, v in seconds.items() if _stage_of(s) == stage}
+        default = sum(v for s, v in steps.items() if paths["default"] is not None and s in paths["default"])
+        every = sum(steps.values())
+        totals["default"] += default
+        totals["all"] += every
+        rate = rates.get(stage)
+        lines.append(f"| {stage} | {what} | {len(steps)} | {default if paths['default'] is not None else '–'} | {every} "
+                     f"| {f'{sum(rate) / len(rate):.0f}' if rate else '–'} |")  # fmt: skip
+    lines.append(f"| | total | {len(seconds)} | {totals['default']} ({totals['default'] / 60:.0f} min) "
+                 f"| {totals['all']} ({totals['all'] / 60:.0f} min) | |")  # fmt: skip
+    out = _header("T4. Cost: wall time and throughput of each stage", command, stamp)
+    out += [
+        "Seconds each step took when it last ran (`data/.done/<tag>/*.seconds`, written by `recipes/lib.sh`); "
+        "`default path` sums the steps the README's command visits (`path-default.steps`), `all steps "
+        "present` every step of this tag, `--all` runs included. Set-up (`scripts/setup.sh`) and the app are not "
+        "counted. Audio s / s: training runs' mean logged throughput (stages 2, 5, 7, 8, 10) or decoding's audio "
+        "seconds per network + search second (greedy, stages 6 and 9).",
+        "",
+        *lines,
+        "",
+        *_bench_pretrain(),
+        "",
+        *published_table("T4"),
+    ]
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--exp", type=Path, required=True, help="exp/<tag> of the mini recipe")
+    parser.add_argument(
+        "--done", type=Path, required=True, help="data/.done/<tag> (the step markers and times)"
+    )
+    parser.add_argument(
+        "--results", type=Path, required=True, help="The Markdown file to update (RESULTS.md)."
+    )
+    parser.add_argument("--preset", default="mini")
+    parser.add_argument(
+        "--split", default="1h", help="The labelled split of the semi-supervised word systems."
+    )
+    parser.add_argument(
+        "--command", default="bash recipes/mini/run.sh", help="The command shown with the tables."
+    )
+    parser.add_argument("--label", default="", help="Tells this run's tables apart (e.g. 'all'): section keys "
+                        "and headings carry it, so the default path's tables and --all's live side by side.")  # fmt: skip
+    args = parser.parse_args(argv)
+    for folder in (args.exp, args.done):
+        if not folder.is_dir():
+            print(f"{folder}: no such folder (run the mini recipe first)", file=sys.stderr)
+            return 2
+    stamp = (f"Date: {datetime.date.today().isoformat()}; preset {args.preset}; machine: {os.cpu_count()} CPU cores "
+             f"({platform.processor() or platform.machine()}); xs encoder (fbank + Conformer, ~4 M parameters).")  # fmt: skip
+    sections = {
+        "T1": t1(args.exp, args.command, stamp),
+        "T2": t2(args.exp, args.command, stamp, args.split),
+        "T3": t3(args.exp, args.command, stamp),
+        "T4": t4(args.exp, args.done, args.command, stamp),
+    }
+    for key, body in sections.items():
+        if args.label:
+            body = body.replace(f"## {key}.", f"## {key} ({args.label}).", 1)
+        update_section(args.results, " ".join(filter(None, ("mini", args.label, key))), body)
+    _drop_legacy(args.results)
+    print(f"{args.results}: T1-T4 updated", file=sys.stderr)
+    return 0
+
+
+def _drop_legacy(path: Path) -> None:
+    from asr.data.common import write_atomic
+    from asr.results import markers
+
+    text = path.read_text(encoding="utf-8")
+    for key in LEGACY_SECTIONS:
+        begin, end = markers(key)
+        if begin in text and end in text:
+            before, rest = text.split(begin, 1)
+            text = before.rstrip("\n") + "\n" + rest.split(end, 1)[1]
+    write_atomic(path, text.encode("utf-8"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
