@@ -175,8 +175,8 @@ def t1_findings(rows: list[dict], signals: dict) -> list[str]:
     stuck = [f"{s}/{i}" for (s, i), sig in signals.items() if sig.get("loss_last", 0) > 2.5]
     if stuck:
         found.append(f"- Training loss still above 2.5 nats per frame at the last update for {', '.join(stuck)}: "
-                     "these models have not left CTC's blank plateau (most greedy outputs are empty), so their "
-                     "WER says nothing about the encoder's features.")  # fmt: skip
+                     "these models have not left CTC's blank plateau (see the empty-output column), so their WER "
+                     "says little about the encoder's features.")  # fmt: skip
     pairs = (("scratch", "scratch-frozen", "settings with random weights"),
              ("data2vec", "data2vec-unfrozen", "settings with the pretrained weights"),
              ("scratch", "data2vec-unfrozen", "weights with the from-scratch settings"))  # fmt: skip
@@ -359,7 +359,12 @@ def t4(exp: Path, done: Path, command: str, stamp: str) -> str:
                      f"| {f'{sum(rate) / len(rate):.0f}' if rate else '–'} |")  # fmt: skip
     lines.append(f"| | total | {len(seconds)} | {totals['default']} ({totals['default'] / 60:.0f} min) "
                  f"| {totals['all']} ({totals['all'] / 60:.0f} min) | |")  # fmt: skip
+    walls = [f"{name} path: {int(p.read_text())} s ({int(p.read_text()) / 60:.0f} min)"
+             for name in ("default", "all") if (p := done / f"path-{name}.wall").exists()]  # fmt: skip
     out = _header("T4. Cost: wall time and throughput of each stage", command, stamp)
+    if walls:
+        out += ["Wall time of the last run of each path from stage 0 to its tables (the recipe's own clock, set-up "
+                "and the app excluded): " + "; ".join(walls) + ".", ""]  # fmt: skip
     out += [
         "Seconds each step took when it last ran (`data/.done/<tag>/*.seconds`, written by `recipes/lib.sh`); "
         "`default path` sums the steps the README's command visits (`path-default.steps`), `all steps "
