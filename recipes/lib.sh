@@ -72,3 +72,23 @@ step() {
   printf '%s' "$command" > "$marker.tmp" && mv "$marker.tmp" "$marker"
   log "step $name: finished in $((SECONDS - start)) s"
 }
+
+# librispeech_parts DIR PART...: makes sure each LibriSpeech part is in DIR (a folder named LibriSpeech):
+# there if lhotse downloaded it (.completed) or it was unpacked by hand (a folder, no archive half-fetched
+# beside it); otherwise a step downloads it through lhotse (OpenSLR 12), which resumes a partial download
+# and re-extracts, so a killed step just continues ("-": nothing removed; the archive stays beside the corpus).
+librispeech_parts() {
+  local dir=$1 part; shift
+  for part in "$@"; do
+    if [ -f "$dir/$part/.completed" ] || { [ -d "$dir/$part" ] && [ ! -e "$(dirname "$dir")/$part.tar.gz" ]; }; then
+      continue
+    fi
+    if [ "$(basename "$dir")" != LibriSpeech ]; then
+      echo "$0: LibriSpeech part $part is not in $dir (lhotse downloads into a folder named LibriSpeech)" >&2
+      exit 1
+    fi
+    step download-librispeech-$part - -- python -c \
+      'import sys; from lhotse.recipes import download_librispeech; download_librispeech(sys.argv[1], dataset_parts=[sys.argv[2]])' \
+      "$(dirname "$dir")" "$part"
+  done
+}

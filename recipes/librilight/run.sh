@@ -190,21 +190,7 @@ if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
       print_instructions
       exit 1
     fi
-    for part in $decode_parts; do
-      # there: downloaded by lhotse (.completed), or unpacked by hand (a folder, and no archive half-fetched)
-      if [ -f "$librispeech/$part/.completed" ] ||
-        { [ -d "$librispeech/$part" ] && [ ! -e "$(dirname "$librispeech")/$part.tar.gz" ]; }; then
-        continue
-      fi
-      if [ "$(basename "$librispeech")" != LibriSpeech ]; then
-        echo "$0: LibriSpeech part $part is not in $librispeech (lhotse downloads into a folder named LibriSpeech)" >&2
-        exit 1
-      fi
-      # OpenSLR 12; lhotse resumes a partial download and re-extracts ("-": the archive stays beside the corpus)
-      step download-librispeech-$part - -- python -c \
-        'import sys; from lhotse.recipes import download_librispeech; download_librispeech(sys.argv[1], dataset_parts=[sys.argv[2]])' \
-        "$(dirname "$librispeech")" "$part"
-    done
+    librispeech_parts "$librispeech" $decode_parts
     if [ "$download_lm" = true ] && [ ! -f "$lm_text" ]; then
       # OpenSLR 11, resumed if interrupted; renamed into place only when whole, so a part never passes for it
       mkdir -p "$(dirname "$lm_text")"
