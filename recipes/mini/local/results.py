@@ -357,7 +357,10 @@ def t4(exp: Path, done: Path, command: str, stamp: str) -> str:
         rate = rates.get(stage)
         lines.append(f"| {stage} | {what} | {len(steps)} | {default if paths['default'] is not None else '–'} | {every} "
                      f"| {f'{sum(rate) / len(rate):.0f}' if rate else '–'} |")  # fmt: skip
-    lines.append(f"| | total | {len(seconds)} | {totals['default']} ({totals['default'] / 60:.0f} min) "
+    default_total = (
+        f"{totals['default']} ({totals['default'] / 60:.0f} min)" if paths["default"] is not None else "–"
+    )
+    lines.append(f"| | total | {len(seconds)} | {default_total} "
                  f"| {totals['all']} ({totals['all'] / 60:.0f} min) | |")  # fmt: skip
     walls = [f"{name} path: {int(p.read_text())} s ({int(p.read_text()) / 60:.0f} min)"
              for name in ("default", "all") if (p := done / f"path-{name}.wall").exists()]  # fmt: skip
