@@ -139,3 +139,15 @@ def speak_phones(path: Path, phones: str) -> Path:
         speech = tts.synthesize(phones_to_espeak(words), Voice("en-us", "m3", rate=170), 16000)
     sf.write(path, speech.samples, 16000)
     return path
+
+
+def run_recipe(script: Path, tmp: Path, *args: str, timeout: float = 900):
+    """Run a recipe's run.sh on ``tmp/data`` and ``tmp/exp`` with the project's venv (no set-up); its result."""
+    import os
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PATH": f"{root / '.venv' / 'bin'}:{os.environ['PATH']}"}
+    cmd = ["bash", str(script), "--skip-setup", "--nj", "2", "--data", str(tmp / "data"), "--exp", str(tmp / "exp"),
+           *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)

@@ -8,12 +8,12 @@ two 3-update trainings, two decodings. Everything else here takes seconds.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
+from conftest import run_recipe
 from lhotse import CutSet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,10 +27,7 @@ TEST_SPEAKERS = {"tlv", "njs", "tni", "txhc", "zhaa", "ykwk"}
 
 
 def recipe(tmp: Path, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
-    cmd = ["bash", str(RECIPE), "--skip-setup", "--nj", "2", "--data", str(tmp / "data"), "--exp", str(tmp / "exp"),
-           *args]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    return run_recipe(RECIPE, tmp, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")

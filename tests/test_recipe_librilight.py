@@ -9,7 +9,6 @@ two greedy decodings); the beam-search addition ~25 s; everything else here seco
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tarfile
 import time
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import run_recipe
 from lhotse import CutSet
 
 from asr.data.dataset import pretraining_cuts
@@ -31,10 +31,7 @@ WER_KEYS = {"wer", "sub", "del", "ins", "ref_words", "utts", "normalization"}
 
 
 def recipe(tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{ROOT / '.venv' / 'bin'}:{os.environ['PATH']}"}
-    cmd = ["bash", str(RECIPE), "--skip-setup", "--nj", "2", "--data", str(tmp / "data"), "--exp", str(tmp / "exp"),
-           *args]  # fmt: skip
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    return run_recipe(RECIPE, tmp, *args, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
