@@ -68,6 +68,22 @@ def test_outputs_cover_every_cut(setup, tmp_path):
     assert timing["cuts"] == 4 and timing["audio_seconds"] > 0 and timing["rtf"] > 0
 
 
+def test_emissions_batch_cuts_of_like_duration_and_cover_every_cut(setup):
+    """The network sees duration-sorted windows; every cut comes back once, with its own frames."""
+    from asr.decoding.emissions import by_duration, iter_emissions
+    from asr.objectives.ctc import load_ctc_model
+
+    cuts = CutSet.from_file(setup["cuts"]).to_eager()
+    windows = [[c.duration for c in w] for w in by_duration(cuts, window=3)]
+    assert [len(w) for w in windows] == [3, 1] and all(w == sorted(w) for w in windows)
+    model, _ = load_ctc_model(setup["model"])
+    emissions = dict(iter_emissions(model, cuts, max_duration=2.5, progress=False))
+    assert sorted(emissions) == sorted(c.id for c in cuts)
+    alone = {c.id: dict(iter_emissions(model, CutSet.from_cuts([c]), progress=False))[c.id] for c in cuts}
+    for cut_id, log_probs in emissions.items():
+        torch.testing.assert_close(log_probs, alone[cut_id], rtol=1e-4, atol=1e-4)
+
+
 def test_posteriors_cache_is_reused_until_inputs_change(setup, tmp_path, caplog):
     cache = tmp_path / "posteriors.pt"
     assert decode(setup, tmp_path / "a.txt", "--emissions", cache)[0] == 0

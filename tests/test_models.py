@@ -244,6 +244,28 @@ def test_conformer_batch_norm_trains_on_valid_frames():
     assert bn.num_batches_tracked.item() == 1
 
 
+@pytest.mark.parametrize("kernel, groups", [(128, 16), (5, 4)])
+def test_fft_positional_convolution_equals_torchaudios(kernel, groups):
+    """The FFT path gives torchaudio's outputs and gradients (float32 rounding), even and odd kernels."""
+    from torchaudio.models.wav2vec2.components import ConvolutionalPositionalEmbedding
+
+    from asr.models.encoder import positional_conv
+
+    torch.manual_seed(0)
+    module = ConvolutionalPositionalEmbedding(32, kernel, groups)
+    with torch.no_grad():
+        module.conv.bias.normal_()
+    for frames in (1, 9, 200):
+        x = torch.randn(3, frames, 32, requires_grad=True)
+        direct = module(x)
+        (grad_direct,) = torch.autograd.grad(direct.square().sum(), x)
+        fft = positional_conv(module, x)
+        (grad_fft,) = torch.autograd.grad(fft.square().sum(), x)
+        assert fft.shape == direct.shape
+        torch.testing.assert_close(fft, direct, rtol=1e-4, atol=1e-5)
+        torch.testing.assert_close(grad_fft, grad_direct, rtol=1e-4, atol=1e-4)
+
+
 def test_state_dict_loads_strictly():
     a, b = tiny(), tiny()
     b.load_state_dict(a.state_dict(), strict=True)

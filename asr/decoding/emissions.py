@@ -9,12 +9,13 @@ from __future__ import annotations
 import logging
 import pickle
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Protocol
 
 import torch
 from lhotse import CutSet
+from lhotse.cut import Cut
 from lhotse.dataset import DynamicCutSampler
 from torch import Tensor
 from tqdm.auto import tqdm
@@ -32,10 +33,30 @@ class Decoder(Protocol):
     def __call__(self, log_probs: Tensor) -> list[Hypothesis]: ...
 
 
+#: Cuts sorted by duration together: enough to fill batches with like lengths, few enough to hold in memory.
+SORT_WINDOW = 5000
+
+
+def by_duration(cuts: Iterable[Cut], window: int = SORT_WINDOW) -> Iterator[CutSet]:
+    """``cuts`` in windows of ``window`` cuts, each sorted by duration.
+
+    Batching cuts of like duration wastes little on padding: in manifest order a mini dev set's batches
+    are 80 % padding and the network runs at half the speed it runs on sorted batches.
+    """
+    chunk: list[Cut] = []
+    for cut in cuts:
+        chunk.append(cut)
+        if len(chunk) == window:
+            yield CutSet.from_cuts(sorted(chunk, key=lambda c: c.duration))
+            chunk = []
+    if chunk:
+        yield CutSet.from_cuts(sorted(chunk, key=lambda c: c.duration))
+
+
 @torch.inference_mode()
 def iter_emissions(model, cuts: CutSet, max_duration: float = 120.0, progress: bool = True,
                    dataset: AudioDataset | None = None) -> Iterator[tuple[str, Tensor | None]]:  # fmt: skip
-    """``(cut id, log_probs [T, V] on CPU)`` for every cut, in sampler order.
+    """``(cut id, log_probs [T, V] on CPU)`` for every cut, by duration within windows (:func:`by_duration`).
 
     ``model`` is a :class:`~asr.objectives.ctc.CTCModel` or anything with ``log_probs(audio, lengths)`` and
     ``min_samples`` (the ONNX runtime model). Cuts the dataset cannot use (unreadable, silent, too short)
@@ -46,21 +67,22 @@ def iter_emissions(model, cuts: CutSet, max_duration: float = 120.0, progress: b
         model.eval()
     device = next(model.parameters()).device if hasattr(model, "parameters") else torch.device("cpu")
     dataset = dataset or AudioDataset(min_samples=model.min_samples)
-    # world_size/rank fixed: under torchrun lhotse would otherwise give each process only its share of
-    # these cuts (callers shard whole chunks themselves, e.g. asr.semi.pseudo_label)
-    sampler = DynamicCutSampler(cuts, max_duration=max_duration, shuffle=False, world_size=1, rank=0)
     bar = tqdm(desc="decode", unit="cut", disable=not progress)
-    for batch_cuts in sampler:
-        batch = dataset[batch_cuts]
-        found: dict[str, Tensor] = {}
-        if batch is not None:
-            log_probs, frames = model.log_probs(batch.audio.to(device), batch.audio_lengths.to(device))
-            log_probs = log_probs.float().cpu()
-            for i, cut_id in enumerate(batch.cut_ids):
-                found[cut_id] = log_probs[i, : int(frames[i])].contiguous()
-        for cut in batch_cuts:
-            yield cut.id, found.get(cut.id)
-        bar.update(len(batch_cuts))
+    for window in by_duration(cuts):
+        # world_size/rank fixed: under torchrun lhotse would otherwise give each process only its share of
+        # these cuts (callers shard whole chunks themselves, e.g. asr.semi.pseudo_label)
+        sampler = DynamicCutSampler(window, max_duration=max_duration, shuffle=False, world_size=1, rank=0)
+        for batch_cuts in sampler:
+            batch = dataset[batch_cuts]
+            found: dict[str, Tensor] = {}
+            if batch is not None:
+                log_probs, frames = model.log_probs(batch.audio.to(device), batch.audio_lengths.to(device))
+                log_probs = log_probs.float().cpu()
+                for i, cut_id in enumerate(batch.cut_ids):
+                    found[cut_id] = log_probs[i, : int(frames[i])].contiguous()
+            for cut in batch_cuts:
+                yield cut.id, found.get(cut.id)
+            bar.update(len(batch_cuts))
     bar.close()
 
 

@@ -235,7 +235,7 @@ class Encoder(nn.Module):
         """
         if lengths is not None:
             x = x.masked_fill(self.padding_mask(lengths, x.shape[1])[..., None], 0.0)
-        x = x + self.pos_conv_embed(x)
+        x = x + positional_conv(self.pos_conv_embed, x)
         if self.layer_norm is not None and not self.cfg.layer_norm_first:
             x = self.layer_norm(x)
         return self.dropout(x)
@@ -286,6 +286,34 @@ class Encoder(nn.Module):
             x = torch.where(mask[..., None], self.mask_embedding.to(x.dtype), x)
         x = self.add_positions(x, frames)
         return self.body(x, frames, return_layers, num_layers)
+
+
+def positional_conv(module: ConvolutionalPositionalEmbedding, x: Tensor) -> Tensor:
+    """``module(x)`` for ``x`` [B, T, D], with the grouped convolution computed through the FFT.
+
+    The positional convolution (kernel 128, 16 groups) costs as much as all four blocks of the xs encoder
+    when done directly: half of a training step's time on a CPU. Through the FFT its forward and backward
+    take about a fifth of that, with the same weights and results equal to float32 rounding (~1e-6).
+    The ONNX exporter gets the direct convolution (it has no complex tensors).
+    """
+    conv = module.conv
+    if torch.onnx.is_in_onnx_export() or not isinstance(conv, nn.Conv1d) or conv.padding_mode != "zeros":
+        return module(x)
+    weight = conv.weight  # [D, D / groups, K], through weight norm
+    channels, per_group, kernel = weight.shape
+    groups = channels // per_group
+    batch, frames, _ = x.shape
+    pad = conv.padding[0]
+    size = 1 << (frames + 2 * pad - 1).bit_length()  # >= padded length: no circular wrap-around
+    spectrum = torch.fft.rfft(nn.functional.pad(x.transpose(1, 2), (pad, pad)), size)
+    spectrum = spectrum.view(batch, groups, per_group, -1)
+    kernel_spectrum = torch.fft.rfft(weight, size).view(groups, per_group, per_group, -1)
+    # cross-correlation (what conv1d computes) = product with the kernel's conjugate spectrum
+    y = torch.einsum("bgif,goif->bgof", spectrum, kernel_spectrum.conj()).reshape(batch, channels, -1)
+    y = torch.fft.irfft(y, size)[..., :frames]  # torchaudio drops the extra frame of an even kernel
+    if conv.bias is not None:
+        y = y + conv.bias[:, None]
+    return nn.functional.gelu(y).transpose(1, 2)
 
 
 def _conformer_layer(layer: ConformerLayer, x: Tensor, key_pad: Tensor | None, pad: Tensor) -> Tensor:
