@@ -104,9 +104,10 @@ def digits_model(digits, tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def digits_phone_model(digits_model, tmp_path_factory) -> Path:
     """A phone CTC model (experiment folder) fine-tuned from the digits model's encoder (trained on characters):
-    the acoustics are learnt once for the suite, the phone head and the encoder adapt in 80 updates (~35 s)."""
+    the acoustics are learnt once for the suite, the phone head and the encoder adapt in 120 updates (~35 s;
+    80 were enough for one random stream and left half the correct phones flagged with another)."""
     root = tmp_path_factory.mktemp("digits_phones")
-    train = {**DIGITS_SETTINGS["train"], "max_steps": 80, "warmup_steps": 10}
+    train = {**DIGITS_SETTINGS["train"], "max_steps": 120, "warmup_steps": 10}
     (root / "conf.yaml").write_text(yaml.safe_dump({**DIGITS_SETTINGS, "train": train}))
     code, out = run_cli("tokenizer", "train", "--kind", "phone", "--out", root / "phone")
     assert code == 0, out

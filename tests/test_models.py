@@ -266,6 +266,67 @@ def test_fft_positional_convolution_equals_torchaudios(kernel, groups):
         torch.testing.assert_close(grad_fft, grad_direct, rtol=1e-4, atol=1e-4)
 
 
+@pytest.mark.parametrize(
+    "conv",
+    [
+        torch.nn.Conv1d(16, 16, 31, padding=15, groups=16),  # the Conformer's depthwise convolution
+        torch.nn.Conv1d(8, 12, 4, padding=3, groups=4),  # grouped, more outputs than inputs, even kernel
+        torch.nn.Conv1d(8, 8, 3, padding=1, bias=False),
+    ],
+)
+def test_fft_conv1d_equals_the_module(conv):
+    from asr.models import fft_conv
+
+    torch.manual_seed(0)
+    for frames in (1, 17, 300):
+        x = torch.randn(2, conv.in_channels, frames, requires_grad=True)
+        direct = conv(x)
+        grads_direct = torch.autograd.grad(direct.square().sum(), [x, conv.weight])
+        fft = fft_conv.conv1d(conv, x)
+        grads_fft = torch.autograd.grad(fft.square().sum(), [x, conv.weight])
+        torch.testing.assert_close(fft, direct, rtol=1e-4, atol=1e-5)
+        for a, b in zip(grads_fft, grads_direct, strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+    strided = torch.nn.Conv1d(4, 4, 3, stride=2)
+    x = torch.randn(1, 4, 20)
+    assert torch.equal(fft_conv.conv1d(strided, x), strided(x))  # not an FFT case: the module itself
+
+
+def test_fast_dropout_keeps_the_right_share_and_scales(monkeypatch):
+    from asr.models.dropout import Dropout, keep_mask
+
+    torch.manual_seed(0)
+    for p in (0.1, 0.5):
+        assert abs(1 - keep_mask(torch.Size([500, 401]), p).float().mean().item() - p) < 0.005
+    a, b = keep_mask(torch.Size([4, 4001]), 0.5), keep_mask(torch.Size([4, 4001]), 0.5)
+    assert 0.4 < (a == b).float().mean().item() < 0.6  # successive masks are independent
+    torch.manual_seed(1)
+    first = keep_mask(torch.Size([99]), 0.3)
+    torch.manual_seed(1)
+    assert torch.equal(first, keep_mask(torch.Size([99]), 0.3))  # torch's seed makes it repeat
+    drop = Dropout(0.25)
+    x = torch.ones(10_000, requires_grad=True)
+    y = drop(x)
+    torch.testing.assert_close(y.unique(), torch.tensor([0.0, 4 / 3]))
+    y.sum().backward()
+    torch.testing.assert_close(x.grad, y.detach())
+    assert torch.equal(drop.eval()(x), x)
+
+
+def test_conformer_attention_computed_here_equals_torchs(monkeypatch):
+    """The training-time attention (for its cheap dropout mask) is nn.MultiheadAttention's, mask included."""
+    import asr.models.encoder as encoder_module
+
+    torch.manual_seed(0)
+    attn = torch.nn.MultiheadAttention(32, 4, dropout=0.1)
+    x = torch.randn(3, 7, 32)
+    key_pad = torch.tensor([[False] * 7, [False] * 5 + [True] * 2, [False] + [True] * 6])
+    expected, _ = attn.eval()(*(x.transpose(0, 1),) * 3, key_padding_mask=key_pad, need_weights=False)
+    monkeypatch.setattr(encoder_module, "dropout", lambda weights, p, training: weights)
+    got = encoder_module._self_attention(attn.train(), x, key_pad)
+    torch.testing.assert_close(got, expected.transpose(0, 1), rtol=1e-5, atol=1e-6)
+
+
 def test_state_dict_loads_strictly():
     a, b = tiny(), tiny()
     b.load_state_dict(a.state_dict(), strict=True)

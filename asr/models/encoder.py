@@ -23,6 +23,8 @@ from torchaudio.models.wav2vec2.components import (
     SelfAttention,
 )
 
+from . import fft_conv
+from .dropout import dropout, use_fast_dropout
 from .frontend import ConvFrontend, ConvSpec, FbankFrontend, valid_mask
 
 # wav2vec 2.0's feature encoder: 7 convolutions, receptive field 400 samples (25 ms), stride 320 (20 ms).
@@ -178,6 +180,7 @@ class Encoder(nn.Module):
                 ConformerLayer(cfg.dim, cfg.ffn_dim, cfg.heads, cfg.conformer_kernel, dropout=cfg.dropout)
                 for _ in range(cfg.layers)
             )
+        use_fast_dropout(self)  # torchaudio's blocks included: see asr.models.dropout
         self.reset_parameters()
 
     # -- initialisation ---------------------------------------------------------------------------------
@@ -289,30 +292,10 @@ class Encoder(nn.Module):
 
 
 def positional_conv(module: ConvolutionalPositionalEmbedding, x: Tensor) -> Tensor:
-    """``module(x)`` for ``x`` [B, T, D], with the grouped convolution computed through the FFT.
-
-    The positional convolution (kernel 128, 16 groups) costs as much as all four blocks of the xs encoder
-    when done directly: half of a training step's time on a CPU. Through the FFT its forward and backward
-    take about a fifth of that, with the same weights and results equal to float32 rounding (~1e-6).
-    The ONNX exporter gets the direct convolution (it has no complex tensors).
-    """
-    conv = module.conv
-    if torch.onnx.is_in_onnx_export() or not isinstance(conv, nn.Conv1d) or conv.padding_mode != "zeros":
-        return module(x)
-    weight = conv.weight  # [D, D / groups, K], through weight norm
-    channels, per_group, kernel = weight.shape
-    groups = channels // per_group
-    batch, frames, _ = x.shape
-    pad = conv.padding[0]
-    size = 1 << (frames + 2 * pad - 1).bit_length()  # >= padded length: no circular wrap-around
-    spectrum = torch.fft.rfft(nn.functional.pad(x.transpose(1, 2), (pad, pad)), size)
-    spectrum = spectrum.view(batch, groups, per_group, -1)
-    kernel_spectrum = torch.fft.rfft(weight, size).view(groups, per_group, per_group, -1)
-    # cross-correlation (what conv1d computes) = product with the kernel's conjugate spectrum
-    y = torch.einsum("bgif,goif->bgof", spectrum, kernel_spectrum.conj()).reshape(batch, channels, -1)
-    y = torch.fft.irfft(y, size)[..., :frames]  # torchaudio drops the extra frame of an even kernel
-    if conv.bias is not None:
-        y = y + conv.bias[:, None]
+    """``module(x)`` for ``x`` [B, T, D] (torchaudio's positional embedding), its convolution through the FFT."""
+    y = fft_conv.conv1d(module.conv, x.transpose(1, 2))
+    if module.num_remove > 0:  # an even kernel gives one frame more
+        y = y[..., : -module.num_remove]
     return nn.functional.gelu(y).transpose(1, 2)
 
 
@@ -322,20 +305,43 @@ def _conformer_layer(layer: ConformerLayer, x: Tensor, key_pad: Tensor | None, p
     x = x + 0.5 * layer.ffn1(x)
     if layer.convolution_first:
         x = x + _conformer_conv(layer.conv_module, x, pad)
-    y = layer.self_attn_layer_norm(x).transpose(0, 1)  # nn.MultiheadAttention is time-first
-    y, _ = layer.self_attn(y, y, y, key_padding_mask=key_pad, need_weights=False)
-    x = x + layer.self_attn_dropout(y.transpose(0, 1))
+    x = x + layer.self_attn_dropout(_self_attention(layer.self_attn, layer.self_attn_layer_norm(x), key_pad))
     if not layer.convolution_first:
         x = x + _conformer_conv(layer.conv_module, x, pad)
     x = x + 0.5 * layer.ffn2(x)
     return layer.final_layer_norm(x)
 
 
+def _self_attention(attn: nn.MultiheadAttention, x: Tensor, key_pad: Tensor | None) -> Tensor:
+    """``attn`` on batch-first ``x`` [B, T, D], keys at ``key_pad`` (True) ignored.
+
+    Training on a CPU, the attention weights are computed here, as ``nn.MultiheadAttention``'s own
+    unfused path does, so that their dropout (a ``heads x T x T`` mask per utterance, the largest of
+    the model) draws :mod:`asr.models.dropout`'s cheap mask. Otherwise the module runs (fused kernels).
+    """
+    plain = isinstance(attn, nn.MultiheadAttention) and attn._qkv_same_embed_dim and attn.bias_k is None
+    if not (
+        attn.training and x.device.type == "cpu" and plain and attn.dropout > 0 and not attn.add_zero_attn
+    ):
+        y, _ = attn(*(x.transpose(0, 1),) * 3, key_padding_mask=key_pad, need_weights=False)  # time-first
+        return y.transpose(0, 1)
+    batch, frames, dim = x.shape
+    heads = attn.num_heads
+    qkv = nn.functional.linear(x, attn.in_proj_weight, attn.in_proj_bias)
+    q, k, v = qkv.view(batch, frames, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)  # [B, H, T, d] each
+    scores = (q * (dim // heads) ** -0.5) @ k.transpose(-2, -1)
+    if key_pad is not None:
+        scores = scores.masked_fill(key_pad[:, None, None, :], float("-inf"))
+    weights = dropout(scores.softmax(dim=-1), attn.dropout, training=True)
+    y = (weights @ v).transpose(1, 2).reshape(batch, frames, dim)
+    return attn.out_proj(y)
+
+
 def _conformer_conv(module: nn.Module, x: Tensor, pad: Tensor) -> Tensor:
     pointwise1, glu, depthwise, norm, activation, pointwise2, dropout = module.sequential
     y = glu(pointwise1(module.layer_norm(x).transpose(1, 2)))  # [B, C, T]
     y = y.masked_fill(pad[:, None, :], 0.0)  # zero padding = the convolution's own 'same' padding
-    y = depthwise(y)
+    y = fft_conv.conv1d(depthwise, y)
     if isinstance(norm, nn.BatchNorm1d) and norm.training:
         y = _masked_batch_norm(norm, y, ~pad)
     else:

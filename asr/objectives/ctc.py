@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from asr.data.dataset import Batch
 from asr.models import Encoder
+from asr.models.dropout import Dropout
 
 from .base import LossOutput, Objective, config_from
 from .masking import check_span_settings, span_mask
@@ -64,7 +65,7 @@ class CTCModel(nn.Module):
         if vocab_size < 2:
             raise ValueError(f"a CTC vocabulary needs the blank and at least one token, got {vocab_size}")
         self.encoder = encoder
-        self.dropout = nn.Dropout(head_dropout)
+        self.dropout = Dropout(head_dropout)
         self.head = nn.Linear(encoder.dim, vocab_size)
 
     @property

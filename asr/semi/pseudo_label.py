@@ -174,12 +174,12 @@ def pseudo_label(model, tokenizer, decoder: Decoder, cuts: CutSet, out_dir: Path
     bar = tqdm(total=sum(len(c) for _, c in todo), desc="pseudo-label", unit="cut", disable=not progress)
     for k, chunk in todo:
         decisions, kept, nbest = [], [], {}
-        emissions = iter_emissions(
-            model, CutSet.from_cuts(chunk), max_duration, progress=False, dataset=dataset
+        # the network sees the chunk by duration; decisions and manifest keep the input's order
+        emissions = dict(
+            iter_emissions(model, CutSet.from_cuts(chunk), max_duration, progress=False, dataset=dataset)
         )
-        by_id = {c.id: c for c in chunk}
-        for cut_id, log_probs in emissions:
-            cut = by_id[cut_id]
+        for cut in chunk:
+            cut_id, log_probs = cut.id, emissions.pop(cut.id)
             hyps = decoder(log_probs) if log_probs is not None else []
             best = hyps[0] if hyps else None
             if log_probs is None:  # the loader's own reason (unreadable, silent, too short)
