@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # The mini recipe: the whole toolkit on synthetic corpora, on a laptop CPU.
 #
-# Two paths through the same stages. The default (the README's main command, ~40 min on 2 CPU cores):
+# Two paths through the same stages. The default (the README's main command, ~30 min on 2 CPU cores):
 # one pretraining objective (data2vec), the 1 h split from scratch and from that encoder, greedy and LM beam
 # decoding, the phone recogniser with one noisy-student generation against its labels-only control, MDD
-# scores and the app. --all adds every comparison behind RESULTS.md's tables (~3.5 h): all four objectives,
+# scores and the app. --all adds every comparison behind RESULTS.md's tables (hours): all four objectives,
 # the 10 min split, WFST decoding, the fine-tuning ablations, semi-supervised word recognition, two
 # noisy-student generations, online-ensemble pseudo-labels, and native speech for the phone recogniser.
 #
