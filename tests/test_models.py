@@ -315,6 +315,7 @@ def test_fast_dropout_keeps_the_right_share_and_scales(monkeypatch):
 
 def test_conformer_attention_computed_here_equals_torchs(monkeypatch):
     """The training-time attention (for its cheap dropout mask) is nn.MultiheadAttention's, mask included."""
+    import asr.models.dropout as dropout_module
     import asr.models.encoder as encoder_module
 
     torch.manual_seed(0)
@@ -322,7 +323,7 @@ def test_conformer_attention_computed_here_equals_torchs(monkeypatch):
     x = torch.randn(3, 7, 32)
     key_pad = torch.tensor([[False] * 7, [False] * 5 + [True] * 2, [False] + [True] * 6])
     expected, _ = attn.eval()(*(x.transpose(0, 1),) * 3, key_padding_mask=key_pad, need_weights=False)
-    monkeypatch.setattr(encoder_module, "dropout", lambda weights, p, training: weights)
+    monkeypatch.setattr(dropout_module, "dropout", lambda weights, p, training: weights)
     got = encoder_module._self_attention(attn.train(), x, key_pad)
     torch.testing.assert_close(got, expected.transpose(0, 1), rtol=1e-5, atol=1e-6)
 

@@ -5,7 +5,7 @@ torch's CPU ``bernoulli_`` (behind ``nn.Dropout``) draws one random number per e
 ``heads x frames^2`` per utterance). :class:`Dropout` draws 63 random bits per *four* elements and compares
 15 of them with a threshold for each: the same inverted dropout (kept elements scaled by ``1 / (1 - p)``),
 with ``p`` rounded to a multiple of 1/32768, from torch's generator (so ``torch.manual_seed`` still makes
-runs repeat), in about a third less time. On other devices it is ``nn.functional.dropout``.
+runs repeat), in a third to a half of the time. On other devices it is ``nn.functional.dropout``.
 """
 
 from __future__ import annotations

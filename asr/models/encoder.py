@@ -23,8 +23,8 @@ from torchaudio.models.wav2vec2.components import (
     SelfAttention,
 )
 
+from . import dropout as fast_dropout
 from . import fft_conv
-from .dropout import dropout, use_fast_dropout
 from .frontend import ConvFrontend, ConvSpec, FbankFrontend, valid_mask
 
 # wav2vec 2.0's feature encoder: 7 convolutions, receptive field 400 samples (25 ms), stride 320 (20 ms).
@@ -180,7 +180,7 @@ class Encoder(nn.Module):
                 ConformerLayer(cfg.dim, cfg.ffn_dim, cfg.heads, cfg.conformer_kernel, dropout=cfg.dropout)
                 for _ in range(cfg.layers)
             )
-        use_fast_dropout(self)  # torchaudio's blocks included: see asr.models.dropout
+        fast_dropout.use_fast_dropout(self)  # torchaudio's blocks included
         self.reset_parameters()
 
     # -- initialisation ---------------------------------------------------------------------------------
@@ -332,7 +332,7 @@ def _self_attention(attn: nn.MultiheadAttention, x: Tensor, key_pad: Tensor | No
     scores = (q * (dim // heads) ** -0.5) @ k.transpose(-2, -1)
     if key_pad is not None:
         scores = scores.masked_fill(key_pad[:, None, None, :], float("-inf"))
-    weights = dropout(scores.softmax(dim=-1), attn.dropout, training=True)
+    weights = fast_dropout.dropout(scores.softmax(dim=-1), attn.dropout, training=True)
     y = (weights @ v).transpose(1, 2).reshape(batch, frames, dim)
     return attn.out_proj(y)
 

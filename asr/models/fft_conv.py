@@ -3,9 +3,10 @@
 On a CPU, oneDNN runs the Conformer's depthwise convolution (kernel 31) at ~2 GFLOP/s and the wav2vec 2.0
 positional convolution (kernel 128, 16 groups) costs as much as the xs encoder's four blocks. Through the FFT
 both (forward and backward) take a third to a fifth of that time, with the module's own weights and results
-equal to float32 rounding (~1e-6). :func:`conv1d` falls back to the module itself where the FFT form does
-not apply (strides, dilation, non-zero padding modes) and under the ONNX exporter, which has no complex
-tensors, so exported graphs keep the plain convolution.
+equal to float32 rounding (~1e-6). :func:`conv1d` does this for float32 on the CPU only and runs the module
+itself elsewhere: on a GPU (cuDNN is fast there, and cuFFT has no bfloat16 for autocast), where the FFT
+form does not apply (strides, dilation, non-zero padding modes), and under the ONNX exporter, which has no
+complex tensors, so exported graphs keep the plain convolution.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from torch import Tensor, nn
 
 
 def conv1d(conv: nn.Conv1d, x: Tensor) -> Tensor:
-    """``conv(x)`` for ``x`` [B, C, T], through the FFT where that gives the same result."""
+    """``conv(x)`` for ``x`` [B, C, T], through the FFT on the CPU where that gives the same result."""
     if (
-        torch.onnx.is_in_onnx_export()
+        x.device.type != "cpu"
+        or x.dtype != torch.float32
+        or torch.onnx.is_in_onnx_export()
         or conv.stride != (1,)
         or conv.dilation != (1,)
         or conv.padding_mode != "zeros"
