@@ -161,6 +161,19 @@ def test_negatives_come_from_other_masked_frames_of_the_same_utterance():
     assert len(neg[utt == 2].unique()) == 12  # uniform over the utterance: every frame shows up
 
 
+@pytest.mark.parametrize("max_entries", [1 << 24, 0])  # one [N, N] product; the index_select gather
+def test_candidate_similarities_equal_the_direct_gather(max_entries):
+    torch.manual_seed(0)
+    c, targets = torch.randn(30, 8), torch.randn(30, 8, requires_grad=True)
+    candidates = torch.randint(0, 30, (30, 11))
+    direct = torch.einsum("nf,nkf->nk", c, targets[candidates])
+    (grad_direct,) = torch.autograd.grad(direct.square().sum(), targets)
+    got = wav2vec2.candidate_similarities(c, targets, candidates, max_entries)
+    (grad_got,) = torch.autograd.grad(got.square().sum(), targets)
+    torch.testing.assert_close(got, direct)
+    torch.testing.assert_close(grad_got, grad_direct)
+
+
 def test_gumbel_temperature_anneals():
     obj = wav2vec2.build(tiny_encoder(), codebook_entries=16)
     assert obj.gumbel_temperature.item() == 2.0

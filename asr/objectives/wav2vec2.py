@@ -126,6 +126,22 @@ def _perplexity(avg_probs: Tensor) -> Tensor:
     return torch.exp(entropy).sum()
 
 
+def candidate_similarities(
+    c: Tensor, targets: Tensor, candidates: Tensor, max_entries: int = 1 << 24
+) -> Tensor:
+    """``[N, K]``: ``c[n] · targets[candidates[n, k]]`` for ``c``, ``targets`` [N, f].
+
+    Gathering ``targets[candidates]`` ([N, K, f]) has a backward (``index_put_`` with accumulation) that took
+    a sixth of a wav2vec 2.0 step on a CPU. Up to ``max_entries`` similarities, all ``N x N`` are computed
+    in one product and the candidates' picked (backward: a scatter into [N, N]), ~60x faster; beyond, the
+    candidates are gathered with ``index_select`` (backward ``index_add_``, 2x faster than advanced indexing).
+    """
+    if c.shape[0] ** 2 <= max_entries:
+        return (c @ targets.T).gather(1, candidates)
+    gathered = targets.index_select(0, candidates.reshape(-1)).view(*candidates.shape, -1)
+    return torch.einsum("nf,nkf->nk", c, gathered)
+
+
 def sample_negatives(counts: Tensor, num_negatives: int) -> Tensor:
     """Indices of distractors into the flattened masked frames of a batch: [N, K].
 
@@ -202,7 +218,7 @@ class Wav2Vec2Objective(Objective):
         # product (3x faster on a CPU than broadcasting F.cosine_similarity over [N, 1 + K, f])
         candidates = torch.cat([torch.arange(num_masked, device=c.device)[:, None], negatives], dim=1)
         c, targets = F.normalize(c, dim=-1, eps=1e-8), F.normalize(targets, dim=-1, eps=1e-8)
-        logits = torch.einsum("nf,nkf->nk", c, targets[candidates]) / cfg.logit_temperature
+        logits = candidate_similarities(c, targets, candidates) / cfg.logit_temperature
         # a distractor with the positive's code in every group is the same vector: it cannot be told apart
         codes = q.onehot.argmax(dim=-1)  # [N, G]
         same = (codes[negatives] == codes[:, None]).all(dim=-1)
