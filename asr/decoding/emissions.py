@@ -40,8 +40,8 @@ SORT_WINDOW = 5000
 def by_duration(cuts: Iterable[Cut], window: int = SORT_WINDOW) -> Iterator[CutSet]:
     """``cuts`` in windows of ``window`` cuts, each sorted by duration.
 
-    Batching cuts of like duration wastes little on padding: in manifest order a mini dev set's batches
-    are 80 % padding and the network runs at half the speed it runs on sorted batches.
+    Batching cuts of like duration wastes little on padding: in manifest order the mini dev-clean batches
+    are 45 % padding and the network takes 1.6 times as long as on sorted batches.
     """
     chunk: list[Cut] = []
     for cut in cuts:
