@@ -169,9 +169,17 @@ def test_pretrain_under_torchrun_with_two_cpu_ranks(tmp_path, cuts_path):
            "--master-port", str(port), "-m", "asr.cli", "pretrain", "--objective", "data2vec",
            "--cuts", str(cuts_path), "--exp-dir", str(exp), "--config", str(settings_file(tmp_path / "c.yaml", "data2vec")),
            "--max-steps", "2", "--device", "cpu", "--no-progress"]  # fmt: skip
-    proc = subprocess.run(
-        cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300
+    # Each worker ends with os._exit, skipping interpreter finalisation (asr/cli/__main__.py says why):
+    # an atexit hook, planted through sitecustomize, must not run.
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import atexit, os, pathlib\n"
+        "if 'TORCHELASTIC_RUN_ID' in os.environ:\n"
+        "    atexit.register(lambda: pathlib.Path(os.environ['ATEXIT_DIR'], os.environ['RANK']).touch())\n"
     )
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(site), "ATEXIT_DIR": str(tmp_path)}
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("data2vec: step 2 (resumed from 0)") == 2  # one line per rank
     state = load_checkpoint(exp / "checkpoint-2.pt")
@@ -179,6 +187,14 @@ def test_pretrain_under_torchrun_with_two_cpu_ranks(tmp_path, cuts_path):
         state["data"]["world_size"] == 2
         and (exp / "encoder.pt").exists()
         and (exp / "pretrain.yaml").exists()
+    )
+    assert not (tmp_path / "0").exists() and not (tmp_path / "1").exists()
+    # ... and keeps the command's exit status: a user error is still status 2 with its one-line message
+    cmd[cmd.index("--cuts") + 1] = str(tmp_path / "none.jsonl.gz")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode != 0 and "exitcode: 2" in proc.stderr, proc.stderr[-3000:]
+    assert (
+        "Error: cut manifest not found" in proc.stderr and "Traceback" not in proc.stderr.split("exitcode")[0]
     )
 
 
