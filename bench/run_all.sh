@@ -10,7 +10,7 @@
 #   mdd       python bench/mdd_diagnose.py --model MODEL --cuts L2ARCTIC_TEST    mdd-DATE.jsonl, ~1 min
 #             for MODEL = the mini recipe's mdd/native-online, then mdd/native
 #   app       python bench/app_latency.py --model MODEL                          app-DATE.jsonl, ~3 min
-#             for MODEL = the mini recipe's mdd/native-online
+#             for MODEL = the mini recipe's app_model (what the app serves)
 #
 # All of it takes about 25-30 minutes of both cores of a 2-core CPU; run it on an otherwise idle machine.
 # Raw files are appended to (pretrain's is rewritten); collect.py takes the last line of each setting.
@@ -99,10 +99,10 @@ plan() {
         commands+=("python bench/mdd_diagnose.py --model $exp/mdd/$model --cuts $manifests/l2arctic_cuts_test.jsonl.gz")
       done ;;
     app)
-      needs=("$exp/mdd/native-online/ctc_model.pt")
-      make="bash recipes/mini/run.sh --all --stop-stage 10"
-      # the model the current raw file measured (the script's default may name the app's model instead)
-      commands=("python bench/app_latency.py --model $exp/mdd/native-online") ;;
+      needs=("$exp/app_model/ctc_model.pt")
+      make="bash recipes/mini/run.sh --stop-stage 10"
+      # the model the app serves (the default path's round-2 noisy student)
+      commands=("python bench/app_latency.py --model $exp/app_model") ;;
   esac
 }
 

@@ -332,7 +332,7 @@ def test_run_all_skips_what_lacks_inputs_then_collects(fake_root: Path) -> None:
     expected += [
         ("mdd", collect.COMMANDS["mdd"].format(model=model.format(m))) for m in ("native-online", "native")
     ]
-    expected += [("app", collect.COMMANDS["app"].format(model=model.format("native-online")))]
+    expected += [("app", collect.COMMANDS["app"].format(model="recipes/mini/exp/mini_seed0/app_model"))]
     finetune = expected[1][1]
     expected[1] = (
         "finetune",
