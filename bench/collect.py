@@ -236,17 +236,28 @@ def _flatten(record: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, An
 
 
 def raw_files(results_dir: Path = RAW_DIR) -> list[Path]:
-    """The newest ``<bench>-<YYYY-MM-DD>.jsonl`` of each benchmark in ``results_dir``, by benchmark name."""
+    """The newest ``<bench>-<YYYY-MM-DD>.jsonl`` of each benchmark in ``results_dir``, by benchmark name.
+
+    Every ``run_all-*.jsonl`` is read, oldest first: a run_all.sh run records the wall times of the
+    benchmarks it ran only, so ``--only app`` today must not drop yesterday's pretraining time
+    (:func:`collect` lets a later file's figure replace an earlier one of the same setting).
+    """
     newest: dict[str, tuple[str, Path]] = {}
+    every_run_all: list[tuple[str, Path]] = []
     for path in sorted(results_dir.glob("*.jsonl")):
         match = RAW_NAME.match(path.name)
         if match is None:
             log.warning("%s: not named <bench>-<YYYY-MM-DD>.jsonl, skipped", path)
             continue
         bench, date = match["bench"], match["date"]
-        if bench not in newest or date > newest[bench][0]:
+        if bench == "run_all":
+            every_run_all.append((date, path))
+        elif bench not in newest or date > newest[bench][0]:
             newest[bench] = (date, path)
-    return [newest[b][1] for b in sorted(newest)]
+    files = {b: [newest[b][1]] for b in newest}
+    if every_run_all:
+        files["run_all"] = [path for _, path in sorted(every_run_all)]
+    return [path for b in sorted(files) for path in files[b]]
 
 
 def _shown(path: Path) -> str:
@@ -356,8 +367,19 @@ def figures_of_file(path: Path, machine: str | None = None) -> list[dict[str, An
 
 
 def collect(paths: Iterable[Path], machine: str | None = None) -> list[dict[str, Any]]:
-    """The figures of every raw file in ``paths``, file after file."""
-    return [figure for path in paths for figure in figures_of_file(path, machine)]
+    """The figures of every raw file in ``paths``, file after file; a later file's figure of the same
+    benchmark, record, name and setting takes an earlier one's place (and keeps its position)."""
+    figures: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for path in paths:
+        for figure in figures_of_file(path, machine):
+            key = (
+                figure["bench"],
+                figure["record"],
+                figure["figure"],
+                json.dumps(figure["setting"], sort_keys=True),
+            )
+            figures[key] = figure
+    return list(figures.values())
 
 
 def write_atomic(path: Path, figures: Iterable[dict[str, Any]]) -> None:

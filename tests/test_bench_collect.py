@@ -162,6 +162,20 @@ def test_newest_date_of_each_bench_wins(tmp_path: Path, caplog) -> None:
     figures = collect.read_figures(out)
     assert {(f["bench"], f["date"]) for f in figures} == {("pretrain", "2026-11-23"), ("semi", "2026-11-01")}
     assert collect.select(figures, "pretrain", "audio_s_per_s")[0]["value"] == 37.35
+    # every run_all file is read, oldest first: each holds the wall times of the benchmarks that run ran
+    wall = {"bench": "wall_time", "name": "pretrain", "seconds": 700.0, "command": "python bench/pretrain.py"}
+    write_raw(raw, "run_all", [wall, {**wall, "name": "semi", "seconds": 200.0}], "2026-11-20")
+    write_raw(raw, "run_all", [{**wall, "seconds": 650.0}], "2026-11-23")
+    assert [p.name for p in collect.raw_files(raw) if p.name.startswith("run_all")] == [
+        "run_all-2026-11-20.jsonl",
+        "run_all-2026-11-23.jsonl",
+    ]
+    assert run_collect(raw, out) == 0
+    walls = collect.select(collect.read_figures(out), "run_all", "seconds", record="wall_time")
+    assert {(w["setting"]["name"], w["value"], w["date"]) for w in walls} == {
+        ("pretrain", 650.0, "2026-11-23"),
+        ("semi", 200.0, "2026-11-20"),
+    }
     # files given by name are all read, whatever their dates
     assert collect.main(["--out", str(out), str(raw / "pretrain-2026-11-20.jsonl")]) == 0
     assert collect.select(collect.read_figures(out), "pretrain", "audio_s_per_s")[0]["value"] == 1.0
