@@ -95,8 +95,9 @@ def digits_model(digits, tmp_path_factory) -> dict[str, Path]:
     assert code == 0, out
     code, out = run_cli("lm", "build", "--text", digits["train"], "--order", 3, "--out", root / "lm")
     assert code == 0, out
+    # --dev: the learning curve (tests/test_validation.py reads it); validation does not change the training
     code, out = run_cli("finetune", "--cuts", digits["train"], "--tokenizer", root / "chars", "--exp-dir", root / "exp",
-                    "--config", conf, "--no-progress")  # fmt: skip
+                    "--config", conf, "--no-progress", "--dev", digits["test"], "--valid-every", 50)  # fmt: skip
     assert code == 0, out
     return {"model": root / "exp" / "ctc_model.pt", "lm": root / "lm", "root": root, **digits}
 

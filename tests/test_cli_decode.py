@@ -70,7 +70,8 @@ def test_outputs_cover_every_cut(setup, tmp_path):
 
 def test_emissions_batch_cuts_of_like_duration_and_cover_every_cut(setup):
     """The network sees duration-sorted windows; every cut comes back once, with its own frames."""
-    from asr.decoding.emissions import by_duration, iter_emissions
+    from asr.data.dataset import by_duration
+    from asr.decoding.emissions import iter_emissions
     from asr.objectives.ctc import load_ctc_model
 
     cuts = CutSet.from_file(setup["cuts"]).to_eager()

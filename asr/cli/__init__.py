@@ -42,7 +42,7 @@ def cli(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
 
 
-from . import app, decode, export, finetune, lm, mdd, prepare, pretrain, score, semi, synth, tokenizer  # noqa: E402  (subcommands register)
+from . import app, decode, export, finetune, lm, mdd, prepare, pretrain, probe, score, semi, synth, tokenizer  # noqa: E402  (subcommands register)
 
 __all__ = [
     "app",
@@ -54,6 +54,7 @@ __all__ = [
     "mdd",
     "prepare",
     "pretrain",
+    "probe",
     "score",
     "semi",
     "synth",

@@ -63,12 +63,17 @@ _path = click.Path(path_type=Path)
     help="--semi: how the ensemble's posteriors are decoded (beam: with --lm).",
 )
 @click.option("--lm", "lm_dir", type=_path, help="--semi --pl-method beam: an `asr lm build` folder.")
+@click.option("--dev", "dev_path", type=_path,
+              help="Held-out labelled cuts: greedy error rates and loss every --valid-every updates (learning curve).")  # fmt: skip
+@click.option("--valid-every", type=int, help="Updates between learning-curve points (with --dev) [50].")
+@click.option("--valid-minutes", type=float, default=10.0, show_default=True,
+              help="Minutes of --dev audio each learning-curve point decodes (the first cuts).")  # fmt: skip
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: Path | None, init: Path | None,
              size, frontend, body, speed_perturb: bool, average: int, semi, unlabelled_path, labelled_share,
-             half_lives, include_online, warmup_steps, min_confidence, pl_method, lm_dir, resume: bool,
-             progress: bool, **train_options) -> None:  # fmt: skip
+             half_lives, include_online, warmup_steps, min_confidence, pl_method, lm_dir, dev_path,
+             valid_minutes: float, resume: bool, progress: bool, **train_options) -> None:  # fmt: skip
     """Fine-tune an encoder with a CTC head on labelled cuts; resumable at any point.
 
     With --semi online-ensemble, unlabelled cuts join the batches and get their targets on the fly from
@@ -88,6 +93,10 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: P
                     "warmup_steps": warmup_steps, "min_confidence": min_confidence,
                     "half_lives": [float(h) for h in half_lives.split(",")] if half_lives else None}  # fmt: skip
     settings["semi"].update({k: v for k, v in semi_options.items() if v is not None})
+    validator = None
+    if dev_path is not None:
+        validator = make_validator(dev_path, tokenizer_dir, valid_minutes)
+        settings["train"].setdefault("valid_every", 50)
     decoder = None
     if semi and pl_method == "beam":
         from asr.decoding.factory import make_decoder
@@ -96,6 +105,15 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: P
         decoder = make_decoder("beam", load_tokenizer(tokenizer_dir), lm_dir)
     out = run_finetune(cuts_path, tokenizer_dir, exp_dir, settings, init, speed_perturb=speed_perturb,
                        average=average, resume=resume, unlabelled_path=unlabelled_path, semi=semi,
-                       semi_decoder=decoder, source=source)  # fmt: skip
+                       semi_decoder=decoder, source=source, validator=validator)  # fmt: skip
     click.echo(f"ctc: step {out.step} (resumed from {out.resumed_from}), last loss {out.last_loss:.4f}; "
                f"model: {out.model_path} (average of {out.averaged})")  # fmt: skip
+
+
+def make_validator(dev_path: Path, tokenizer_dir: Path, minutes: float):
+    """The learning-curve validator of ``--dev`` (the first ``minutes`` of its cuts)."""
+    from asr.data.dataset import load_cuts
+    from asr.decoding.validation import GreedyValidator
+    from asr.text.tokenizer import load_tokenizer
+
+    return GreedyValidator(load_cuts(dev_path), load_tokenizer(tokenizer_dir), max_minutes=minutes)

@@ -45,6 +45,7 @@ class TrainConfig:
     checkpoint_every: int = 500
     keep_last: int = 3  # periodic checkpoints kept; <= 0 keeps all
     log_every: int = 10
+    valid_every: int = 0  # updates between learning-curve points when the caller validates; 0: never
     seed: int = 0
     num_workers: int = 0  # DataLoader worker processes reading audio
     device: str = "auto"  # "auto" (CUDA if available) | "cpu" | "cuda"
@@ -65,6 +66,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.max_steps < 1 or self.grad_accum < 1 or self.checkpoint_every < 1 or self.log_every < 1:
             raise ValueError("max_steps, grad_accum, checkpoint_every and log_every must be >= 1")
+        if self.valid_every < 0:
+            raise ValueError(f"valid_every must be >= 0 (0: never), got {self.valid_every}")
         if self.max_seconds < 0:
             raise ValueError(f"max_seconds must be >= 0 (0: no limit), got {self.max_seconds}")
         if self.max_duration <= 0:

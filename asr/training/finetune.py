@@ -123,7 +123,8 @@ def reference_ids(tokenizer: Tokenizer):
 def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, settings: dict[str, dict[str, Any]],
              init: Path | None = None, *, speed_perturb: bool = False, average: int = 1, resume: bool = True,
              unlabelled_path: Path | None = None, semi: str | None = None, semi_decoder=None,
-             source: str = "options", extra: dict[str, Any] | None = None) -> FinetuneOutcome:  # fmt: skip
+             source: str = "options", extra: dict[str, Any] | None = None,
+             validator=None) -> FinetuneOutcome:  # fmt: skip
     """Fine-tune with CTC on the labelled cuts at ``cuts_path``; write ``exp_dir/ctc_model.pt``. Resumable.
 
     ``settings``: sections ``model``, ``objective``, ``train`` (and ``semi``) as read by
@@ -131,7 +132,9 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, settings: dict
     ``unlabelled_path`` are pseudo-labelled on the fly by momentum models
     (:mod:`asr.semi.online_ensemble`; ``semi_decoder``: how their posteriors are decoded, default greedy);
     their weights are also written, as ``exp_dir/teacher_model.pt`` (the first momentum model).
-    ``extra`` is recorded in ``exp_dir/finetune.yaml``.
+    ``extra`` is recorded in ``exp_dir/finetune.yaml``. ``validator`` (a :class:`~asr.objectives.ctc.CTCModel`
+    -> metrics callable, e.g. :class:`asr.decoding.validation.GreedyValidator`) draws the learning curve every
+    ``train.valid_every`` updates.
     """
     settings = {k: dict(v or {}) for k, v in settings.items()}
     exp_dir, tokenizer_dir = Path(exp_dir), Path(tokenizer_dir)
@@ -175,7 +178,8 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, settings: dict
         write_atomic(exp_dir / "finetune.yaml", yaml.safe_dump(ckpt.plain(record), sort_keys=False).encode())
     dataset = AudioDataset(min_samples=objective.encoder.min_samples, label_fields=(), tokenize=tokenize,
                            reference=reference)  # fmt: skip
-    result = train(trainee, cuts, cfg, resume=resume, dataset=dataset)
+    validate = None if validator is None else functools.partial(validator, objective.model)
+    result = train(trainee, cuts, cfg, resume=resume, dataset=dataset, validate=validate)
     checkpoints = [p for _, p in ckpt.list_checkpoints(exp_dir)][-max(1, average) :]
     model_path = exp_dir / "ctc_model.pt"
     if main:

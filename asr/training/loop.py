@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import logging
 import math
 import random
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +28,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from asr.data.common import CorpusError
+from asr.data.common import CorpusError, write_atomic
 from asr.data.dataset import AudioDataset
 
 from . import checkpoint as ckpt
@@ -98,6 +100,7 @@ def train(
     resume: bool = True,
     dataset: torch.utils.data.Dataset | None = None,
     own_cuts: bool = False,
+    validate: Callable[[], dict[str, float]] | None = None,
 ) -> TrainResult:
     """Train ``objective`` on ``cuts`` for ``cfg.max_steps`` optimiser steps; resume from ``cfg.exp_dir``.
 
@@ -110,11 +113,17 @@ def train(
     calls this; only rank 0 writes files. Every rank passes the same ``cuts`` and takes its share of the
     batches, unless ``own_cuts``: then each rank's ``cuts`` are its own part of the data (its Lhotse Shar
     shards, :func:`asr.data.dataset.shar_cuts`) and it trains on all of them (see :mod:`asr.training.data`).
+
+    ``validate`` (rank 0 only) measures the model on held-out data every ``cfg.valid_every`` updates and
+    after the last one, e.g. :class:`asr.decoding.validation.GreedyValidator`: its numbers go to TensorBoard
+    under ``valid/`` and, with the step, to ``exp_dir/valid.jsonl`` (the learning curve). It runs with the
+    objective in eval mode and does not change the training's random streams (the loop reseeds before
+    every micro-batch), so a run with validation trains exactly as one without.
     """
     info = distributed.setup(cfg.device)
     finished = False
     try:
-        result = _Run(objective, cuts, cfg, info, dataset, own_cuts).run(resume)
+        result = _Run(objective, cuts, cfg, info, dataset, own_cuts, validate).run(resume)
         finished = True
         return result
     finally:
@@ -123,10 +132,11 @@ def train(
 
 class _Run:
     def __init__(self, objective, cuts, cfg: TrainConfig, info: distributed.DistInfo, dataset,
-                 own_cuts: bool = False) -> None:  # fmt: skip
+                 own_cuts: bool = False, validate=None) -> None:  # fmt: skip
         if next(iter(cuts), None) is None:
             raise CorpusError("the cut set given for training is empty")
         self.cfg, self.info, self.cuts, self.own_cuts = cfg, info, cuts, own_cuts
+        self.validate = validate if cfg.valid_every > 0 else None
         self.exp_dir = Path(cfg.exp_dir)
         self.device = info.device
         self.objective = objective.to(self.device)
@@ -151,7 +161,7 @@ class _Run:
         self.skipped: Counter = Counter()
         self.skipped_updates: Counter = Counter()
         self.writer = None
-        self.audio_seconds = self.train_seconds = 0.0
+        self.audio_seconds = self.train_seconds = self.valid_seconds = 0.0
         self.last_metrics: dict[str, float] = {}
 
     # ---------------------------------------------------------------- resume and checkpoints
@@ -402,7 +412,7 @@ class _Run:
             self.last_metrics = dict(metrics)
             window_seconds += float(stats[2])
             self.audio_seconds += float(stats[2])
-            self.train_seconds = time.perf_counter() - loop_start
+            self.train_seconds = time.perf_counter() - loop_start - self.valid_seconds
             elapsed = time.perf_counter() - window_start
             rate = window_seconds / elapsed if elapsed > 0 else 0.0
             bar.set_postfix(loss=f"{loss_mean:.4g}", audio_s_per_s=f"{rate:.1f}", refresh=False)
@@ -412,6 +422,9 @@ class _Run:
             if info.is_main and (self.step % cfg.log_every == 0 or last):
                 self._log(loss_mean, lr, grad_norm, rate, float(stats[3]), metrics)
                 window_seconds, window_start = 0.0, time.perf_counter()
+            if self.validate is not None and info.is_main and (self.step % cfg.valid_every == 0 or last):
+                self._validate()
+                window_start = time.perf_counter()  # the throughput counts training only
             if self.step % cfg.checkpoint_every == 0 or last:
                 self._save()
             if out_of_time:
@@ -425,6 +438,30 @@ class _Run:
         if self.writer is not None:
             self.writer.close()
         return losses
+
+    def _validate(self) -> None:
+        start = time.perf_counter()
+        self.objective.eval()
+        try:
+            with torch.no_grad():
+                values = {k: float(v) for k, v in self.validate().items()}
+        finally:
+            self.objective.train()
+        seconds = time.perf_counter() - start
+        w, step = self._writer(), self.step
+        for name, value in values.items():
+            w.add_scalar(f"valid/{name}", value, step)
+        w.flush()
+        log.info(
+            "step %d valid %s (%.1f s)", step, " ".join(f"{k}={v:.4g}" for k, v in values.items()), seconds
+        )
+        # the curve as a file too; a resumed run drops the points a killed run wrote after its checkpoint
+        path = self.exp_dir / "valid.jsonl"
+        lines = path.read_text().splitlines() if path.is_file() else []
+        lines = [ln for ln in lines if ln.strip() and json.loads(ln)["step"] < step]
+        lines.append(json.dumps({"step": step, "train_seconds": round(self.train_seconds, 1), **values}))
+        write_atomic(path, ("\n".join(lines) + "\n").encode())
+        self.valid_seconds += seconds
 
     def _out_of_time(self) -> bool:
         """Whether ``max_seconds`` is spent; under DDP rank 0's clock decides for every rank."""
