@@ -95,3 +95,21 @@ def test_settings_are_checked():
         ctc.build(tiny_encoder(), len(LETTERS), mask_prob=2.0)
     with pytest.raises(ValueError, match="unknown CTCConfig"):
         ctc.build(tiny_encoder(), len(LETTERS), freeze=True)
+
+
+def test_encoder_lr_scale_gives_the_encoder_its_own_rate():
+    from asr.training.loop import _param_groups
+
+    objective = ctc.build(tiny_encoder(), len(LETTERS), encoder_lr_scale=0.1, freeze_frontend=True)
+    groups = _param_groups(objective, weight_decay=0.01, lr=1e-3)
+    head = {id(p) for p in objective.model.head.parameters()}
+    for group in groups:
+        is_head = {id(p) in head for p in group["params"]}
+        assert len(is_head) == 1 and group["lr"] == pytest.approx(1e-3 if is_head.pop() else 1e-4)
+    trainable = [p for p in objective.parameters() if p.requires_grad]
+    assert sum(len(g["params"]) for g in groups) == len(trainable)  # each once; the frozen front-end in none
+    # without a multiplier: the two weight-decay groups at the one rate, as before
+    plain = _param_groups(ctc.build(tiny_encoder(), len(LETTERS)), weight_decay=0.01, lr=1e-3)
+    assert [(g["weight_decay"], g["lr"]) for g in plain] == [(0.01, 1e-3), (0.0, 1e-3)]
+    with pytest.raises(ValueError, match="encoder_lr_scale"):
+        ctc.build(tiny_encoder(), len(LETTERS), encoder_lr_scale=0.0)

@@ -243,6 +243,21 @@ def test_mfcc_frames_align_with_conv_frames():
     assert int(np.argmax(feats[:, 0])) == 30  # c0 ~ log energy
 
 
+def test_mfcc_frames_align_with_fbank_frames():
+    # the fbank front-end's frame t is centred 20 ms later than the CNN's: a click centred on its frame 30
+    # lands on label 30 (before the offset, it landed on label 31)
+    from asr.models import build_encoder, encoder_config
+
+    enc = build_encoder(encoder_config("xs", "fbank", "conformer"))
+    assert kmeans.label_offset(enc) == 2 and kmeans.label_offset(tiny_encoder()) == 0
+    audio = torch.zeros(SR)
+    audio[320 * 30 + enc.min_samples // 2] = 1.0
+    featurizer = kmeans.MfccFeaturizer(enc)
+    feats = featurizer(audio)
+    assert len(feats) == int(enc.num_frames(torch.tensor(SR)))
+    assert int(np.argmax(feats[:, 0])) == 30
+
+
 def test_centres_round_trip_and_assign(tmp_path):
     from sklearn.cluster import KMeans
 

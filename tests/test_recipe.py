@@ -84,12 +84,14 @@ def test_stages_write_every_manifest(finished_run):
 
 INITS = ("scratch", "data2vec")  # the default path: from scratch and from its one pretrained encoder
 METHODS = ("greedy", "beam")
-# the default path (tiny preset): stage 0-1: 3 + 4; 2: data2vec; 3: LM text + 2 tokenizers; 4: two LMs;
-# 5: a fine-tuning per init (tiny: the 10 min split); 6: a decoding per init, method and part;
-# 8: phone tokenizer, dev split, baseline, continued, round 2's control and noisy student;
-# 9: those four phone systems x dev/test; 10: MDD reference files
+# the default path (tiny preset): stage 0-1: 3 + 4; 2: data2vec; 3: LM text + 3 tokenizers; 4: two LMs;
+# 5: a probe per init (random weights for scratch) and a fine-tuning per init (tiny: the 10 min split);
+# 6: a decoding per init, method and part; 8: dev split, baseline, continued, round 2's control and noisy
+# student; 9: those four phone systems x dev/test; 10: MDD reference files
 PHONE_SYSTEMS = ("baseline", "continued", "round2-continued", "round2-nst-gen1")
-DEFAULT_STEPS = 7 + 1 + 3 + 2 + len(INITS) + len(INITS) * len(METHODS) * 2 + 6 + len(PHONE_SYSTEMS) * 2 + 1
+DEFAULT_STEPS = (
+    7 + 1 + 4 + 2 + 2 * len(INITS) + len(INITS) * len(METHODS) * 2 + 5 + len(PHONE_SYSTEMS) * 2 + 1
+)
 # --all adds: the other objectives (stage 2: wav2vec2, data2vec2, HuBERT's k-means, labels and training twice),
 # the word systems (stage 7; one generation in tiny), round 1's noisy student and online ensemble and round 2's
 # online ensemble for phones, and the native-speech phone recognisers (stage 10)
@@ -132,7 +134,8 @@ def test_a_redone_step_redoes_the_steps_that_read_its_output(finished_run):
         for part in ("dev-clean", "test-clean"):
             assert f"step decode-10min-{init}-beam-{part}: asr decode" in log
             assert f"step decode-10min-{init}-greedy-{part}: done before, skipped" in log
-    assert log.count("done before, skipped") == len(INITS) * 3, log  # the fine-tunings and greedy decodings
+    # the probes, fine-tunings and greedy decodings
+    assert log.count("done before, skipped") == len(INITS) * 4, log
 
 
 def test_stage_options_select_stages(finished_run, tmp_path: Path):
@@ -208,12 +211,18 @@ def test_finetuning_and_decoding_stages_score_every_model(finished_run):
     assert "preset tiny" not in (ROOT / "RESULTS.md").read_text(), "the tiny preset must not touch RESULTS.md"
 
 
-def test_results_have_the_four_tables_and_the_path_times(finished_run):
+def test_results_have_the_five_tables_and_the_path_times(finished_run):
     data, _ = finished_run
     results = (data / "exp" / TAG / "RESULTS.md").read_text()
-    for key in ("T1", "T2", "T3", "T4"):
+    for key in ("T1", "T2", "T3", "T4", "T5"):
         assert f"<!-- mini {key}: begin -->" in results and f"## {key}." in results, key
     assert "| 10min | data2vec |" in results and "| round2-nst-gen1 |" in results
+    assert "| random | 0 |" in results and "| data2vec | 3 |" in results  # T5: the probes, with the updates
+    # the learning curves: PNGs linked from the tables, and T1's dev CER along each run
+    plots = data / "exp" / TAG / "plots"
+    for name in ("finetune-10min", "pretrain", "semi-phones"):
+        assert (plots / f"{name}.png").is_file() and f"plots/{name}.png)" in results, name
+    assert "(updates 3…3) |" in results
     visited = (data / ".done" / TAG / "path-default.steps").read_text().split()
     assert len(set(visited)) == DEFAULT_STEPS and "semi-words-nst" not in visited
     total = next(line for line in results.splitlines() if line.startswith("| | total |"))

@@ -28,6 +28,17 @@ def counts(result) -> tuple[int, int, int]:
 
 
 # -- hand-made cases ------------------------------------------------------------------------------------
+def test_character_error_rate_counts_letters_and_word_boundaries():
+    from asr.scoring.wer import character_error_rate
+
+    result = compute_wer(
+        {"a": "THE CAT".split(), "b": "SAT ON".split()}, {"a": "THE CAR".split(), "b": ["SATON"]}
+    )
+    # one substituted letter (T -> R) and one merged word (the space deleted), of 7 + 6 characters
+    assert character_error_rate(result) == {"cer": round(100 * 2 / 13, 4), "char_errors": 2, "ref_chars": 13}
+    assert character_error_rate(compute_wer({"a": []}, {"a": []}))["cer"] == 0.0
+
+
 def test_all_correct():
     r = wer_of("a b c", "a b c")
     assert (r.wer, counts(r), r.ref_words, r.utts, r.correct) == (0.0, (0, 0, 0), 3, 1, 3)
@@ -159,8 +170,11 @@ def test_cli_json_and_summary(tmp_path: Path):
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert set(data) == {"wer", "sub", "del", "ins", "ref_words", "utts", "normalization"}
+    assert set(data) == {"wer", "sub", "del", "ins", "ref_words", "utts", "normalization", "cer", "char_errors",
+                         "ref_chars"}  # fmt: skip
     assert (data["sub"], data["del"], data["ins"], data["ref_words"], data["utts"]) == (0, 1, 1, 4, 2)
+    # characters: "a b c" -> "a b" (two deletions: " c"), "d" -> "d e" (two insertions) of 6 characters
+    assert (data["char_errors"], data["ref_chars"]) == (4, 6) and abs(data["cer"] - 66.6667) < 1e-3
     assert data["normalization"] == {"case": "lower", "punctuation": "keep"}
     assert (tmp_path / "o" / "wer-summary-hyp.txt").is_file()
     res = CliRunner().invoke(asr.cli.cli, base)

@@ -38,11 +38,11 @@ _path = click.Path(path_type=Path)
 )
 @click.option("--out", "out_dir", type=_path, required=True, help="Folder for probe.json.")
 @click.option(
-    "--dev-minutes",
-    type=float,
-    default=10.0,
+    "--dev-cuts",
+    type=int,
+    default=120,
     show_default=True,
-    help="Minutes of --dev scored (its first cuts).",
+    help="How many of --dev's cuts are scored (the first).",
 )
 @click.option("--steps", type=int, help="Head updates [1500].")
 @click.option("--lr", type=float, help="Head learning rate [5e-3].")
@@ -50,12 +50,12 @@ _path = click.Path(path_type=Path)
     "--seed", type=int, default=0, show_default=True, help="Seed of the head and of a --random encoder."
 )
 def probe(encoder_path: Path | None, random_init: bool, config_file: Path | None, cuts_path: Path, dev_path: Path,
-          tokenizer_dir: Path, out_dir: Path, dev_minutes: float, steps: int | None, lr: float | None,
+          tokenizer_dir: Path, out_dir: Path, dev_cuts: int, steps: int | None, lr: float | None,
           seed: int) -> None:  # fmt: skip
     """Train a linear CTC head on a frozen encoder's layers (weighted sum) and report its phone error rate."""
     import torch
 
-    from asr.data.dataset import first_minutes, load_cuts
+    from asr.data.dataset import load_cuts
     from asr.errors import UserError
     from asr.text.tokenizer import load_tokenizer
     from asr.training.pretrain import build_model, read_settings
@@ -73,8 +73,24 @@ def probe(encoder_path: Path | None, random_init: bool, config_file: Path | None
     encoder = build_model(model, encoder_path, str(config_file or "options"))
     options = {k: v for k, v in (("steps", steps), ("lr", lr)) if v is not None}
     cfg = ProbeConfig(seed=seed, **options)
-    dev = first_minutes(load_cuts(dev_path), dev_minutes)
-    result = run_probe(encoder, load_cuts(cuts_path), dev, tokenizer, cfg, out_dir=out_dir)
+    dev = load_cuts(dev_path).subset(first=dev_cuts)
+    describe = (
+        {"random": True, "seed": seed}
+        if random_init
+        else {"path": str(encoder_path), **_pretraining(encoder_path)}
+    )
+    result = run_probe(encoder, load_cuts(cuts_path), dev, tokenizer, cfg, out_dir=out_dir, describe=describe)
     weights = " ".join(f"{w:.2f}" for w in result.layer_weights)
     click.echo(f"probe: dev PER {result.per:.2f} % (loss {result.dev_loss:.3f}), layer weights {weights}; "
                f"{out_dir / 'probe.json'}")  # fmt: skip
+
+
+def _pretraining(path: Path) -> dict:
+    """The objective and updates an ``encoder.pt`` (or training checkpoint) records, when it does."""
+    from asr.training.checkpoint import load_checkpoint
+
+    try:
+        state = load_checkpoint(path) if Path(path).is_file() else {}
+    except Exception:  # an imported checkpoint: nothing of ours to read
+        return {}
+    return {k: state[k] for k in ("objective", "step") if isinstance(state, dict) and k in state}

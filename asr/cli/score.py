@@ -43,15 +43,19 @@ def wer(
     punctuation: str,
     ref_field: str | None,
 ) -> None:
-    """Word (or, with --ref-field, phone) error rate of --hyp against --ref; both must hold the same utterance ids."""
+    """Word (or, with --ref-field, phone) error rate of --hyp against --ref; both must hold the same utterance ids.
+
+    --json also gives the character error rate of words (spaces between words counted as characters).
+    """
     from asr.scoring.wer import Normalization, result_json, score_files, write_reports
 
     normalization = Normalization(case=case, punctuation=punctuation)  # type: ignore[arg-type]
     result = score_files(ref_path, hyp_path, normalization, ref_field)
     if out_dir is not None:
         write_reports(out_dir, name or _stem(hyp_path), result)
-    # stdout holds only the result (one line), so that scripts can parse it; logs go to stderr
-    click.echo(result_json(result) if as_json else result.summary_line())
+    # stdout holds only the result (one line), so that scripts can parse it; logs go to stderr.
+    # Words also get their character error rate (phones, scored with --ref-field, do not).
+    click.echo(result_json(result, cer=ref_field is None) if as_json else result.summary_line())
 
 
 def _stem(path: Path) -> str:

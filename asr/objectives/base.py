@@ -68,3 +68,11 @@ class Objective(nn.Module):
     def encoder_state_dict(self) -> dict:
         """The encoder's weights, for fine-tuning (written to ``encoder.pt`` at the end of training)."""
         return self.encoder.state_dict()
+
+    def lr_scales(self) -> dict[str, float]:
+        """Learning-rate multipliers by parameter-name prefix (the longest matching prefix wins; others 1).
+
+        The loop puts each parameter in an optimiser group whose rate is the schedule's times its multiplier,
+        e.g. a pretrained encoder fine-tuned more gently than its new head.
+        """
+        return {}

@@ -46,12 +46,17 @@ class CTCConfig:
     channel_mask_prob: float = 0.25  # share of front-end channels zeroed, in spans of channel_span
     channel_span: int = 64
     head_dropout: float = 0.0  # on the encoder output, before the head
+    encoder_lr_scale: float = (
+        1.0  # the encoder's learning rate relative to the head's (< 1: a gentler update)
+    )
 
     def __post_init__(self) -> None:
         check_span_settings(self.mask_prob, self.mask_span)
         check_span_settings(self.channel_mask_prob, self.channel_span)
         if self.freeze_encoder_steps < 0:
             raise ValueError(f"freeze_encoder_steps must be >= 0, got {self.freeze_encoder_steps}")
+        if self.encoder_lr_scale <= 0:
+            raise ValueError(f"encoder_lr_scale must be > 0, got {self.encoder_lr_scale}")
 
 
 class CTCModel(nn.Module):
@@ -144,6 +149,9 @@ class CTCObjective(Objective):
 
     def step_end(self, step: int) -> None:
         self.updates.fill_(step)
+
+    def lr_scales(self) -> dict[str, float]:
+        return {"model.encoder.": self.cfg.encoder_lr_scale} if self.cfg.encoder_lr_scale != 1.0 else {}
 
 
 def ctc_losses(log_probs: Tensor, frames: Tensor, tokens: Tensor) -> Tensor:

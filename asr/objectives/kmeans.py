@@ -18,7 +18,9 @@ MFCCs come every 10 ms; the encoder's frames every 20 ms. Encoder frame t (wav2v
 frame t is the centred average ``(m[2t-1] + 2 m[2t] + m[2t+1]) / 4`` of the 10 ms frames (a small low-pass
 before keeping every other frame; the edges repeat the first / last frame), then trimmed or padded (by
 repeating the last frame) to exactly the encoder's frame count. For the CNN front-end the count already
-matches: ``1 + (S - 400) // 320`` both ways.
+matches: ``1 + (S - 400) // 320`` both ways. The fbank front-end's frame t sees samples [320 t, 320 t + 1040)
+(two valid convolutions over 25 ms log-mel frames), centred on MFCC frame 2t + 2: its labels are taken
+there (:func:`label_offset`), not 20 ms early.
 """
 
 from __future__ import annotations
@@ -43,12 +45,13 @@ LABELS_FIELD = "hubert_labels"
 
 
 # -- features -------------------------------------------------------------------------------------------
-def mfcc_features(audio: Tensor, num_frames: int | None = None) -> np.ndarray:
+def mfcc_features(audio: Tensor, num_frames: int | None = None, offset: int = 0) -> np.ndarray:
     """13 MFCCs + Δ + ΔΔ at 20 ms, [T, 39] float32, for a 16 kHz waveform [S].
 
     Kaldi-compatible MFCCs (25 ms window, 10 ms shift, no energy, no dither), deltas over 5 frames, then
-    brought to 20 ms as the module docstring describes. ``num_frames`` (usually ``encoder.num_frames(S)``)
-    trims or pads the result to that many frames.
+    brought to 20 ms as the module docstring describes. ``offset`` (10 ms frames) moves label t's centre to
+    MFCC frame ``2t + offset``, where the encoder's frame t is centred (:func:`label_offset`). ``num_frames``
+    (usually ``encoder.num_frames(S)``) trims or pads the result to that many frames.
     """
     import torchaudio  # kept out of import time; torchaudio lives behind asr.models and this module
 
@@ -62,19 +65,29 @@ def mfcc_features(audio: Tensor, num_frames: int | None = None) -> np.ndarray:
         delta = torchaudio.functional.compute_deltas(ceps_t)
         delta2 = torchaudio.functional.compute_deltas(delta)
         mfcc = torch.cat([ceps_t, delta, delta2]).T  # [T10, 39]
-    feats = _to_20ms(mfcc)
+    feats = _to_20ms(mfcc, offset)
     if num_frames is not None:
         feats = _fit_length(feats, int(num_frames))
     return feats.numpy().astype(np.float32, copy=False)
 
 
-def _to_20ms(frames: Tensor) -> Tensor:
-    """[T10, D] 10 ms frames -> [ceil(T10 / 2), D]: frame t = (m[2t-1] + 2 m[2t] + m[2t+1]) / 4."""
+def _to_20ms(frames: Tensor, offset: int = 0) -> Tensor:
+    """[T10, D] 10 ms frames -> 20 ms frames: frame t = (m[c-1] + 2 m[c] + m[c+1]) / 4 with c = 2t + offset."""
     if len(frames) == 0:
         return frames
     padded = torch.cat([frames[:1], frames, frames[-1:]])  # repeat the edges
     smooth = 0.25 * padded[:-2] + 0.5 * padded[1:-1] + 0.25 * padded[2:]
-    return smooth[::2]
+    return smooth[offset::2]
+
+
+def label_offset(encoder: Encoder) -> int:
+    """10 ms MFCC frames between the first MFCC frame's centre and the encoder's first frame's centre.
+
+    Both front-ends' frame t covers samples ``[320 t, 320 t + min_samples)``: centred at ``min_samples / 2 +
+    320 t``, and MFCC frame k at ``200 + 160 k``. The wav2vec 2.0 CNN (``min_samples`` 400) lines up with MFCC
+    frame 2t (offset 0); the fbank front-end's two convolutions (``min_samples`` 1040) with frame 2t + 2.
+    """
+    return max(0, round((encoder.min_samples / 2 - 200) / 160))
 
 
 def _fit_length(feats: Tensor, num_frames: int) -> Tensor:
@@ -111,6 +124,7 @@ class MfccFeaturizer:
 
     def __init__(self, encoder: Encoder):
         self._num_frames = encoder.num_frames
+        self.offset = label_offset(encoder)
         self.dim = 39
 
     def num_frames(self, num_samples: int) -> int:
@@ -118,7 +132,7 @@ class MfccFeaturizer:
         return int(self._num_frames(torch.tensor(num_samples)))
 
     def __call__(self, audio: Tensor) -> np.ndarray:
-        return mfcc_features(audio, self.num_frames(len(audio)))
+        return mfcc_features(audio, self.num_frames(len(audio)), self.offset)
 
 
 class LayerFeaturizer:

@@ -446,6 +446,22 @@ def _write_lines(path: Path, lines: Iterable[str]) -> None:
     write_atomic(Path(path), "".join(line + "\n" for line in lines).encode("utf-8"))
 
 
-def result_json(result: WerResult) -> str:
-    """One line of JSON: :meth:`WerResult.to_dict`."""
-    return json.dumps(result.to_dict(), ensure_ascii=False)
+def character_error_rate(result: WerResult) -> dict[str, float | int]:
+    """CER of the utterances ``result`` scored: each side's normalised words joined by single spaces and
+    aligned character by character (the same alignment as words; the spaces between words count, so a
+    split or merged word is one error). ``{"cer": %, "char_errors", "ref_chars"}``."""
+    errors = total = 0
+    for utt in result.utterances.values():
+        ref, hyp = list(" ".join(utt.ref)), list(" ".join(utt.hyp))
+        errors += sum(op != "C" for _, _, op in align(ref, hyp))
+        total += len(ref)
+    cer = 100.0 * errors / total if total else (0.0 if errors == 0 else 100.0)
+    return {"cer": round(cer, 4), "char_errors": errors, "ref_chars": total}
+
+
+def result_json(result: WerResult, cer: bool = False) -> str:
+    """One line of JSON: :meth:`WerResult.to_dict` (``cer``: and :func:`character_error_rate`'s keys)."""
+    out = result.to_dict()
+    if cer:
+        out |= character_error_rate(result)
+    return json.dumps(out, ensure_ascii=False)

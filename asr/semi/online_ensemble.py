@@ -118,6 +118,9 @@ class OnlineEnsembleObjective(Objective):
         """The online :class:`~asr.objectives.ctc.CTCModel` (what ``ctc_model.pt`` holds)."""
         return self.ctc.model
 
+    def lr_scales(self) -> dict[str, float]:
+        return {f"ctc.{prefix}": scale for prefix, scale in self.ctc.lr_scales().items()}
+
     def in_warmup(self) -> bool:
         return int(self.ctc.updates) < self.cfg.warmup_steps
 

@@ -81,16 +81,22 @@ def _diff(old: dict, new: dict) -> list[str]:
     ]
 
 
-def _param_groups(objective: nn.Module, weight_decay: float) -> list[dict]:
-    # Decay weight matrices and kernels only; biases, norm gains and embedding vectors are not shrunk.
-    decay, no_decay = [], []
-    for p in objective.parameters():
-        if p.requires_grad:
-            (decay if p.ndim >= 2 else no_decay).append(p)
-    if not decay and not no_decay:
+def _param_groups(objective: nn.Module, weight_decay: float, lr: float) -> list[dict]:
+    """Optimiser groups: weight decay on matrices and kernels only (biases, norm gains and embedding vectors
+    are not shrunk), and per group the objective's learning-rate multiplier (:meth:`Objective.lr_scales`)."""
+    scales = getattr(objective, "lr_scales", dict)()
+    groups: dict[tuple[bool, float], list] = {}
+    for name, p in objective.named_parameters():
+        if not p.requires_grad:
+            continue
+        prefix = max((k for k in scales if name.startswith(k)), key=len, default=None)
+        scale = float(scales[prefix]) if prefix is not None else 1.0
+        groups.setdefault((p.ndim >= 2, scale), []).append(p)
+    if not groups:
         raise ValueError("the objective has no parameters that require gradients")
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    return [g for g in groups if g["params"]]
+    # decayed groups first, then by multiplier: with every multiplier 1, the two groups of earlier versions
+    return [{"params": params, "weight_decay": weight_decay if decay else 0.0, "lr": lr * scale}
+            for (decay, scale), params in sorted(groups.items(), key=lambda kv: (not kv[0][0], -kv[0][1]))]  # fmt: skip
 
 
 def train(
@@ -150,7 +156,7 @@ class _Run:
         self.amp_dtype = _autocast_dtype(cfg.precision, self.device)
         self.params = [p for p in objective.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(
-            _param_groups(objective, cfg.weight_decay), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps
+            _param_groups(objective, cfg.weight_decay, cfg.lr), lr=cfg.lr, betas=cfg.betas, eps=cfg.eps
         )
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_scale(s, cfg))
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)

@@ -70,6 +70,7 @@ class ProbeResult:
     dev_utterances: int = 0
     seconds: dict[str, float] = field(default_factory=dict)  # caching and head training
     config: dict = field(default_factory=dict)
+    encoder: dict = field(default_factory=dict)  # what was probed (the caller's description: path, step, ...)
 
 
 @torch.inference_mode()
@@ -177,11 +178,12 @@ def _chunks(items: list, batch_frames: int):
 
 
 def run_probe(encoder: Encoder, train_cuts: CutSet, dev_cuts: CutSet, tokenizer, cfg: ProbeConfig | None = None,
-              out_dir: Path | None = None) -> ProbeResult:  # fmt: skip
+              out_dir: Path | None = None, describe: dict | None = None) -> ProbeResult:  # fmt: skip
     """Probe ``encoder`` (frozen): train the head on ``train_cuts``' phones, score greedy PER on ``dev_cuts``.
 
     ``tokenizer`` is a phone tokenizer (targets: a cut's phone fields, else its text through the lexicon).
-    With ``out_dir``, ``probe.json`` (the :class:`ProbeResult`) is written there atomically.
+    With ``out_dir``, ``probe.json`` (the :class:`ProbeResult`) is written there atomically; ``describe``
+    (e.g. the encoder's path and pretraining updates) is recorded in it.
     """
     cfg = cfg or ProbeConfig()
     if tokenizer.kind != "phone":
@@ -227,7 +229,7 @@ def run_probe(encoder: Encoder, train_cuts: CutSet, dev_cuts: CutSet, tokenizer,
         layer_weights=probe.layer_weights(), curve=curve, train_utterances=len(train_items),
         dev_utterances=len(dev_items),
         seconds={"cache": round(cached, 1), "head": round(time.perf_counter() - head_start, 1)},
-        config=dataclasses.asdict(cfg),
+        config=dataclasses.asdict(cfg), encoder=dict(describe or {}),
     )  # fmt: skip
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)

@@ -61,6 +61,7 @@ generations=""               # noisy-student generations from the baseline (--al
 semi_methods=""              # stage 9 word decoders; empty: "greedy beam" (tiny preset: greedy; stage 6 tests beam)
 app=""                       # stage 11 serves the pronunciation app (blocks until Ctrl-C); empty: true (tiny: false)
 port=7860                    # the app's port
+valid_minutes=""             # minutes of dev-clean each learning-curve point decodes; empty: 5 (tiny: 0.5)
 inits=""                     # encoders to fine-tune from: scratch and/or objectives; empty: scratch + every
                              # pretrained one present
 ablations=""                 # --all, on the 1 h split: random weights with the pretrained encoders' fine-tuning
@@ -74,6 +75,7 @@ usage() {
   echo "         --finetune-steps N --splits \"10min 1h\" --units char|bpe --bpe-size N --methods \"greedy beam wfst\""
   echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --ablations \"scratch-frozen data2vec-unfrozen\""
   echo "         --semi-split 1h --semi-steps N --generations N --semi-methods \"greedy beam\" --app true|false --port N"
+  echo "         --valid-minutes M"
 }
 source "$root/recipes/lib.sh"
 parse_options "$@"
@@ -111,6 +113,7 @@ pick semi_methods "greedy beam" "greedy beam" greedy
 pick semi_split 1h 1h 10min
 pick app true true false
 pick ablations none "scratch-frozen data2vec-unfrozen" ""
+pick valid_minutes 5 5 0.5
 [ "$ablations" = none ] && ablations=""
 run_start=$SECONDS
 # the steps this path visits (RESULTS.md's T4 times the default path and --all apart); a run from stage 0 starts it anew
@@ -175,6 +178,8 @@ if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
   step tokenizer-char "$lang/char" -- asr tokenizer train --kind char --out "$lang/char"
   step tokenizer-bpe "$lang/bpe_$bpe_size" lm-text -- \
     asr tokenizer train --kind bpe --vocab-size "$bpe_size" --text "$lm_text" --out "$lang/bpe_$bpe_size"
+  # phones: the frozen-encoder probe (stage 5) and the phone recogniser (stage 8)
+  step tokenizer-phone "$lang/phone" -- asr tokenizer train --kind phone --out "$lang/phone"
 fi
 case $units in
   char) tokenizer=$lang/char; tokenizer_step=tokenizer-char ;;
@@ -207,7 +212,28 @@ fi
 # fresh SCORE HYP: the score file exists, is not empty and is newer than the hypotheses (rescoring is skipped)
 fresh() { [ -s "$1" ] && [ "$1" -nt "$2" ]; }
 
+dev_clean=$manifests/librispeech_cuts_dev-clean.jsonl.gz
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
+  log "stage 5: frozen-encoder phone probes of random weights and of each pretrained encoder"
+  # SUPERB's phoneme recognition, scaled down: a linear CTC head on each frozen encoder's layers, trained on
+  # the 1 h split's phones, scored on dev-clean (T5); random weights of the same shape are the baseline
+  probe_opt=(--cuts "$manifests/librispeech_finetuning_cuts_1h.jsonl.gz" --dev "$dev_clean" --tokenizer "$lang/phone"
+             --seed "$seed")
+  [ "$tiny" = true ] && probe_opt+=(--steps 20 --dev-cuts 10)
+  step probe-random "$exp/probe/random" prepare-librilight-finetuning prepare-librispeech tokenizer-phone -- \
+    asr probe --random --config "$conf/finetune_scratch.yaml" --out "$exp/probe/random" "${probe_opt[@]}"
+  for init in "${inits[@]}"; do
+    [ "$init" = scratch ] && continue
+    encoders=("$init $(encoder_of "$init") $(pretrain_step_of "$init")")
+    # HuBERT: each iteration (iteration 2 is the one fine-tuning uses)
+    [ "$init" = hubert ] && encoders=("hubert-iter1 $exp/pretrain/hubert/iter1/encoder.pt pretrain-hubert1"
+                                      "hubert-iter2 $exp/pretrain/hubert/iter2/encoder.pt pretrain-hubert2")
+    for entry in "${encoders[@]}"; do
+      read -r name encoder after <<< "$entry"
+      step probe-$name "$exp/probe/$name" "$after" prepare-librilight-finetuning prepare-librispeech tokenizer-phone -- \
+        asr probe --encoder "$encoder" --out "$exp/probe/$name" "${probe_opt[@]}"
+    done
+  done
   log "stage 5: CTC fine-tuning ($units) on ${splits// /, } from: ${inits[*]}"
   steps_opt=()
   [ -n "$finetune_steps" ] && steps_opt=(--max-steps "$finetune_steps")
@@ -228,7 +254,8 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
       esac
       step finetune-$split-$init "resume:$exp/finetune/$split/$init" prepare-librilight-finetuning "$tokenizer_step" "${after[@]}" -- \
         asr finetune --cuts "$manifests/librispeech_finetuning_cuts_$split.jsonl.gz" --tokenizer "$tokenizer" \
-        --exp-dir "$exp/finetune/$split/$init" "${init_opt[@]}" --average 3 --seed "$seed" "${steps_opt[@]}"
+        --exp-dir "$exp/finetune/$split/$init" "${init_opt[@]}" --average 3 --seed "$seed" "${steps_opt[@]}" \
+        --dev "$dev_clean" --valid-minutes "$valid_minutes"  # the learning curve: dev CER along the run
     done
   done
 fi
@@ -305,7 +332,6 @@ fi
 
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   log "stage 8: semi-supervised phone recognition on L2-ARCTIC"
-  step tokenizer-phone "$phone_tokenizer" -- asr tokenizer train --kind phone --out "$phone_tokenizer"
   # two annotated training speakers become the dev set; the six standard test speakers stay held out
   step l2-dev-split "$l2" prepare-l2arctic -- \
     python "$here/local/split_dev.py" --cuts "$manifests/l2arctic_cuts_train.jsonl.gz" --speakers "ybaa ydck" --out-dir "$l2"
@@ -442,7 +468,11 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   # a run from stage 0 records its wall time for T4
   [ "$stage" -le 0 ] && echo $((SECONDS - run_start)) > "${visited_steps%.steps}.wall"
   label=(); [ "$all" = true ] && label=(--label=--all --command "bash recipes/mini/run.sh --all")
-  python "$here/local/results.py" --exp "$exp" --done "$done_dir" --preset "$preset" --results "$results" "${label[@]}"
+  # learning curves as PNGs beside the tables (the mini preset's are committed with RESULTS.md)
+  plots=$exp/plots; [ "$preset" = mini ] && plots=$here/results/$([ "$all" = true ] && echo all || echo default)
+  python "$here/local/curves.py" --exp "$exp" --out "$plots"
+  python "$here/local/results.py" --exp "$exp" --done "$done_dir" --preset "$preset" --results "$results" \
+    --plots "$plots" "${label[@]}"
 fi
 
 log "done in $((SECONDS - run_start)) s; manifests in $manifests, experiments in $exp"

@@ -591,18 +591,20 @@ _T4: list[Entry] = [
     },
 ]
 
-PUBLISHED: dict[str, list[Entry]] = {"T1": _T1, "T2": _T2, "T3": _T3, "T4": _T4}
+# T5 (the frozen-encoder probe): SUPERB's PR figures were not found in a stored source, so none are shown.
+PUBLISHED: dict[str, list[Entry]] = {"T1": _T1, "T2": _T2, "T3": _T3, "T4": _T4, "T5": []}
 
 TABLES: dict[str, str] = {
     "T1": "Label-scarce fine-tuning (Libri-light 10 min / 1 h), LibriSpeech WER %",
     "T2": "Semi-supervised ASR (noisy student, (momentum) pseudo-labelling), WER %",
     "T3": "Mispronunciation detection and diagnosis on L2-ARCTIC",
     "T4": "Pre-training cost",
+    "T5": "Frozen-encoder phone probe (SUPERB PR)",
 }
 
 
 def rows(table: str) -> list[Entry]:
-    """Return copies of the published entries of ``table`` ("T1".."T4"); raise KeyError if unknown."""
+    """Return copies of the published entries of ``table`` ("T1".."T5"); raise KeyError if unknown."""
     if table not in PUBLISHED:
         raise KeyError(f"unknown table {table!r}; expected one of {sorted(PUBLISHED)}")
     out: list[Entry] = []

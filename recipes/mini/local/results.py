@@ -103,6 +103,26 @@ def _train_signals(run_dir: Path) -> dict[str, float]:
     return out
 
 
+def _cer(row: dict, part: str) -> str:
+    scored = row["wer"].get(("greedy", part))
+    return f"{scored['cer']:.1f}" if scored and "cer" in scored else "–"
+
+
+def _curve(run: Path) -> str:
+    """A run's dev error rate at a few points of its learning curve (``valid.jsonl``): still falling at the end?"""
+    path = run / "valid.jsonl"
+    if not path.is_file():
+        return "–"
+    points = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    metric = "cer" if points and "cer" in points[0] else "per"
+    if len(points) > 4:
+        points = [points[len(points) * i // 4] for i in range(4)] + [points[-1]]
+    return (
+        " → ".join(f"{p[metric]:.0f}" for p in points)
+        + f" (updates {points[0]['step']}…{points[-1]['step']})"
+    )
+
+
 def _empty_share(hyp: Path) -> float | None:
     """Share of utterances whose hypothesis is empty (a CTC model stuck emitting blanks outputs nothing)."""
     try:
@@ -116,9 +136,11 @@ def t1(exp: Path, command: str, stamp: str) -> str:
     decode = exp / "decode"
     rows = wer_table.collect(decode) if decode.is_dir() else []
     methods = [m for m in wer_table.METHODS if any((m, "test-clean") in r["wer"] for r in rows)]
-    head = "| split | encoder init | " + " | ".join(f"{m} dev | {m} test" for m in methods)
-    lines = [head + " | empty greedy output (dev) | train loss first → last |",
-             "|---|---|" + "---|---|" * len(methods) + "---|---|"]  # fmt: skip
+    head = "| split | encoder init | greedy CER dev | greedy CER test | " + " | ".join(
+        f"{m} WER dev | {m} WER test" for m in methods
+    )
+    lines = [head + " | empty greedy output (dev) | train loss first → last | dev CER along the run |",
+             "|---|---|---|---|" + "---|---|" * len(methods) + "---|---|---|"]  # fmt: skip
     signals = {}
     for r in rows:
         run = exp / "finetune" / r["split"] / r["init"]
@@ -128,8 +150,9 @@ def t1(exp: Path, command: str, stamp: str) -> str:
             f"{wer_table._cell(r, m, 'dev-clean')} | {wer_table._cell(r, m, 'test-clean')}" for m in methods
         )
         loss = f"{s['loss_first']:.2f} → {s['loss_last']:.2f}" if "loss_last" in s else "–"
-        lines.append(f"| {r['split']} | {r['init']} | {cells} | {'–' if empty is None else f'{100 * empty:.0f} %'} "
-                     f"| {loss} |")  # fmt: skip
+        cer = " | ".join(_cer(r, part) for part in ("dev-clean", "test-clean"))
+        lines.append(f"| {r['split']} | {r['init']} | {cer} | {cells} | {'–' if empty is None else f'{100 * empty:.0f} %'} "
+                     f"| {loss} | {_curve(run)} |")  # fmt: skip
     out = _header("T1. Label-scarce fine-tuning: WER (%) by encoder initialisation", command, stamp)
     out += [
         "Synthetic espeak-ng LibriSpeech dev-clean / test-clean; CTC on characters fine-tuned on the synthetic "
@@ -254,6 +277,81 @@ def t3(exp: Path, command: str, stamp: str) -> str:
         out += ["Labelled-only against the same training with pseudo-labels (same init, same updates):", "", *found,
                 ""]  # fmt: skip
     out += published_table("T3")
+    return "\n".join(out)
+
+
+# ---- learning curves (curves.py's PNGs) -------------------------------------------------------------------
+
+# the figures each table links: (file name glob, what it shows)
+FIGURES = {
+    "T1": (("finetune-*.png", "dev CER and training loss against updates, scratch vs each encoder"),),
+    "T2": (("semi-words.png", "semi-supervised words: dev CER against updates"),
+           ("semi-phones.png", "semi-supervised phones: dev PER against updates")),
+    "T5": (("pretrain.png", "pretraining loss against updates, and the probe along the pretraining"),),
+}  # fmt: skip
+
+
+def figure_links(plots: Path | None, results: Path, names) -> str:
+    """Markdown lines embedding the learning-curve PNGs a table has, relative to the results file."""
+    if plots is None or not plots.is_dir():
+        return ""
+    lines = []
+    for pattern, what in names:
+        for png in sorted(plots.glob(pattern)):
+            rel = os.path.relpath(png.resolve(), results.resolve().parent)
+            lines.append(f"![{png.stem}: {what}]({rel})")
+    return ("\n\nLearning curves (`recipes/mini/local/curves.py`; is each model still learning when it stops?):\n\n"
+            + "\n".join(lines) + "\n") if lines else ""  # fmt: skip
+
+
+# ---- T5 ----------------------------------------------------------------------------------------------------
+
+PROBE_ORDER = ("random", "wav2vec2", "hubert-iter1", "hubert-iter2", "data2vec", "data2vec2")
+
+
+def probes(exp: Path) -> dict[str, dict]:
+    """name -> probe.json of every frozen-encoder probe the recipe ran (``exp/probe/<name>/``), in T5's order."""
+    found = {p.parent.name: _read_json(p) for p in (exp / "probe").glob("*/probe.json")}
+    found = {k: v for k, v in found.items() if v}
+    order = {name: i for i, name in enumerate(PROBE_ORDER)}
+    return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
+def t5(exp: Path, command: str, stamp: str) -> str:
+    found = probes(exp)
+    out = _header("T5. Frozen-encoder phone probe: what each self-supervised objective's features know", command,
+                  stamp)  # fmt: skip
+    if not found:
+        return "\n".join(out + ["No probe has run yet (stage 5 probes every encoder before fine-tuning)."])
+    first = next(iter(found.values()))
+    cfg = first.get("config", {})
+    out += [
+        "SUPERB's phoneme-recognition task, scaled down (`asr probe`): the encoder is frozen; a softmax-weighted sum "
+        "of its layers (the body's input and every block's output, each layer-normalised) and a linear CTC head "
+        f"are trained for {cfg.get('steps', '?')} updates (Adam, lr {cfg.get('lr', '?')}) on the phones of the "
+        f"synthetic Libri-light 1 h split ({first.get('train_utterances', '?')} utterances; phones from the "
+        f"lexicon), then scored by greedy PER on the first {first.get('dev_utterances', '?')} dev-clean utterances. "
+        "Same budget for every encoder; `random` is the same architecture with random weights, the baseline every "
+        "objective must beat. Layer weights: body input, then blocks 1-4.",
+        "",
+        "| encoder | pretraining updates | probe PER (%) | dev loss | train loss | layer weights | vs random |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    base = found.get("random", {}).get("per")
+    for name, r in found.items():
+        updates = r.get("encoder", {}).get("step", 0 if name == "random" else "–")
+        versus = "–" if base is None or name == "random" else f"{r['per'] - base:+.1f}"
+        weights = " ".join(f"{w:.2f}" for w in r.get("layer_weights", []))
+        out.append(f"| {name} | {updates} | {r['per']:.1f} | {r['dev_loss']:.3f} | {r['train_loss']:.3f} | {weights} "
+                   f"| {versus} |")  # fmt: skip
+    if base is not None:
+        better = [n for n, r in found.items() if n != "random" and r["per"] < base - 2.0]
+        worse = [n for n, r in found.items() if n != "random" and n not in better]
+        out += ["", "Findings (computed from the table): "
+                + (f"{', '.join(better)} beat random weights by more than 2 PER points" if better else
+                   "no objective beats random weights by more than 2 PER points")
+                + (f"; {', '.join(worse)} do not" if worse and better else "") + "."]  # fmt: skip
+    out += ["", *published_table("T5")]
     return "\n".join(out)
 
 
@@ -402,6 +500,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--command", default="bash recipes/mini/run.sh", help="The command shown with the tables."
     )
+    parser.add_argument("--plots", type=Path, help="Folder of curves.py's PNGs, linked from the tables.")
     parser.add_argument("--label", default="", help="Tells this run's tables apart (e.g. 'all'): section keys "
                         "and headings carry it, so the default path's tables and --all's live side by side.")  # fmt: skip
     args = parser.parse_args(argv)
@@ -416,13 +515,16 @@ def main(argv: list[str] | None = None) -> int:
         "T2": t2(args.exp, args.command, stamp, args.split),
         "T3": t3(args.exp, args.command, stamp),
         "T4": t4(args.exp, args.done, args.command, stamp),
+        "T5": t5(args.exp, args.command, stamp),
     }
+    for key, names in FIGURES.items():
+        sections[key] += figure_links(args.plots, args.results, names)
     for key, body in sections.items():
         if args.label:
             body = body.replace(f"## {key}.", f"## {key} ({args.label}).", 1)
         update_section(args.results, " ".join(filter(None, ("mini", args.label, key))), body)
     _drop_legacy(args.results)
-    print(f"{args.results}: T1-T4 updated", file=sys.stderr)
+    print(f"{args.results}: T1-T5 updated", file=sys.stderr)
     return 0
 
 

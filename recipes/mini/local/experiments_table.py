@@ -1,0 +1,106 @@
+"""Tabulate recipes/mini/local/experiments.sh's runs into docs/LEARNING.md (never by hand).
+
+Pretraining runs: the probe's PER of every checkpoint they kept and of their final encoder (against random
+weights); fine-tuning runs: their dev-clean learning curve (greedy CER every 100 updates) and final dev loss.
+
+    python recipes/mini/local/experiments_table.py [--exp recipes/mini/exp/mini_seed0] [--doc docs/LEARNING.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[2]
+sys.path[:0] = [str(ROOT)]
+
+from asr.results import update_section  # noqa: E402
+
+
+def _read(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def pretraining_rows(runs: Path) -> list[str]:
+    random = _read(runs / "probe-random" / "probe.json")
+    base = random["per"] if random else None
+    lines = ["| experiment | objective | updates × batch | probe PER along the run (updates: PER %) | final probe PER "
+             "| vs random weights |", "|---|---|---|---|---|---|"]  # fmt: skip
+    if random:
+        lines.append(f"| probe-random | – | 0 | – | {random['per']:.1f} | – |")
+    for run in sorted(runs.glob("pretrain-*")):
+        final = _read(run / "probe" / "probe.json")
+        along = []
+        for probe in run.glob("probe-*/probe.json"):
+            step = int(probe.parent.name.split("-", 1)[1])
+            along.append((step, _read(probe)["per"]))
+        along.sort()
+        settings = _read_yaml(run / "pretrain.yaml")
+        train = settings.get("train", {})
+        shape = f"{train.get('max_steps', '?')} × {train.get('max_duration', '?'):g} s" if train else "?"
+        curve = ", ".join(f"{s}: {p:.1f}" for s, p in along) or "–"
+        per = f"{final['per']:.1f}" if final else "–"
+        versus = f"{final['per'] - base:+.1f}" if final and base is not None else "–"
+        lines.append(
+            f"| {run.name} | {settings.get('objective', '?')} | {shape} | {curve} | {per} | {versus} |"
+        )
+    return lines
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def finetuning_rows(runs: Path) -> list[str]:
+    lines = ["| experiment | init | updates × batch, lr | dev-clean greedy CER along the run (every 100 updates) | final "
+             "CER / WER | final dev loss |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for run in sorted(runs.glob("finetune-*")):
+        path = run / "valid.jsonl"
+        if not path.is_file():
+            continue
+        curve = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        settings = _read_yaml(run / "finetune.yaml")
+        train = settings.get("train", {})
+        init = Path(settings["init"]).parent.name if settings.get("init") else "random"
+        extra = " + speed perturbation" if settings.get("speed_perturb") else ""
+        shape = f"{train.get('max_steps')} × {train.get('max_duration'):g} s, {train.get('lr'):g}{extra}"
+        last = curve[-1]
+        shown = " ".join(f"{p['cer']:.0f}" for p in curve)
+        if last["step"] < train.get("max_steps", 0):
+            shown += f" (stopped at {last['step']})"
+        lines.append(f"| {run.name} | {init} | {shape} | {shown} | {last['cer']:.1f} / {last['wer']:.1f} "
+                     f"| {last['loss']:.2f} |")  # fmt: skip
+    return lines
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--exp", type=Path, default=HERE.parent / "exp" / "mini_seed0")
+    parser.add_argument("--doc", type=Path, default=ROOT / "docs" / "LEARNING.md")
+    args = parser.parse_args()
+    runs = args.exp / "experiments"
+    if not runs.is_dir():
+        print(f"{runs}: no experiments yet (bash recipes/mini/local/experiments.sh NAME...)", file=sys.stderr)
+        return 2
+    text = "\n".join(["Pretraining (`asr probe` of each kept checkpoint and of the final encoder):", "",
+                      *pretraining_rows(runs), "", "Fine-tuning on the 1 h split (learning curve on the first 5 min "
+                      "of dev-clean):", "", *finetuning_rows(runs)]) + "\n"  # fmt: skip
+    update_section(args.doc, "experiments", text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
