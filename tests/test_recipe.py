@@ -82,20 +82,22 @@ def test_stages_write_every_manifest(finished_run):
     assert not list(manifests.glob(".*.tmp"))
 
 
-INITS = ("scratch", "data2vec")  # the default path: from scratch and from its one pretrained encoder
+INITS = ("scratch", "hubert")  # the default path: from scratch and from its one pretrained encoder
 METHODS = ("greedy", "beam")
-# the default path (tiny preset): stage 0-1: 3 + 4; 2: data2vec; 3: LM text + 3 tokenizers; 4: two LMs;
+# the default path (tiny preset): stage 0-1: 3 + 4; 2: HuBERT's k-means, labels and one iteration; 3: LM text +
+# 3 tokenizers; 4: two LMs;
 # 5: a probe per init (random weights for scratch) and a fine-tuning per init (tiny: the 10 min split);
 # 6: a decoding per init, method and part; 8: dev split, baseline, continued, round 2's control and noisy
 # student; 9: those four phone systems x dev/test; 10: MDD reference files
 PHONE_SYSTEMS = ("baseline", "continued", "round2-continued", "round2-nst-gen1")
 DEFAULT_STEPS = (
-    7 + 1 + 4 + 2 + 2 * len(INITS) + len(INITS) * len(METHODS) * 2 + 5 + len(PHONE_SYSTEMS) * 2 + 1
+    7 + 3 + 4 + 2 + 2 * len(INITS) + len(INITS) * len(METHODS) * 2 + 5 + len(PHONE_SYSTEMS) * 2 + 1
 )
-# --all adds: the other objectives (stage 2: wav2vec2, data2vec2, HuBERT's k-means, labels and training twice),
+# --all adds: the other objectives (stage 2: wav2vec2, data2vec, data2vec2; HuBERT's second k-means, labels and
+# iteration),
 # the word systems (stage 7; one generation in tiny), round 1's noisy student and online ensemble and round 2's
 # online ensemble for phones, and the native-speech phone recognisers (stage 10)
-ALL_PRETRAIN_STEPS = 8
+ALL_PRETRAIN_STEPS = 6
 WORD_SYSTEMS = ("baseline", "continued", "nst-gen1", "online-ensemble")
 ALL_PHONE_SYSTEMS = (
     *PHONE_SYSTEMS[:2],
@@ -169,7 +171,7 @@ def test_pretraining_stage_writes_an_encoder_per_objective(all_run):
     data, log = all_run
     assert (
         log.count("finished in") >= ALL_PRETRAIN_STEPS
-        and "step pretrain-data2vec: done before, skipped" in log
+        and "step pretrain-hubert1: done before, skipped" in log
     )
     exp = data / "exp" / TAG / "pretrain"
     for name in ("wav2vec2", "data2vec", "data2vec2", "hubert/iter1", "hubert/iter2", "hubert/final"):
@@ -182,8 +184,8 @@ def test_pretraining_stage_writes_an_encoder_per_objective(all_run):
 
 def test_an_interrupted_training_step_resumes_and_a_changed_one_restarts(finished_run):
     data, _ = finished_run
-    args = ("--stage", "2", "--stop-stage", "2", "--objectives", "data2vec")
-    (data / ".done" / TAG / "pretrain-data2vec.done").unlink()  # as if killed after its last checkpoint
+    args = ("--stage", "2", "--stop-stage", "2", "--objectives", "hubert")
+    (data / ".done" / TAG / "pretrain-hubert1.done").unlink()  # as if killed after its last checkpoint
     log = finish(recipe(data, *args))
     assert "resuming from what the interrupted run left" in log and "step 3 (resumed from 3)" in log, log
     log = finish(recipe(data, *args, "--pretrain-steps", "4"))  # another command: a fresh run
@@ -216,8 +218,10 @@ def test_results_have_the_five_tables_and_the_path_times(finished_run):
     results = (data / "exp" / TAG / "RESULTS.md").read_text()
     for key in ("T1", "T2", "T3", "T4", "T5"):
         assert f"<!-- mini {key}: begin -->" in results and f"## {key}." in results, key
-    assert "| 10min | data2vec |" in results and "| round2-nst-gen1 |" in results
-    assert "| random | 0 |" in results and "| data2vec | 3 |" in results  # T5: the probes, with the updates
+    assert "| 10min | hubert |" in results and "| round2-nst-gen1 |" in results
+    assert (
+        "| random | 0 |" in results and "| hubert-iter1 | 3 |" in results
+    )  # T5: the probes, with the updates
     # the learning curves: PNGs linked from the tables, and T1's dev CER along each run
     plots = data / "exp" / TAG / "plots"
     for name in ("finetune-10min", "pretrain", "semi-phones"):

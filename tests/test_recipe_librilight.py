@@ -27,7 +27,18 @@ TAG = "tiny_seed0"
 PARTS = ("dev-clean", "test-clean")  # what the tiny preset decodes
 # synth x3, prepare x3, Shar export, pretraining, tokenizer, 4-gram, fine-tuning, (decode + score) x 2 parts
 STEPS = 15
-WER_KEYS = {"wer", "sub", "del", "ins", "ref_words", "utts", "normalization"}
+WER_KEYS = {
+    "wer",
+    "sub",
+    "del",
+    "ins",
+    "ref_words",
+    "utts",
+    "normalization",
+    "cer",
+    "char_errors",
+    "ref_chars",
+}
 
 
 def recipe(tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -99,6 +110,8 @@ def test_wer_files_add_up(finished_run, part):
     assert scores["ref_words"] == sum(len(s.text.split()) for c in cuts for s in c.supervisions)
     errors = scores["sub"] + scores["del"] + scores["ins"]
     assert scores["wer"] == pytest.approx(100 * errors / scores["ref_words"], abs=1e-3)
+    assert scores["cer"] == pytest.approx(100 * scores["char_errors"] / scores["ref_chars"], abs=1e-3)
+    assert scores["ref_chars"] >= scores["ref_words"]
     assert (out / "score" / f"wer-summary-{part}.txt").is_file()
     table = (tmp / "exp" / TAG / "RESULTS.md").read_text()
     assert "| wav2vec2 | 10min | greedy |" in table and f"{scores['wer']:.2f}" in table

@@ -161,10 +161,12 @@ def pseudo_label(model_path: Path, cuts_path: Path, out_dir: Path, expect_units,
 @click.option("--average", type=int, default=1, show_default=True, help="Checkpoints averaged per student.")
 @click.option("--max-steps", type=int, help="Updates per student.")
 @click.option("--seed", type=int)
+@click.option("--valid-minutes", type=float, default=5.0, show_default=True,
+              help="Minutes of --dev each learning-curve point decodes (with the config's train.valid_every).")  # fmt: skip
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def nst(labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, config_file, generations, labelled_share,
-        student_init, speed_perturb, method, lm_dir, params_file, chunk_size, average, max_steps, seed, progress,
-        min_confidence, min_score_per_frame, min_tokens_per_second, max_tokens_per_second, keep_empty,
+        student_init, speed_perturb, method, lm_dir, params_file, chunk_size, average, max_steps, seed, valid_minutes,
+        progress, min_confidence, min_score_per_frame, min_tokens_per_second, max_tokens_per_second, keep_empty,
         **decoder) -> None:  # fmt: skip
     """Noisy-student training: G generations of teacher -> pseudo-labels -> noisy student. Resumable."""
     from asr.semi.noisy_student import NoisyStudentConfig, run_noisy_student
@@ -184,8 +186,13 @@ def nst(labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, config_file,
         )  # fmt: skip
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+    validator = None
+    if int(settings["train"].get("valid_every", 0) or 0) > 0:  # each student's learning curve on --dev
+        from .finetune import make_validator
+
+        validator = make_validator(dev, tokenizer_dir, valid_minutes)
     records = run_noisy_student(
-        labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, settings, cfg, progress
+        labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, settings, cfg, progress, validator
     )
     for r in records:
         kept = r.get("pseudo_labels", {})

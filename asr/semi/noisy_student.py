@@ -93,11 +93,12 @@ def error_rate(model_path: Path, cuts_path: Path, out_dir: Path, method: str, lm
 
 def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir: Path, teacher: Path,
                       exp_dir: Path, settings: dict[str, dict[str, Any]], cfg: NoisyStudentConfig,
-                      progress: bool = True) -> list[dict[str, Any]]:  # fmt: skip
+                      progress: bool = True, validator=None) -> list[dict[str, Any]]:  # fmt: skip
     """Run (or resume) ``cfg.generations`` noisy-student generations from the CTC model ``teacher``.
 
     ``settings``: the student's fine-tuning sections (``model``, ``objective``, ``train``). Returns one
-    record per generation (also written to ``exp_dir/generations.json``).
+    record per generation (also written to ``exp_dir/generations.json``). ``validator``: each student's
+    learning curve (:func:`asr.training.finetune.finetune`'s).
     """
     from lhotse import CutSet
 
@@ -152,7 +153,7 @@ def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir
             save_manifest(mixed, train_cuts)
         init = {"teacher": teacher, "scratch": None}.get(cfg.student_init, cfg.student_init)
         student = finetune(train_cuts, tokenizer_dir, gen / "student", settings, Path(init) if init else None,
-                           speed_perturb=cfg.speed_perturb, average=cfg.average,
+                           speed_perturb=cfg.speed_perturb, average=cfg.average, validator=validator,
                            extra={"noisy_student": {"generation": g, "teacher": str(teacher)}})  # fmt: skip
         dev_score = error_rate(student.model_path, dev, gen / "dev", cfg.method, lm_dir, cfg.decoder_settings,
                                progress)  # fmt: skip

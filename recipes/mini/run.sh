@@ -47,8 +47,9 @@ nj=2
 data=$here/data
 exp=$here/exp
 skip_setup=false
-objectives=""                # stage 2; empty: data2vec (--all: "wav2vec2 hubert data2vec data2vec2")
-hubert_clusters=""          # k of HuBERT's iteration 1 (MFCC) and iteration 2 (iteration-1 features); empty: "100 500" (tiny: "20 50")
+objectives=""                # stage 2; empty: hubert (--all: "wav2vec2 hubert data2vec data2vec2")
+hubert_clusters=""          # k of HuBERT's iteration 1 (MFCC) and iteration 2 (iteration-1 features); empty: "100 100" (tiny: "20 50")
+hubert_iterations=""         # HuBERT iterations; empty: 1 (--all: 2)
 pretrain_steps=""            # updates per pretraining run; empty: the conf files' (tiny preset: 3)
 finetune_steps=""            # updates per fine-tuning run; empty: the conf files' (tiny preset: 3)
 splits=""                    # Libri-light fine-tuning splits; empty: 1h (--all: "10min 1h"; tiny preset: 10min)
@@ -66,16 +67,16 @@ inits=""                     # encoders to fine-tune from: scratch and/or object
                              # pretrained one present
 ablations=""                 # --all, on the 1 h split: random weights with the pretrained encoders' fine-tuning
                              # settings, and an encoder with the from-scratch settings; empty:
-                             # "scratch-frozen data2vec-unfrozen" ("none": no ablations)
+                             # "scratch-as-pretrained hubert-as-scratch" ("none": no ablations)
 
 usage() {
   sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'
   echo "options: --stage N --stop-stage N --preset tiny|mini --all --seed N --nj N --data DIR --exp DIR --skip-setup"
   echo "         --objectives \"wav2vec2 hubert data2vec data2vec2\" --hubert-clusters \"100 500\" --pretrain-steps N"
   echo "         --finetune-steps N --splits \"10min 1h\" --units char|bpe --bpe-size N --methods \"greedy beam wfst\""
-  echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --ablations \"scratch-frozen data2vec-unfrozen\""
+  echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --ablations \"scratch-as-pretrained hubert-as-scratch\""
   echo "         --semi-split 1h --semi-steps N --generations N --semi-methods \"greedy beam\" --app true|false --port N"
-  echo "         --valid-minutes M"
+  echo "         --valid-minutes M --hubert-iterations N"
 }
 source "$root/recipes/lib.sh"
 parse_options "$@"
@@ -101,8 +102,9 @@ pick() {
   [ -z "${!1}" ] && printf -v "$1" '%s' "$value"
   return 0
 }
-pick objectives data2vec "wav2vec2 hubert data2vec data2vec2" ""
-pick hubert_clusters "100 500" "100 500" "20 50"
+pick objectives hubert "wav2vec2 hubert data2vec data2vec2" ""
+pick hubert_clusters "100 100" "100 100" "20 50"
+pick hubert_iterations 1 2 ""
 pick pretrain_steps "" "" 3
 pick finetune_steps "" "" 3
 pick semi_steps "" "" 3
@@ -112,7 +114,7 @@ pick generations 1 2 1
 pick semi_methods "greedy beam" "greedy beam" greedy
 pick semi_split 1h 1h 10min
 pick app true true false
-pick ablations none "scratch-frozen data2vec-unfrozen" ""
+pick ablations none "scratch-as-pretrained hubert-as-scratch" ""
 pick valid_minutes 5 5 0.5
 [ "$ablations" = none ] && ablations=""
 run_start=$SECONDS
@@ -159,14 +161,22 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
     step pretrain-hubert1 "resume:$hubert/iter1" hubert-label1 -- \
       asr pretrain --objective hubert --config "$conf/pretrain_hubert.yaml" --cuts "$hubert/labels1/cuts.jsonl.gz" \
       --num-clusters "$k1" --exp-dir "$hubert/iter1" --seed "$seed" "${steps_opt[@]}"
-    step hubert-kmeans2 "$hubert/kmeans2" pretrain-hubert1 -- \
-      asr hubert-kmeans fit --cuts "$unlabelled" --features "$hubert/iter1/encoder.pt" -k "$k2" --seed "$seed" --out "$hubert/kmeans2/centres.npz"
-    step hubert-label2 "$hubert/labels2" hubert-kmeans2 -- \
-      asr hubert-kmeans label --cuts "$unlabelled" --features "$hubert/iter1/encoder.pt" --centres "$hubert/kmeans2/centres.npz" --out-dir "$hubert/labels2"
-    step pretrain-hubert2 "resume:$hubert/iter2" hubert-label2 -- \
-      asr pretrain --objective hubert --config "$conf/pretrain_hubert.yaml" --cuts "$hubert/labels2/cuts.jsonl.gz" \
-      --num-clusters "$k2" --exp-dir "$hubert/iter2" --seed "$seed" "${steps_opt[@]}"
-    ln -sfn iter2 "$hubert/final"  # the HuBERT encoder fine-tuning uses: $exp/pretrain/hubert/final/encoder.pt
+    if [ "$hubert_iterations" -ge 2 ]; then
+      # iteration 2: clusters of iteration 1's third block (the probe weighs it most, docs/LEARNING.md), and
+      # training continues from iteration 1 (the paper restarts from random weights; a short budget cannot)
+      layer=(--layer 3); [ "$tiny" = true ] && layer=()
+      step hubert-kmeans2 "$hubert/kmeans2" pretrain-hubert1 -- \
+        asr hubert-kmeans fit --cuts "$unlabelled" --features "$hubert/iter1/encoder.pt" "${layer[@]}" -k "$k2" --seed "$seed" \
+        --out "$hubert/kmeans2/centres.npz"
+      step hubert-label2 "$hubert/labels2" hubert-kmeans2 -- \
+        asr hubert-kmeans label --cuts "$unlabelled" --features "$hubert/iter1/encoder.pt" "${layer[@]}" \
+        --centres "$hubert/kmeans2/centres.npz" --out-dir "$hubert/labels2"
+      step pretrain-hubert2 "resume:$hubert/iter2" hubert-label2 -- \
+        asr pretrain --objective hubert --config "$conf/pretrain_hubert.yaml" --cuts "$hubert/labels2/cuts.jsonl.gz" \
+        --init "$hubert/iter1/encoder.pt" --num-clusters "$k2" --exp-dir "$hubert/iter2" --seed "$seed" "${steps_opt[@]}"
+    fi
+    # the HuBERT encoder fine-tuning uses: $exp/pretrain/hubert/final/encoder.pt, the last iteration's
+    ln -sfn "iter$hubert_iterations" "$hubert/final"
   done
 fi
 
@@ -199,7 +209,7 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
 fi
 
 encoder_of() { if [ "$1" = hubert ]; then echo "$exp/pretrain/hubert/final/encoder.pt"; else echo "$exp/pretrain/$1/encoder.pt"; fi; }
-pretrain_step_of() { if [ "$1" = hubert ]; then echo pretrain-hubert2; else echo "pretrain-$1"; fi; }
+pretrain_step_of() { if [ "$1" = hubert ]; then echo "pretrain-hubert$hubert_iterations"; else echo "pretrain-$1"; fi; }
 # the encoders fine-tuning starts from: "scratch" plus each pretrained one that exists (or --inits)
 if [ -n "$inits" ]; then
   read -r -a inits <<< "$inits"
@@ -226,8 +236,12 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
     [ "$init" = scratch ] && continue
     encoders=("$init $(encoder_of "$init") $(pretrain_step_of "$init")")
     # HuBERT: each iteration (iteration 2 is the one fine-tuning uses)
-    [ "$init" = hubert ] && encoders=("hubert-iter1 $exp/pretrain/hubert/iter1/encoder.pt pretrain-hubert1"
-                                      "hubert-iter2 $exp/pretrain/hubert/iter2/encoder.pt pretrain-hubert2")
+    if [ "$init" = hubert ]; then
+      encoders=()
+      for i in $(seq 1 "$hubert_iterations"); do
+        encoders+=("hubert-iter$i $exp/pretrain/hubert/iter$i/encoder.pt pretrain-hubert$i")
+      done
+    fi
     for entry in "${encoders[@]}"; do
       read -r name encoder after <<< "$entry"
       step probe-$name "$exp/probe/$name" "$after" prepare-librilight-finetuning prepare-librispeech tokenizer-phone -- \
@@ -240,14 +254,14 @@ if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   for split in $splits; do
     split_inits=("${inits[@]}"); [ "$split" = 1h ] && split_inits+=($ablations)
     for init in "${split_inits[@]}"; do
-      # the ablations cross weights and settings: scratch-frozen = random weights with the pretrained
-      # encoders' settings; OBJECTIVE-unfrozen = that encoder with the from-scratch settings
+      # the ablations cross weights and settings: scratch-as-pretrained = random weights with the pretrained
+      # encoders' settings; OBJECTIVE-as-scratch = that encoder with the from-scratch settings
       case $init in
         scratch) init_opt=(--config "$conf/finetune_scratch.yaml"); after=() ;;
-        scratch-frozen) init_opt=(--config "$conf/finetune_pretrained.yaml"); after=() ;;
-        *-unfrozen)
-          init_opt=(--config "$conf/finetune_scratch.yaml" --init "$(encoder_of "${init%-unfrozen}")")
-          after=("$(pretrain_step_of "${init%-unfrozen}")") ;;
+        scratch-as-pretrained) init_opt=(--config "$conf/finetune_pretrained.yaml"); after=() ;;
+        *-as-scratch)
+          init_opt=(--config "$conf/finetune_scratch.yaml" --init "$(encoder_of "${init%-as-scratch}")")
+          after=("$(pretrain_step_of "${init%-as-scratch}")") ;;
         *)
           init_opt=(--config "$conf/finetune_pretrained.yaml" --init "$(encoder_of "$init")")
           after=("$(pretrain_step_of "$init")") ;;
@@ -305,9 +319,9 @@ semi_opt=(--average 3 --seed "$seed")
 [ -n "$semi_steps" ] && semi_opt+=(--max-steps "$semi_steps")
 # pseudo-label filter: sanity rules only (not tuned): drop empty output and output far from speech's rate
 pl_filter=(--min-tokens-per-second 2 --max-tokens-per-second 30)
-# tiny (CI): a 3-update teacher outputs nothing; keep its empty pseudo-labels so the plumbing still runs
-# (training drops and counts them as empty transcripts)
-[ "$preset" = tiny ] && pl_filter+=(--keep-empty)
+# tiny (CI): a 3-update teacher outputs nothing or a stray token; keep all its pseudo-labels so the plumbing
+# still runs (training drops and counts the empty ones as empty transcripts)
+[ "$preset" = tiny ] && pl_filter=(--min-tokens-per-second 0 --max-tokens-per-second 1000 --keep-empty)
 
 if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ] && [ "$all" = true ]; then
   log "stage 7: semi-supervised word recognition from the $semi_split baseline ($units units)"
@@ -320,14 +334,17 @@ if [ "$stage" -le 7 ] && [ "$stop_stage" -ge 7 ] && [ "$all" = true ]; then
   beam_opt=(--method beam --lm "$lang/lm" --beam-size 20); [ -f "$tuned" ] && beam_opt+=(--params "$tuned")
   step semi-words-continued "resume:$semi_words/continued" "${after[@]}" -- \
     asr finetune --cuts "$labelled" --tokenizer "$tokenizer" --init "$baseline" --config "$conf/semi_words.yaml" \
-    --exp-dir "$semi_words/continued" "${semi_opt[@]}"
+    --exp-dir "$semi_words/continued" "${semi_opt[@]}" --dev "$dev_clean" --valid-minutes "$valid_minutes"
   step semi-words-nst "resume:$semi_words/nst" "${after[@]}" lm-3gram -- \
     asr nst --labelled "$labelled" --unlabelled "$unlabelled" --dev "$manifests/librispeech_cuts_dev-clean.jsonl.gz" \
     --tokenizer "$tokenizer" --teacher "$baseline" --config "$conf/semi_words.yaml" --exp-dir "$semi_words/nst" \
-    --generations "$generations" "${beam_opt[@]}" "${pl_filter[@]}" "${semi_opt[@]}"
+    --generations "$generations" "${beam_opt[@]}" "${pl_filter[@]}" "${semi_opt[@]}" --valid-minutes "$valid_minutes" \
+    --no-speed-perturb  # the students' noise is the config's masking and dropout; speed perturbation slows a
+                        # 500-update run down (docs/LEARNING.md), and the control has none
   step semi-words-online "resume:$semi_words/online" "${after[@]}" -- \
     asr finetune --semi online-ensemble --cuts "$labelled" --unlabelled "$unlabelled" --tokenizer "$tokenizer" \
-    --init "$baseline" --config "$conf/semi_words.yaml" --exp-dir "$semi_words/online" "${semi_opt[@]}"
+    --init "$baseline" --config "$conf/semi_words.yaml" --exp-dir "$semi_words/online" "${semi_opt[@]}" \
+    --dev "$dev_clean" --valid-minutes "$valid_minutes"
 fi
 
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
@@ -336,39 +353,40 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   step l2-dev-split "$l2" prepare-l2arctic -- \
     python "$here/local/split_dev.py" --cuts "$manifests/l2arctic_cuts_train.jsonl.gz" --speakers "ybaa ydck" --out-dir "$l2"
   base_opt=(--average 3 --seed "$seed"); [ -n "$semi_steps" ] && base_opt+=(--max-steps "$semi_steps")
+  l2_curve=(--dev "$l2/dev.jsonl.gz" --valid-minutes "$valid_minutes")  # PER on the two dev speakers along each run
   step semi-phones-baseline "resume:$semi_phones/baseline" tokenizer-phone l2-dev-split -- \
     asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --config "$conf/phones_baseline.yaml" \
-    --exp-dir "$semi_phones/baseline" "${base_opt[@]}"
+    --exp-dir "$semi_phones/baseline" "${base_opt[@]}" "${l2_curve[@]}"
   baseline=$semi_phones/baseline/ctc_model.pt
   unlabelled=$manifests/l2arctic_cuts_unlabelled.jsonl.gz
   step semi-phones-continued "resume:$semi_phones/continued" semi-phones-baseline -- \
     asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$baseline" \
-    --config "$conf/semi_phones.yaml" --exp-dir "$semi_phones/continued" "${semi_opt[@]}"
+    --config "$conf/semi_phones.yaml" --exp-dir "$semi_phones/continued" "${semi_opt[@]}" "${l2_curve[@]}"
   if [ "$all" = true ]; then  # round 1: pseudo-labels from the weak baseline
     step semi-phones-nst "resume:$semi_phones/nst" semi-phones-baseline -- \
       asr nst --labelled "$l2/train.jsonl.gz" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
       --tokenizer "$phone_tokenizer" --teacher "$baseline" --config "$conf/semi_phones.yaml" --exp-dir "$semi_phones/nst" \
-      --generations "$generations" --method greedy "${pl_filter[@]}" "${semi_opt[@]}"
+      --generations "$generations" --method greedy "${pl_filter[@]}" "${semi_opt[@]}" --valid-minutes "$valid_minutes"
     step semi-phones-online "resume:$semi_phones/online" semi-phones-baseline -- \
       asr finetune --semi online-ensemble --cuts "$l2/train.jsonl.gz" --unlabelled "$unlabelled" \
       --tokenizer "$phone_tokenizer" --init "$baseline" --config "$conf/semi_phones.yaml" \
-      --exp-dir "$semi_phones/online" "${semi_opt[@]}"
+      --exp-dir "$semi_phones/online" "${semi_opt[@]}" "${l2_curve[@]}"
   fi
   # round 2, the default path's comparison: from the stronger labels-only model (round 1's control), its
   # control (labels only, the same updates again) against noisy student with it as the teacher
   r2=$semi_phones/round2; teacher=$semi_phones/continued/ctc_model.pt
   step semi-phones-r2-continued "resume:$r2/continued" semi-phones-continued -- \
     asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$teacher" \
-    --config "$conf/semi_phones.yaml" --exp-dir "$r2/continued" "${semi_opt[@]}"
+    --config "$conf/semi_phones.yaml" --exp-dir "$r2/continued" "${semi_opt[@]}" "${l2_curve[@]}"
   step semi-phones-r2-nst "resume:$r2/nst" semi-phones-continued -- \
     asr nst --labelled "$l2/train.jsonl.gz" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
     --tokenizer "$phone_tokenizer" --teacher "$teacher" --config "$conf/semi_phones.yaml" --exp-dir "$r2/nst" \
-    --generations 1 --method greedy "${pl_filter[@]}" "${semi_opt[@]}"
+    --generations 1 --method greedy "${pl_filter[@]}" "${semi_opt[@]}" --valid-minutes "$valid_minutes"
   if [ "$all" = true ]; then
     step semi-phones-r2-online "resume:$r2/online" semi-phones-continued -- \
       asr finetune --semi online-ensemble --cuts "$l2/train.jsonl.gz" --unlabelled "$unlabelled" \
       --tokenizer "$phone_tokenizer" --init "$teacher" --config "$conf/semi_phones.yaml" \
-      --exp-dir "$r2/online" "${semi_opt[@]}"
+      --exp-dir "$r2/online" "${semi_opt[@]}" "${l2_curve[@]}"
   fi
 fi
 

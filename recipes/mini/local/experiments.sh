@@ -8,7 +8,8 @@
 # tokenizers), written to recipes/mini/exp/<tag>/experiments/NAME:
 #   pretrain-*   asr pretrain with conf/experiments/<name>.yaml, then `asr probe` of its final encoder and of
 #                each checkpoint it kept (probe-<step>/probe.json: the probe along the pretraining);
-#   finetune-*   asr finetune on the 1 h split with a learning curve on dev-clean (valid.jsonl);
+#   finetune-*   asr finetune on the 1 h split (10 min: finetune-10min-*) with a learning curve on dev-clean
+#                (valid.jsonl);
 #   probe-random the probe of random weights, the baseline.
 # A finished run is skipped; `python recipes/mini/local/experiments_table.py` tabulates them all.
 # Runs use --threads torch threads (default 1: two runs side by side use a 2-core CPU best).
@@ -41,17 +42,23 @@ declare -A EXPERIMENTS=(
   [pretrain-data2vec-200x60-frozen-frontend]="pretrain data2vec pretrain_data2vec_200x60_frozen_frontend"
   [pretrain-data2vec-1600x30]="pretrain data2vec pretrain_data2vec_1600x30"
   [pretrain-data2vec-4000x30]="pretrain data2vec pretrain_data2vec_4000x30"
+  [pretrain-data2vec-1600x30-top2]="pretrain data2vec pretrain_data2vec_1600x30_top2"
   [pretrain-hubert-200x60]="pretrain hubert pretrain_hubert_200x60"
   [pretrain-hubert-1600x30-lr2e-3]="pretrain hubert pretrain_hubert_1600x30_lr2e-3"
   [pretrain-hubert-400x30-unmasked]="pretrain hubert pretrain_hubert_400x30_unmasked"
   [pretrain-hubert-1200x30-unmasked]="pretrain hubert pretrain_hubert_1200x30_unmasked"
   [pretrain-data2vec2-400x30]="pretrain data2vec2 pretrain_data2vec2_400x30"
+  [pretrain-hubert2-600x30-unmasked]="pretrain hubert pretrain_hubert2_600x30_unmasked from=pretrain-hubert-1200x30-unmasked"
   [finetune-scratch-1500x15]="finetune finetune_scratch_1500x15"
   [finetune-scratch-1500x15-nomask]="finetune finetune_scratch_1500x15_nomask"
   [finetune-scratch-1000x15]="finetune finetune_1000x15"
   [finetune-scratch-1000x15-speed]="finetune finetune_1000x15 --speed-perturb"
   [finetune-scratch-1000x15-lr4e-3]="finetune finetune_1000x15_lr4e-3"
   [finetune-scratch-2000x7.5]="finetune finetune_2000x7.5"
+  [finetune-hubert-1200x30-unmasked-1000x15]="finetune finetune_1000x15 init=pretrain-hubert-1200x30-unmasked"
+  [finetune-hubert-1200x30-unmasked-1000x15-enc0.25]="finetune finetune_1000x15_enc0.25 init=pretrain-hubert-1200x30-unmasked"
+  [finetune-10min-scratch-1000x15]="finetune finetune_1000x15 split=10min"
+  [finetune-10min-hubert-1200x30-unmasked-1000x15-enc0.25]="finetune finetune_1000x15_enc0.25 split=10min init=pretrain-hubert-1200x30-unmasked"
   [finetune-hubert-400x30-unmasked-1000x15]="finetune finetune_1000x15 init=pretrain-hubert-400x30-unmasked"
 )
 
@@ -85,9 +92,18 @@ for name in "${names[@]}"; do
   case $kind in
     probe) probe "$dir" --random --config "$here/conf/finetune_scratch.yaml" ;;
     pretrain)
-      read -r objective config <<< "$rest"
+      read -r objective config from <<< "$rest"
       cuts=$manifests/librilight_cuts_small.jsonl.gz; extra=()
-      if [ "$objective" = hubert ]; then hubert_labels; cuts=$hubert_labels; extra=(--num-clusters 100); fi
+      if [ "$objective" = hubert ] && [ -z "$from" ]; then hubert_labels; cuts=$hubert_labels; extra=(--num-clusters 100); fi
+      if [ -n "$from" ]; then  # HuBERT iteration 2: clusters of block 3 of experiment FROM's encoder, continued from it
+        previous=$out/${from#from=}/encoder.pt
+        if [ ! -f "$dir-labels/cuts.jsonl.gz" ]; then
+          asr hubert-kmeans fit --cuts "$cuts" --features "$previous" --layer 3 -k 100 --seed 0 --out "$dir-kmeans/centres.npz"
+          asr hubert-kmeans label --cuts "$cuts" --features "$previous" --layer 3 --centres "$dir-kmeans/centres.npz" \
+            --out-dir "$dir-labels"
+        fi
+        cuts=$dir-labels/cuts.jsonl.gz; extra=(--num-clusters 100 --init "$previous")
+      fi
       asr pretrain --objective "$objective" --config "$conf/$config.yaml" --cuts "$cuts" --exp-dir "$dir" \
         --no-progress "${extra[@]}"
       for ckpt in "$dir"/checkpoint-*.pt; do
@@ -97,14 +113,15 @@ for name in "${names[@]}"; do
       probe "$dir/probe" --encoder "$dir/encoder.pt" ;;
     finetune)
       read -r config options <<< "$rest"
-      opt=()
+      opt=(); split=1h
       for word in $options; do
         case $word in
           init=*) opt+=(--init "$out/${word#init=}/encoder.pt") ;;
+          split=*) split=${word#split=} ;;
           *) opt+=("$word") ;;
         esac
       done
-      asr finetune --cuts "$manifests/librispeech_finetuning_cuts_1h.jsonl.gz" --tokenizer "$lang/char" \
+      asr finetune --cuts "$manifests/librispeech_finetuning_cuts_$split.jsonl.gz" --tokenizer "$lang/char" \
         --config "$conf/$config.yaml" --exp-dir "$dir" --dev "$manifests/librispeech_cuts_dev-clean.jsonl.gz" \
         --valid-minutes 5 --no-progress "${opt[@]}" ;;
   esac

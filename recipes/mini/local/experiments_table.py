@@ -45,6 +45,8 @@ def pretraining_rows(runs: Path) -> list[str]:
         train = settings.get("train", {})
         shape = f"{train.get('max_steps', '?')} × {train.get('max_duration', '?'):g} s" if train else "?"
         curve = ", ".join(f"{s}: {p:.1f}" for s, p in along) or "–"
+        if not final and along:
+            curve += f" (stopped at {along[-1][0]})"
         per = f"{final['per']:.1f}" if final else "–"
         versus = f"{final['per'] - base:+.1f}" if final and base is not None else "–"
         lines.append(
@@ -85,6 +87,73 @@ def finetuning_rows(runs: Path) -> list[str]:
     return lines
 
 
+def figures(runs: Path, out: Path) -> list[Path]:
+    """Two PNGs: the probe along every pretraining run (against random weights), every fine-tuning curve."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for run in sorted(runs.glob("pretrain-*")):
+        points = sorted(
+            (int(p.parent.name.split("-", 1)[1]), _read(p)["per"]) for p in run.glob("probe-*/probe.json")
+        )
+        final = _read(run / "probe" / "probe.json")
+        steps = _read_yaml(run / "pretrain.yaml").get("train", {}).get("max_steps")
+        if final and steps and all(s != steps for s, _ in points):
+            points.append((int(steps), final["per"]))
+        if points:
+            ax.plot(
+                [s for s, _ in points], [p for _, p in points], marker="o", label=run.name[len("pretrain-") :]
+            )
+    random = _read(runs / "probe-random" / "probe.json")
+    if random:
+        ax.axhline(random["per"], color="grey", ls="--", label="random weights")
+    ax.set(
+        xlabel="pretraining updates", ylabel="probe PER (%), dev-clean", title="frozen-encoder phone probe"
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    written.append(_save(fig, out / "probe-along-pretraining.png"))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for run in sorted(runs.glob("finetune-*")):
+        path = run / "valid.jsonl"
+        if path.is_file():
+            curve = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+            ax.plot(
+                [p["step"] for p in curve],
+                [p["cer"] for p in curve],
+                marker=".",
+                label=run.name[len("finetune-") :],
+            )
+    ax.set(
+        xlabel="updates",
+        ylabel="dev-clean CER (%), greedy",
+        title="fine-tuning: learning curves",
+        ylim=(40, 101),
+    )
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    written.append(_save(fig, out / "finetune-curves.png"))
+    return written
+
+
+def _save(fig, path: Path) -> Path:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    from asr.data.common import write_atomic
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    write_atomic(path, buf.getvalue())
+    return path
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--exp", type=Path, default=HERE.parent / "exp" / "mini_seed0")
@@ -97,6 +166,8 @@ def main() -> int:
     text = "\n".join(["Pretraining (`asr probe` of each kept checkpoint and of the final encoder):", "",
                       *pretraining_rows(runs), "", "Fine-tuning on the 1 h split (learning curve on the first 5 min "
                       "of dev-clean):", "", *finetuning_rows(runs)]) + "\n"  # fmt: skip
+    pngs = figures(runs, args.doc.parent / "learning")
+    text += "\n" + "\n".join(f"![{p.stem}]({p.relative_to(args.doc.parent)})" for p in pngs) + "\n"
     update_section(args.doc, "experiments", text)
     print(text)
     return 0
