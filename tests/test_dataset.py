@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
+from lhotse import CutSet, MonoCut, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
 from asr.data.common import CorpusError
-from asr.data.dataset import AudioDataset, Batch, load_cuts, pretraining_cuts
+from asr.data.dataset import AudioDataset, Batch, load_cuts, pretraining_cuts, speaker_balanced
 
 
 def _recording(path, samples: np.ndarray, sr: int = 16000, subtype: str = "FLOAT") -> Recording:
@@ -127,3 +127,19 @@ def test_empty_manifest_is_an_error_naming_the_file(tmp_path):
         pretraining_cuts(path)
     with pytest.raises(CorpusError, match="not found.*missing.jsonl.gz"):
         pretraining_cuts(tmp_path / "missing.jsonl.gz")
+
+
+def test_speaker_balanced_dev_subset_hears_every_speaker():
+    # manifest order: all of speaker a, then b, then c (as LibriSpeech manifests are)
+    def cut(spk: str, i: int):
+        rec = Recording(id=f"{spk}{i}", sources=[], sampling_rate=16000, num_samples=160000, duration=10.0)
+        sup = SupervisionSegment(id=rec.id, recording_id=rec.id, start=0, duration=10.0, speaker=spk)
+        return MonoCut(id=rec.id, start=0, duration=10.0, channel=0, recording=rec, supervisions=[sup])
+
+    cuts = CutSet.from_cuts(cut(spk, i) for spk in "abc" for i in range(4))
+    first_minute = speaker_balanced(cuts, minutes=1.0)
+    assert [c.id for c in first_minute] == ["a0", "b0", "c0", "a1", "b1", "c1"]
+    assert [c.id for c in speaker_balanced(cuts, count=4)] == ["a0", "b0", "c0", "a1"]
+    assert len(speaker_balanced(cuts, count=100)) == 12  # every cut once, none twice
+    with pytest.raises(ValueError):
+        speaker_balanced(cuts)

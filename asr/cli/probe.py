@@ -42,7 +42,7 @@ _path = click.Path(path_type=Path)
     type=int,
     default=120,
     show_default=True,
-    help="How many of --dev's cuts are scored (the first).",
+    help="How many of --dev's cuts are scored (taken round-robin over its speakers).",
 )
 @click.option("--steps", type=int, help="Head updates [1500].")
 @click.option("--lr", type=float, help="Head learning rate [5e-3].")
@@ -55,7 +55,7 @@ def probe(encoder_path: Path | None, random_init: bool, config_file: Path | None
     """Train a linear CTC head on a frozen encoder's layers (weighted sum) and report its phone error rate."""
     import torch
 
-    from asr.data.dataset import load_cuts
+    from asr.data.dataset import load_cuts, speaker_balanced
     from asr.errors import UserError
     from asr.text.tokenizer import load_tokenizer
     from asr.training.pretrain import build_model, read_settings
@@ -73,7 +73,7 @@ def probe(encoder_path: Path | None, random_init: bool, config_file: Path | None
     encoder = build_model(model, encoder_path, str(config_file or "options"))
     options = {k: v for k, v in (("steps", steps), ("lr", lr)) if v is not None}
     cfg = ProbeConfig(seed=seed, **options)
-    dev = load_cuts(dev_path).subset(first=dev_cuts)
+    dev = speaker_balanced(load_cuts(dev_path), count=dev_cuts)
     describe = (
         {"random": True, "seed": seed}
         if random_init

@@ -315,12 +315,29 @@ def by_duration(cuts: Iterable[Cut], window: int = SORT_WINDOW) -> Iterator[CutS
         yield CutSet.from_cuts(sorted(chunk, key=lambda c: c.duration))
 
 
-def first_minutes(cuts: CutSet, minutes: float) -> CutSet:
-    """The first cuts of ``cuts`` (manifest order) up to ``minutes`` of audio: a fixed, cheap dev set."""
-    kept, seconds = [], 0.0
+def speaker_balanced(cuts: CutSet, minutes: float | None = None, count: int | None = None) -> CutSet:
+    """A fixed, cheap dev subset that hears every speaker: cuts taken round-robin over the speakers
+    (each speaker's cuts in manifest order, speakers in order of first appearance) until ``minutes``
+    of audio or ``count`` cuts. The first cuts of a manifest are usually one or two speakers, whose
+    voices would then stand for the whole dev set. Cuts without a supervision share one group."""
+    if minutes is None and count is None:
+        raise ValueError("speaker_balanced needs minutes or count")
+    by_speaker: dict[str | None, list] = {}
     for cut in cuts:
-        if seconds >= minutes * 60.0:
-            break
-        kept.append(cut)
-        seconds += cut.duration
+        speaker = cut.supervisions[0].speaker if cut.supervisions else None
+        by_speaker.setdefault(speaker, []).append(cut)
+    queues = [iter(group) for group in by_speaker.values()]
+    kept, seconds = [], 0.0
+    while queues:
+        for queue in list(queues):
+            if (minutes is not None and seconds >= minutes * 60.0) or (
+                count is not None and len(kept) >= count
+            ):
+                return CutSet.from_cuts(kept)
+            cut = next(queue, None)
+            if cut is None:
+                queues.remove(queue)
+                continue
+            kept.append(cut)
+            seconds += cut.duration
     return CutSet.from_cuts(kept)

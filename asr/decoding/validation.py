@@ -19,7 +19,7 @@ import torch
 from lhotse import CutSet
 from rapidfuzz.distance import Levenshtein
 
-from asr.data.dataset import first_minutes
+from asr.data.dataset import speaker_balanced
 from asr.objectives.ctc import CTCModel, ctc_losses, transcript_ids
 
 from .emissions import iter_emissions
@@ -35,13 +35,14 @@ class GreedyValidator:
     """``validator(model) -> {"loss", "cer", "wer" | "per", "empty"}`` on a fixed set of held-out cuts.
 
     ``cuts`` are labelled as for training (texts, or phone fields for a phone tokenizer). ``max_minutes``
-    keeps the first cuts (in manifest order) up to that much audio, so a curve point costs seconds.
+    keeps that much audio, taken round-robin over the speakers (`speaker_balanced`), so a curve point
+    costs seconds and still hears every dev voice.
     """
 
     def __init__(
         self, cuts: CutSet, tokenizer, max_minutes: float = 10.0, max_duration: float = 120.0
     ) -> None:
-        self.cuts = first_minutes(cuts, max_minutes)
+        self.cuts = speaker_balanced(cuts, minutes=max_minutes)
         if not len(self.cuts):
             raise ValueError("the validation cut set is empty")
         self.tokenizer = tokenizer
