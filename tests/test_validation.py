@@ -71,6 +71,7 @@ def test_probe_ranks_a_trained_encoder_above_random_weights(digits_model, tmp_pa
     assert trained.per < 0.6 * random.per, (trained, random)
     stored = json.loads((tmp_path / "trained" / "probe.json").read_text())
     assert stored["per"] == trained.per and len(stored["layer_weights"]) == 5
+    assert stored["dev_speakers"] == len({c.supervisions[0].speaker for c in dev})
     assert abs(sum(stored["layer_weights"]) - 1.0) < 1e-3 and [p["step"] for p in stored["curve"]] == [
         100,
         200,

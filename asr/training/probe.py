@@ -68,6 +68,7 @@ class ProbeResult:
     curve: list[dict] = field(default_factory=list)  # {"step", "per", "dev_loss"}
     train_utterances: int = 0
     dev_utterances: int = 0
+    dev_speakers: int = 0  # distinct speakers among the dev cuts (0: not recorded)
     seconds: dict[str, float] = field(default_factory=dict)  # caching and head training
     config: dict = field(default_factory=dict)
     encoder: dict = field(default_factory=dict)  # what was probed (the caller's description: path, step, ...)
@@ -227,7 +228,7 @@ def run_probe(encoder: Encoder, train_cuts: CutSet, dev_cuts: CutSet, tokenizer,
     result = ProbeResult(
         per=curve[-1]["per"], dev_loss=curve[-1]["dev_loss"], train_loss=curve[-1]["train_loss"],
         layer_weights=probe.layer_weights(), curve=curve, train_utterances=len(train_items),
-        dev_utterances=len(dev_items),
+        dev_utterances=len(dev_items), dev_speakers=len({s.speaker for c in dev_cuts for s in c.supervisions[:1]}),
         seconds={"cache": round(cached, 1), "head": round(time.perf_counter() - head_start, 1)},
         config=dataclasses.asdict(cfg), encoder=dict(describe or {}),
     )  # fmt: skip
