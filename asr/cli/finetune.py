@@ -67,7 +67,7 @@ _path = click.Path(path_type=Path)
               help="Held-out labelled cuts: greedy error rates and loss every --valid-every updates (learning curve).")  # fmt: skip
 @click.option("--valid-every", type=int, help="Updates between learning-curve points (with --dev) [50].")
 @click.option("--valid-minutes", type=float, default=10.0, show_default=True,
-              help="Minutes of --dev audio each learning-curve point decodes (the first cuts).")  # fmt: skip
+              help="Minutes of --dev audio each learning-curve point decodes (round-robin over its speakers).")  # fmt: skip
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)
 def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: Path | None, init: Path | None,

@@ -11,8 +11,9 @@
 #   finetune-*   asr finetune on the 1 h split (10 min: finetune-10min-*) with a learning curve on dev-clean
 #                (valid.jsonl);
 #   probe-random the probe of random weights, the baseline.
-# A finished run is skipped; `python recipes/mini/local/experiments_table.py` tabulates them all.
-# Runs use --threads torch threads (default 1: two runs side by side use a 2-core CPU best).
+# A finished run (encoder.pt, train_result.json or probe.json there) is skipped, an interrupted one
+# resumed; `python recipes/mini/local/experiments_table.py` tabulates them all.
+# Runs use --threads torch threads (default 1, for two runs side by side; one run alone: --threads 2).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -60,6 +61,13 @@ declare -A EXPERIMENTS=(
   [finetune-10min-scratch-1000x15]="finetune finetune_1000x15 split=10min"
   [finetune-10min-hubert-1200x30-unmasked-1000x15-enc0.25]="finetune finetune_1000x15_enc0.25 split=10min init=pretrain-hubert-1200x30-unmasked"
   [finetune-hubert-400x30-unmasked-1000x15]="finetune finetune_1000x15 init=pretrain-hubert-400x30-unmasked"
+  [pretrain-hubert-3200x30-unmasked]="pretrain hubert pretrain_hubert_3200x30_unmasked"
+  [finetune-scratch-1000x15-nomask]="finetune finetune_1000x15_nomask"
+  [finetune-scratch-2000x15-nomask]="finetune finetune_2000x15_nomask"
+  [finetune-hubert-3200x30-unmasked-1000x15-enc0.25]="finetune finetune_1000x15_enc0.25 init=pretrain-hubert-3200x30-unmasked"
+  [finetune-hubert-3200x30-unmasked-1000x15-enc0.25-nomask]="finetune finetune_1000x15_enc0.25_nomask init=pretrain-hubert-3200x30-unmasked"
+  [finetune-10min-scratch-1000x15-nomask]="finetune finetune_1000x15_nomask split=10min"
+  [finetune-10min-hubert-3200x30-unmasked-1000x15-enc0.25-nomask]="finetune finetune_1000x15_enc0.25_nomask split=10min init=pretrain-hubert-3200x30-unmasked"
 )
 
 if [ "${names[*]}" = --list ]; then
@@ -104,8 +112,8 @@ for name in "${names[@]}"; do
         fi
         cuts=$dir-labels/cuts.jsonl.gz; extra=(--num-clusters 100 --init "$previous")
       fi
-      asr pretrain --objective "$objective" --config "$conf/$config.yaml" --cuts "$cuts" --exp-dir "$dir" \
-        --no-progress "${extra[@]}"
+      [ -f "$dir/encoder.pt" ] || asr pretrain --objective "$objective" --config "$conf/$config.yaml" --cuts "$cuts" \
+        --exp-dir "$dir" --no-progress "${extra[@]}"
       for ckpt in "$dir"/checkpoint-*.pt; do
         step=${ckpt##*checkpoint-}; step=${step%.pt}
         probe "$dir/probe-$step" --encoder "$ckpt"
@@ -121,6 +129,7 @@ for name in "${names[@]}"; do
           *) opt+=("$word") ;;
         esac
       done
+      [ -f "$dir/train_result.json" ] && continue
       asr finetune --cuts "$manifests/librispeech_finetuning_cuts_$split.jsonl.gz" --tokenizer "$lang/char" \
         --config "$conf/$config.yaml" --exp-dir "$dir" --dev "$manifests/librispeech_cuts_dev-clean.jsonl.gz" \
         --valid-minutes 5 --no-progress "${opt[@]}" ;;

@@ -19,6 +19,8 @@ sys.path[:0] = [str(ROOT)]
 
 from asr.results import update_section  # noqa: E402
 
+FIRST_SPEAKERS = "first-speakers"  # runs whose dev subsets were a manifest's first cuts (2-4 speakers)
+
 
 def _read(path: Path) -> dict | None:
     try:
@@ -33,26 +35,31 @@ def pretraining_rows(runs: Path) -> list[str]:
     lines = ["| experiment | objective | updates × batch | probe PER along the run (updates: PER %) | final probe PER "
              "| vs random weights |", "|---|---|---|---|---|---|"]  # fmt: skip
     if random:
-        lines.append(f"| probe-random | – | 0 | – | {random['per']:.1f} | – |")
+        lines.append(f"| probe-random | – | 0 | – | {_per(random)} | – |")
     for run in sorted(runs.glob("pretrain-*")):
         final = _read(run / "probe" / "probe.json")
         along = []
         for probe in run.glob("probe-*/probe.json"):
             step = int(probe.parent.name.split("-", 1)[1])
-            along.append((step, _read(probe)["per"]))
+            along.append((step, _per(_read(probe))))
         along.sort()
         settings = _read_yaml(run / "pretrain.yaml")
         train = settings.get("train", {})
         shape = f"{train.get('max_steps', '?')} × {train.get('max_duration', '?'):g} s" if train else "?"
-        curve = ", ".join(f"{s}: {p:.1f}" for s, p in along) or "–"
+        curve = ", ".join(f"{s}: {p}" for s, p in along) or "–"
         if not final and along:
             curve += f" (stopped at {along[-1][0]})"
-        per = f"{final['per']:.1f}" if final else "–"
+        per = _per(final) if final else "–"
         versus = f"{final['per'] - base:+.1f}" if final and base is not None else "–"
         lines.append(
             f"| {run.name} | {settings.get('objective', '?')} | {shape} | {curve} | {per} | {versus} |"
         )
     return lines
+
+
+def _per(probe: dict) -> str:
+    """A probe's PER; † marks probes from before the dev subset heard every speaker (no ``dev_speakers``)."""
+    return f"{probe['per']:.1f}" + ("" if probe.get("dev_speakers") else " †")
 
 
 def _read_yaml(path: Path) -> dict:
@@ -163,9 +170,15 @@ def main() -> int:
     if not runs.is_dir():
         print(f"{runs}: no experiments yet (bash recipes/mini/local/experiments.sh NAME...)", file=sys.stderr)
         return 2
-    text = "\n".join(["Pretraining (`asr probe` of each kept checkpoint and of the final encoder):", "",
-                      *pretraining_rows(runs), "", "Fine-tuning on the 1 h split (learning curve on the first 5 min "
-                      "of dev-clean):", "", *finetuning_rows(runs)]) + "\n"  # fmt: skip
+    text = "\n".join(["Pretraining (`asr probe` of each kept checkpoint and of the final encoder, on 120 dev-clean "
+                      "cuts from all 8 speakers; † the first 120 cuts, 4 speakers, as probes did before "
+                      "`speaker_balanced`):", "", *pretraining_rows(runs), "",
+                      "Fine-tuning on the 1 h split (10min-*: the 10 min split; learning curve on 5 min of dev-clean "
+                      "from all 8 speakers):", "", *finetuning_rows(runs)]) + "\n"  # fmt: skip
+    if (runs / FIRST_SPEAKERS).is_dir():
+        text += "\n".join(["", "Fine-tuning runs made before `speaker_balanced` (curves on the first 5 min of "
+                            "dev-clean: 2 of its 8 speakers; compare them with each other only):", "",
+                            *finetuning_rows(runs / FIRST_SPEAKERS)]) + "\n"  # fmt: skip
     pngs = figures(runs, args.doc.parent / "learning")
     text += "\n" + "\n".join(f"![{p.stem}]({p.relative_to(args.doc.parent)})" for p in pngs) + "\n"
     update_section(args.doc, "experiments", text)

@@ -162,7 +162,7 @@ def t1(exp: Path, command: str, stamp: str) -> str:
         "3-gram; beam and WFST weights tuned on dev (so dev is optimistic), applied to test. Ablations (`--all`, "
         "1 h): `scratch-as-pretrained` = random weights with the pretrained encoders' settings, "
         "`<objective>-as-scratch` = that encoder with the from-scratch settings. The last column is the dev CER "
-        "of the learning curve (first 5 min of dev-clean, greedy) at five points of the run. Per-decoder tables "
+        "of the learning curve (5 min of dev-clean spread over its speakers, greedy) at five points of the run. Per-decoder tables "
         "with tuned weights and search speed: `exp/<tag>/decode/wer_table.md`.",
         "",
         *lines,
@@ -338,7 +338,8 @@ def t5(exp: Path, command: str, stamp: str) -> str:
         "of its layers (the body's input and every block's output, each layer-normalised) and a linear CTC head "
         f"are trained for {cfg.get('steps', '?')} updates (Adam, lr {cfg.get('lr', '?')}) on the phones of the "
         f"synthetic Libri-light 1 h split ({first.get('train_utterances', '?')} utterances; phones from the "
-        f"lexicon), then scored by greedy PER on the first {first.get('dev_utterances', '?')} dev-clean utterances. "
+        f"lexicon), then scored by greedy PER on {first.get('dev_utterances', '?')} dev-clean utterances taken "
+        f"round-robin over its speakers ({first.get('dev_speakers') or '?'} speakers). "
         "Same budget for every encoder; `random` is the same architecture with random weights, the baseline every "
         "objective must beat. Layer weights: body input, then blocks 1-4.",
         "",
