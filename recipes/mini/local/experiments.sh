@@ -115,6 +115,7 @@ for name in "${names[@]}"; do
       [ -f "$dir/encoder.pt" ] || asr pretrain --objective "$objective" --config "$conf/$config.yaml" --cuts "$cuts" \
         --exp-dir "$dir" --no-progress "${extra[@]}"
       for ckpt in "$dir"/checkpoint-*.pt; do
+        [ -f "$ckpt" ] || continue  # a finished run whose checkpoints were removed: its encoder only
         step=${ckpt##*checkpoint-}; step=${step%.pt}
         probe "$dir/probe-$step" --encoder "$ckpt"
       done
