@@ -64,6 +64,7 @@ declare -A EXPERIMENTS=(
   [pretrain-hubert-3200x30-unmasked]="pretrain hubert pretrain_hubert_3200x30_unmasked"
   [finetune-scratch-1000x15-nomask]="finetune finetune_1000x15_nomask"
   [finetune-scratch-2000x15-nomask]="finetune finetune_2000x15_nomask"
+  [finetune-10h-scratch-2400x15-nomask]="finetune finetune_2400x15_nomask split=10h"
   [finetune-hubert-3200x30-unmasked-1000x15-enc0.25]="finetune finetune_1000x15_enc0.25 init=pretrain-hubert-3200x30-unmasked"
   [finetune-hubert-3200x30-unmasked-1000x15-enc0.25-nomask]="finetune finetune_1000x15_enc0.25_nomask init=pretrain-hubert-3200x30-unmasked"
   [finetune-10min-scratch-1000x15-nomask]="finetune finetune_1000x15_nomask split=10min"
