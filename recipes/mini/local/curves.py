@@ -61,11 +61,12 @@ def _smooth(points: list[tuple[int, float]], window: int = 5) -> tuple[list[int]
     return steps, out
 
 
-def _save(fig, path: Path) -> Path:
+def save_png(fig, path: Path, dpi: int = 110) -> Path:
+    """Write ``fig`` as a PNG atomically and close it."""
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(fig)
     write_atomic(path, buf.getvalue())
     return path
@@ -90,7 +91,7 @@ def training_figure(runs: dict[str, Path], metric: str, title: str, path: Path) 
     for ax in (left, right):
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def pretraining_figure(pretrain: Path, probes: Path, path: Path) -> Path | None:
@@ -141,7 +142,7 @@ def pretraining_figure(pretrain: Path, probes: Path, path: Path) -> Path | None:
         )
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_png(fig, path)
 
 
 def make_figures(exp: Path, out: Path) -> list[Path]:

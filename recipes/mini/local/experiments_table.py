@@ -15,7 +15,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
-sys.path[:0] = [str(ROOT)]
+sys.path[:0] = [str(ROOT), str(HERE)]
+
+from curves import save_png  # noqa: E402
 
 from asr.results import update_section  # noqa: E402
 
@@ -123,7 +125,7 @@ def figures(runs: Path, out: Path) -> list[Path]:
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    written.append(_save(fig, out / "probe-along-pretraining.png"))
+    written.append(save_png(fig, out / "probe-along-pretraining.png", dpi=100))
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for run in sorted(runs.glob("finetune-*")):
         path = run / "valid.jsonl"
@@ -143,22 +145,8 @@ def figures(runs: Path, out: Path) -> list[Path]:
     )
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7)
-    written.append(_save(fig, out / "finetune-curves.png"))
+    written.append(save_png(fig, out / "finetune-curves.png", dpi=100))
     return written
-
-
-def _save(fig, path: Path) -> Path:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    from asr.data.common import write_atomic
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
-    write_atomic(path, buf.getvalue())
-    return path
 
 
 def main() -> int:
