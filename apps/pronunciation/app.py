@@ -229,7 +229,7 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
 
     def api(audio_path, text) -> dict:
         try:
-            return analyser.diagnose(audio_path, text)[0].to_dict()
+            return {**analyser.diagnose(audio_path, text)[0].to_dict(), "model": analyser.assessor.about}
         except UserError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -237,6 +237,7 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
         gr.Markdown("# Pronunciation practice\nChoose or type a sentence, record it (or upload a recording), "
                     "press **Analyse**: each word is coloured by its score, and under it every sound: "
                     "right, said as another sound, missing, or extra.")  # fmt: skip
+        gr.Markdown(f"<small>{html.escape(analyser.assessor.about)}</small>", elem_id="pp-model")
         with gr.Row():
             with gr.Column(scale=1):
                 text = gr.Textbox(label="Sentence to say", lines=2, max_length=analyser.cfg.max_text_chars)

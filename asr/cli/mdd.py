@@ -37,8 +37,12 @@ def diagnose(model_path: Path, audio_path: Path, text: str, as_json: bool, max_s
     if threads:
         torch.set_num_threads(threads)
     cfg = DiagnoseConfig(limits=AudioLimits(max_seconds=max_seconds))
-    result = PronunciationAssessor.from_path(model_path, cfg).diagnose_file(audio_path, text)
-    click.echo(json.dumps(result.to_dict(), ensure_ascii=False) if as_json else result.summary())
+    assessor = PronunciationAssessor.from_path(model_path, cfg)
+    result = assessor.diagnose_file(audio_path, text)
+    if as_json:
+        click.echo(json.dumps({**result.to_dict(), "model": assessor.about}, ensure_ascii=False))
+    else:
+        click.echo(f"{assessor.about}\n{result.summary()}")
 
 
 @mdd.command("reference")
@@ -53,3 +57,53 @@ def reference(cuts_path: Path, out_dir: Path) -> None:
     click.echo(
         f"{counts['utterances']} utterances ({counts['skipped']} without annotation skipped) -> {out_dir}"
     )
+
+
+@mdd.command("experts")
+@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path),
+              help="Phone model, as for `asr mdd diagnose`.")  # fmt: skip
+@click.option("--cuts", "cuts_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Scored cuts (asr prepare speechocean762), e.g. its test part.")  # fmt: skip
+@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write experts.json (the counts) and words.jsonl (every word's verdicts).")  # fmt: skip
+@click.option("--good-accuracy", type=float, default=9.0, show_default=True,
+              help="Sentence accuracy (0-10) from which an utterance counts as well spoken (PER column).")  # fmt: skip
+@click.option("--training-cuts", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Cuts the model trained on: refused if any judged speaker is among theirs (repeatable).")  # fmt: skip
+@click.option("--label", default="", help="What this model is (a row name for T6), kept in experts.json.")
+@click.option("--threads", type=int, help="torch CPU threads.")
+def experts(model_path: Path, cuts_path: Path, out_dir: Path | None, good_accuracy: float,
+            training_cuts: tuple[Path, ...], label: str, threads: int | None) -> None:  # fmt: skip
+    """The assessor's word verdicts against the experts' on real learners: false rejections and detections."""
+    import torch
+
+    from asr.data.common import write_atomic
+    from asr.mdd.diagnosis import PronunciationAssessor
+    from asr.mdd.experts import check_unseen_speakers, judge_against_experts, load_scored_cuts
+
+    if threads:
+        torch.set_num_threads(threads)
+    cuts = load_scored_cuts(cuts_path)
+    check_unseen_speakers(cuts, training_cuts)
+    assessor = PronunciationAssessor.from_path(model_path)
+    words_out = out_dir / "words.jsonl" if out_dir else None
+    report = judge_against_experts(assessor, cuts, good_accuracy, words_out)
+    click.echo(report.summary())
+    if out_dir:
+        data = {"label": label, "model": str(model_path), "cuts": str(cuts_path),
+                "model_card": assessor.model_card, **report.to_dict()}  # fmt: skip
+        write_atomic(out_dir / "experts.json", (json.dumps(data, indent=1) + "\n").encode())
+
+
+@mdd.command("card")
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="The model's experiment folder (or its ctc_model.pt): the card goes beside it.")  # fmt: skip
+@click.option("--trained-on", required=True, help="Which corpora and voices it was trained on, in words.")
+@click.option("--real-speech/--synthetic-only", required=True,
+              help="Whether any training audio was recorded from people.")  # fmt: skip
+@click.option("--name", default="", help="A short name for the model.")
+def card(model_path: Path, trained_on: str, real_speech: bool, name: str) -> None:
+    """Write model_card.json (what the model heard), which `asr app` and `asr mdd diagnose` show."""
+    from asr.mdd.model_card import write_model_card
+
+    click.echo(write_model_card(model_path, trained_on, real_speech, name))

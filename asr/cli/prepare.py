@@ -79,3 +79,29 @@ def timit(corpus_dir: Path, out_dir: Path, num_jobs: int) -> None:
     from asr.data.timit import prepare_timit
 
     click.echo(f"TIMIT training cuts with ARPAbet phones -> {prepare_timit(corpus_dir, out_dir, num_jobs)}")
+
+
+@prepare.command("speechocean762")
+@_corpus
+@_out
+@_jobs
+def speechocean762(corpus_dir: Path, out_dir: Path, num_jobs: int) -> None:
+    """Real Mandarin-L1 learners reading English (OpenSLR 101, or the shared sample): writes train and test.
+
+    CORPUS_DIR holds WAVE/, train/, test/ and resource/ (text-phone; scores.json or scores-detail.json
+    when present) and, in the sample, expert-scores-mi1/utt2score. Canonical phones and expert scores go into
+    each supervision's custom fields.
+    """
+    from asr.data.speechocean762 import prepare_speechocean762
+
+    _finish(prepare_speechocean762(corpus_dir, out_dir, num_jobs))
+
+
+@prepare.command("download-speechocean762")
+@click.argument("target_dir", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--sha256", help="Expected SHA-256 of speechocean762.tar.gz (OpenSLR publishes none).")
+def download_speechocean762(target_dir: Path, sha256: str | None) -> None:
+    """Download OpenSLR resource 101 into TARGET_DIR/speechocean762 (resumable; skipped when complete)."""
+    from asr.data.speechocean762 import download_speechocean762 as download
+
+    click.echo(download(target_dir, sha256=sha256))

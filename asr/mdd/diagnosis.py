@@ -36,6 +36,7 @@ from asr.text.lexicon import Lexicon
 from asr.text.phones import SIL
 
 from .align import Costs, align
+from .model_card import read_model_card
 from .pronunciation import WordPronunciation, canonical_pronunciation
 
 STATUSES = ("correct", "substituted", "deleted", "inserted")
@@ -145,6 +146,16 @@ class PronunciationAssessor:
         self.lexicon = lexicon or tokenizer.lexicon
         self.cfg = cfg or DiagnoseConfig()
         self._sil = tokenizer.token_to_id(SIL) if SIL in tokenizer.tokens else None
+        self.model_name = "a phone model given in memory"
+        #: what the model heard in training (:mod:`asr.mdd.model_card`), None when unknown
+        self.model_card: dict | None = None
+
+    @property
+    def about(self) -> str:
+        """Which model this is and what it heard, in words for a learner (the app shows it)."""
+        from .model_card import describe
+
+        return f"Model: {self.model_name}. {describe(self.model_card)}"
 
     @classmethod
     def from_path(cls, path: str | Path, cfg: DiagnoseConfig | None = None) -> PronunciationAssessor:
@@ -162,7 +173,10 @@ class PronunciationAssessor:
         if tokenizer.vocab_size != model.vocab_size:
             raise DiagnosisError(f"{path} predicts {model.vocab_size} tokens but the tokenizer in {tokenizer_dir} "
                                  f"has {tokenizer.vocab_size}")  # fmt: skip
-        return cls(model, tokenizer, cfg=cfg)
+        assessor = cls(model, tokenizer, cfg=cfg)
+        assessor.model_name = str(path.parent if path.name == "ctc_model.pt" else path)
+        assessor.model_card = read_model_card(path)
+        return assessor
 
     def diagnose_file(self, path: str | Path, text: str) -> Diagnosis:
         return self.diagnose(read_audio(path, self.cfg.limits), text)

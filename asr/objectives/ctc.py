@@ -166,8 +166,9 @@ def ctc_losses(log_probs: Tensor, frames: Tensor, tokens: Tensor) -> Tensor:
 
 
 #: Supervision ``custom`` fields holding phone targets, most specific first: ``asr pseudo-label``'s
-#: ``phones``, then L2-ARCTIC's annotated ``perceived_phones``; without either, phones come from the text.
-PHONE_FIELDS = ("phones", "perceived_phones")
+#: ``phones``, then L2-ARCTIC's annotated ``perceived_phones``, then ``canonical_phones`` (what the speaker was
+#: asked to say: speechocean762's weak labels); without any, phones come from the lexicon and the text.
+PHONE_FIELDS = ("phones", "perceived_phones", "canonical_phones")
 
 
 def transcript_ids(tokenizer, cut) -> list[int]:

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""RESULTS.md's T6: the served phone model's verdicts against human experts on real learners.
+
+Reads every ``<exp-root>/<tag>*/t6/<system>/experts.json`` (``asr mdd experts``, written by the mini recipe's
+stage 10: the run with synthetic voices only, runs with other voices, the run with ``--real-l2``) and the
+cross-voice MDD scores (``<exp-root>/<tag>*/t6-voices/<test voices>/mdd.json``) when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+from asr.results import update_section
+
+
+def _pct(num: int, den: int) -> str:
+    return f"{100 * num / den:.1f} ({num}/{den})" if den else "–"
+
+
+def rows(exp_root: Path, tag: str) -> list[dict]:
+    out = []
+    for path in sorted(exp_root.glob(f"{tag}*/t6/*/experts.json")):
+        data = json.loads(path.read_text(encoding="utf-8"))
+        data["run"] = path.parent.parent.parent.name
+        out.append(data)
+    return out
+
+
+def t6(exp_root: Path, tag: str, command: str) -> str:
+    found = rows(exp_root, tag)
+    lines = [
+        "## T6. Real voices: the served phone model against human experts on real learners", "",
+        f"Command: `{command}` (with `--real-l2 DIR` for the rows with real learners)  ",
+        f"Date: {datetime.date.today().isoformat()}; judged on speechocean762's expert-scored test-split "
+        "utterances (speakers no model trained on; `asr mdd experts`). A word is *expert-correct* when no "
+        "expert scored any of its phones 0, *expert-marked* when at least one did. Before this table existed "
+        "the main job's app model flagged 212 of 215 expert-correct words (98.6 %) on all 60 scored utterances "
+        "of the shared sample (issue 19).", "",
+        "| model (run) | heard real speech | false rejections: expert-correct words flagged, % | "
+        "detections: expert-marked words flagged, % | PER on well-spoken utterances, % | all test utterances: "
+        "words flagged, % |",
+        "|---|---|---|---|---|---|",
+    ]  # fmt: skip
+    for r in found:
+        card = r.get("model_card") or {}
+        heard = {True: "yes", False: "no"}.get(card.get("real_speech"), "unknown")
+        per = (
+            f"{100 * r['good_per']:.1f} ({r['good_utterances']} utt.)"
+            if r.get("good_per") is not None
+            else "–"
+        )
+        lines.append(f"| {r.get('label') or r['model']} ({r['run']}) | {heard} | "
+                     f"{_pct(r['false_rejections'], r['correct_words'])} | {_pct(r['detections'], r['marked_words'])} | "
+                     f"{per} | {_pct(r['flagged_words'], r['words'])} |")  # fmt: skip
+    if not found:
+        lines.append(
+            "| (no run judged real learners yet: the recipe needs a scored speechocean762 folder) | | | | | |"
+        )
+    lines += ["", "Aim (issue 19): false rejection of expert-correct words ≤ 15 %."]
+    cross = sorted(exp_root.glob(f"{tag}*/t6-voices/*/mdd.json"))
+    if cross:
+        lines += ["", "Cross-voice: MDD on the held-out synthetic L2-ARCTIC speakers, spoken by other voices than "
+                  "the model was trained on.", "", "| model (run) | test voices | PER, % | F1 | false rejections: correct phones flagged, % |",
+                  "|---|---|---|---|---|"]  # fmt: skip
+        for path in cross:
+            m = json.loads(path.read_text(encoding="utf-8"))
+            c = m.get("counts", m)
+            lines.append(f"| app model ({path.parent.parent.parent.name}) | {path.parent.name} | "
+                         f"{100 * c['per']:.1f} | {c['f1']:.3f} | {_pct(c['fr'], c['ta'] + c['fr'])} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--exp-root", type=Path, required=True, help="The recipe's exp/ folder.")
+    parser.add_argument(
+        "--tag", required=True, help="<preset>_seed<N>: runs of this tag (and its _real) are read."
+    )
+    parser.add_argument("--results", type=Path, required=True, help="The Markdown file to update.")
+    parser.add_argument("--command", default="bash recipes/mini/run.sh")
+    args = parser.parse_args(argv)
+    update_section(args.results, f"{args.tag.split('_')[0]} T6", t6(args.exp_root, args.tag, args.command))
+    print(f"{args.results}: T6 updated", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
