@@ -15,7 +15,7 @@ DEFAULT_MODEL = ROOT / "recipes" / "mini" / "exp" / "mini_seed0" / "app_model"
 
 @cli.command("app")
 @click.option("--model", type=click.Path(path_type=Path), default=DEFAULT_MODEL, show_default=True,
-              help="Phone model: experiment folder, ctc_model.pt or .onnx export.")  # fmt: skip
+              help="Phone model: experiment folder, ctc_model.pt, .onnx export or a Hugging Face phoneme CTC folder.")  # fmt: skip
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="0.0.0.0 to serve other machines (use HTTPS)."
 )
@@ -40,7 +40,13 @@ def app(model: Path, host: str, port: int, auth: str | None, max_seconds: float,
         credentials = (user, password)
     if (ssl_certfile is None) != (ssl_keyfile is None):
         raise click.UsageError("HTTPS needs both --ssl-certfile and --ssl-keyfile")
-    if not (model.is_dir() and (model / "ctc_model.pt").is_file()) and not model.is_file():
+    from asr.models.hf_ctc import is_hf_ctc_folder
+
+    if (
+        not (model.is_dir() and (model / "ctc_model.pt").is_file())
+        and not model.is_file()
+        and not is_hf_ctc_folder(model)
+    ):
         hint = " (the main job makes it: bash recipes/mini/run.sh)" if model == DEFAULT_MODEL else ""
         raise click.UsageError(f"no phone model at {model}{hint}; or pass --model EXP_DIR")
     from apps.pronunciation.app import AppConfig, launch

@@ -25,7 +25,8 @@ def sibling(out: Path, suffix: str) -> Path:
 
 @cli.command()
 @click.option("--model", "model_path", type=_path, required=True,
-              help="ctc_model.pt from `asr finetune`, or model.onnx from `asr export onnx`.")  # fmt: skip
+              help="ctc_model.pt from `asr finetune`, model.onnx from `asr export onnx`, or a Hugging Face "
+              "Wav2Vec2ForCTC folder (letters or espeak phonemes).")  # fmt: skip
 @click.option("--cuts", "cuts_path", type=_path, required=True, help="Cuts to transcribe.")
 @click.option("--tokenizer", "tokenizer_option", type=_path, help="Tokenizer folder [default: the model's].")
 @click.option("--out", type=_path, required=True, help="Kaldi-style hypothesis file (utt-id words...).")

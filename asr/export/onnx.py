@@ -39,6 +39,7 @@ from torch import Tensor, nn
 from asr.errors import UserError
 
 if TYPE_CHECKING:
+    from asr.models.hf_ctc import HFCTCModel
     from asr.objectives.ctc import CTCModel
 
 log = logging.getLogger(__name__)
@@ -302,10 +303,21 @@ class OnnxCTCModel:
         return f"OnnxCTCModel({str(self.path)!r}, vocab_size={self.vocab_size})"
 
 
-def load_any_ctc_model(path: str | Path) -> tuple[CTCModel | OnnxCTCModel, Path | None]:
-    """``(model, tokenizer folder)`` from an ONNX export (``*.onnx``: :class:`OnnxCTCModel`) or a torch
-    model file (anything else: :func:`asr.objectives.ctc.load_ctc_model`)."""
+def load_any_ctc_model(path: str | Path) -> tuple[CTCModel | OnnxCTCModel | HFCTCModel, Path | None]:
+    """``(model, tokenizer folder)`` from an ONNX export (``*.onnx``: :class:`OnnxCTCModel`), a Hugging Face
+    ``Wav2Vec2ForCTC`` folder (:func:`asr.models.hf_ctc.load_hf_ctc_model`) or a torch model file (anything
+    else: :func:`asr.objectives.ctc.load_ctc_model`).
+
+    A missing ``ctc_model.pt`` inside a Hugging Face folder (what an experiment-folder caller asks for) means
+    that folder.
+    """
+    from asr.models.hf_ctc import is_hf_ctc_folder, load_hf_ctc_model
+
     path = Path(path)
+    if not path.exists() and path.name == "ctc_model.pt" and is_hf_ctc_folder(path.parent):
+        path = path.parent
+    if is_hf_ctc_folder(path):
+        return load_hf_ctc_model(path)
     if path.suffix.lower() == ".onnx":
         model = OnnxCTCModel(path)
         return model, model.tokenizer_dir
