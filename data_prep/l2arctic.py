@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,9 +31,18 @@ from asr.text.espeak import IsolatedSynthesizer, Synthesis, Voice
 from asr.text.lexicon import Lexicon
 from asr.text.phones import ARPABET_TO_ESPEAK, ESPEAK_TO_ARPABET, phones_to_espeak, strip_stress
 
-from .audio import add_noise, make_voice, run_tasks, write_audio, write_text
+from .audio import add_noise, run_tasks, write_audio, write_text
 from .l2_errors import L1_FAVOURITES, Slot, canonical_phones, correct, mispronounce, spoken_phones
 from .text_source import sentence_pools
+from .voices import (
+    L2_SHARES,
+    PiperSpeaker,
+    Speaker,
+    assign_families,
+    family_rng,
+    open_speaker,
+    write_voices_json,
+)
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 44100
@@ -94,6 +103,7 @@ class SpeakerTask:
     annotated: frozenset[str]
     errors: ErrorConfig
     seed: tuple[int, ...]
+    family: str = "espeak"
 
 
 class AlignmentError(RuntimeError):
@@ -291,16 +301,30 @@ def _annotation_labels(slots: list[Slot], rng: np.random.Generator, cfg: ErrorCo
     return labels
 
 
-def _render(tts: IsolatedSynthesizer, prompt: Prompt, slots: list[list[Slot]], voice: Voice,
+def _speak(speaker: Speaker, spoken: list[list[str]]) -> tuple[np.ndarray, list[tuple[float, float]], dict]:
+    """The spoken phones as audio, each phone's (start, end), and what the log records of the input.
+
+    espeak-ng: the phone string as ``[[...]]`` phonemes, spans from its phoneme events
+    (:func:`align_events`); piper: the phones as IPA symbols, spans from the samples the model gave
+    each symbol (its duration predictor's own frames).
+    """
+    if isinstance(speaker, PiperSpeaker):
+        utterance, spans, ipa = speaker.say_phones(spoken, SAMPLE_RATE)
+        return utterance.samples, spans, {"ipa": ipa}
+    phonemes = phones_to_espeak(spoken)
+    synthesis = speaker.tts.synthesize(phonemes, speaker.voice, SAMPLE_RATE)
+    spans = align_events([p for word in spoken for p in word], synthesis.phones)
+    return synthesis.samples, spans, {"espeak": phonemes}
+
+
+def _render(speaker: Speaker, prompt: Prompt, slots: list[list[Slot]],
             rng: np.random.Generator, cfg: ErrorConfig) -> tuple[np.ndarray, dict, str, str]:  # fmt: skip
     """Speak the slots; returns audio, the log entry, and the annotation and forced-alignment TextGrids."""
     spoken = spoken_phones(slots)
-    phonemes = phones_to_espeak(spoken)
-    synthesis = tts.synthesize(phonemes, voice, SAMPLE_RATE)
-    spans = align_events([p for word in spoken for p in word], synthesis.phones)
+    raw, spans, spoken_as = _speak(speaker, spoken)
     lead, trail = (int(round(rng.uniform(0.02, 0.08) * SAMPLE_RATE)) for _ in range(2))
     snr_db, noise_seed = round(float(rng.uniform(30, 45)), 2), int(rng.integers(2**31))
-    samples = finish_audio(synthesis.samples, lead, trail, snr_db, noise_seed)
+    samples = finish_audio(raw, lead, trail, snr_db, noise_seed)
     total = len(samples) / SAMPLE_RATE
     offset = lead / SAMPLE_RATE
     times = _slot_times(slots, [(s + offset, e + offset) for s, e in spans])
@@ -309,8 +333,8 @@ def _render(tts: IsolatedSynthesizer, prompt: Prompt, slots: list[list[Slot]], v
     annotation = textgrid_text([("words", tiers["words"]), ("phones", tiers["phones"])], total)
     alignment = textgrid_text([("words", tiers["words"]), ("phones", tiers["canonical"])], total)
     entry = {
-        "utterance": prompt.name, "text": prompt.text, "words": list(prompt.words), "voice": asdict(voice),
-        "espeak": phonemes, "canonical": canonical_phones(slots), "perceived": spoken,
+        "utterance": prompt.name, "text": prompt.text, "words": list(prompt.words), "voice": speaker.describe(),
+        **spoken_as, "canonical": canonical_phones(slots), "perceived": spoken,
         "errors": [{"word": w, "canonical": s.canonical, "perceived": s.spoken, "type": s.kind}
                    for w, word in enumerate(slots) for s in word if s.kind],
         "lead_samples": lead, "trail_samples": trail, "snr_db": snr_db, "noise_seed": noise_seed,
@@ -321,13 +345,14 @@ def _render(tts: IsolatedSynthesizer, prompt: Prompt, slots: list[list[Slot]], v
 
 def _synthesize_speaker(task: SpeakerTask) -> list[dict]:
     """Write every utterance of one speaker; deterministic for ``task.seed``."""
-    with IsolatedSynthesizer() as tts:
-        return _speak_speaker(tts, task)
-
-
-def _speak_speaker(tts: IsolatedSynthesizer, task: SpeakerTask) -> list[dict]:
     rng = np.random.default_rng(list(task.seed))
-    voice = make_voice(rng, task.gender, held_out=task.speaker in TEST_SPEAKERS, name="en-us")
+    voice_rng = np.random.default_rng([*task.seed, 91])  # non-espeak voices: a stream of their own
+    held_out = task.speaker in TEST_SPEAKERS
+    with open_speaker(task.family, rng, voice_rng, task.gender, held_out=held_out, name="en-us") as speaker:
+        return _speak_speaker(speaker, rng, task)
+
+
+def _speak_speaker(speaker: Speaker, rng: np.random.Generator, task: SpeakerTask) -> list[dict]:
     favoured = L1_FAVOURITES.get(task.l1, frozenset())
     root = Path(task.root) / task.speaker
     entries = []
@@ -338,7 +363,7 @@ def _speak_speaker(tts: IsolatedSynthesizer, task: SpeakerTask) -> list[dict]:
             slots = [correct(list(p)) if clean or last else
                      mispronounce(list(p), rng, task.errors.error_rate, favoured) for p in prompt.prons]  # fmt: skip
             try:
-                samples, entry, annotation, alignment = _render(tts, prompt, slots, voice, rng, task.errors)
+                samples, entry, annotation, alignment = _render(speaker, prompt, slots, rng, task.errors)
                 break
             except AlignmentError as exc:
                 if last:
@@ -372,11 +397,13 @@ def choose_prompts(n: int, seed: int) -> tuple[Prompt, ...]:
 
 
 def synth_l2arctic(out_dir: Path, preset: str = "tiny", seed: int = 0, error_rate: float = 0.12,
-                   clean_share: float = 0.2, num_jobs: int = 1) -> Path:  # fmt: skip
+                   clean_share: float = 0.2, num_jobs: int = 1, voices: dict[str, float] | None = None) -> Path:  # fmt: skip
     """Synthesise ``out_dir/L2-ARCTIC`` for ``preset`` (tiny | mini); returns the corpus root.
 
     Also writes ``out_dir/L2-ARCTIC.synth.jsonl``: per utterance, the voice, the espeak-ng phoneme
-    string spoken, the canonical and perceived phones, and the padding and noise applied.
+    string spoken (piper: the IPA), the canonical and perceived phones, and the padding and noise
+    applied; and ``out_dir/L2-ARCTIC.voices.json``: the voice-family shares (default: the preset's,
+    :data:`L2_SHARES`; espeak and piper only) and every speaker's voice.
     """
     if preset not in L2ARCTIC_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(L2ARCTIC_PRESETS)}")
@@ -385,16 +412,22 @@ def synth_l2arctic(out_dir: Path, preset: str = "tiny", seed: int = 0, error_rat
     root = Path(out_dir) / "L2-ARCTIC"
     prompts = choose_prompts(spec.prompts, seed)
     errors = ErrorConfig(error_rate=error_rate, clean_share=clean_share)
+    voices = voices or L2_SHARES[preset]
+    families = assign_families(voices, len(SPEAKERS), family_rng(seed, 3))
     tasks = []
     for k, (speaker, gender, l1) in enumerate(SPEAKERS):
         rng = np.random.default_rng([seed, 1, k])
         annotated = frozenset(
             prompts[int(i)].name for i in rng.choice(len(prompts), spec.annotated, replace=False)
         )
-        tasks.append(SpeakerTask(str(root), speaker, gender, l1, prompts, annotated, errors, (seed, 2, k)))
+        tasks.append(SpeakerTask(str(root), speaker, gender, l1, prompts, annotated, errors, (seed, 2, k),
+                                 families[k]))  # fmt: skip
     results = run_tasks(_synthesize_speaker, tasks, num_jobs, "synthesising L2-ARCTIC")
     entries = [e for speaker_entries in results for e in speaker_entries]
     write_text(Path(out_dir) / "L2-ARCTIC.synth.jsonl", "".join(json.dumps(e) + "\n" for e in entries))
+    first = {e["speaker"]: e["voice"] for e in reversed(entries)}
+    write_voices_json(Path(out_dir) / "L2-ARCTIC.voices.json", voices,
+                      {t.speaker: {"family": t.family, "voice": first[t.speaker]} for t in tasks})  # fmt: skip
     hours = {a: sum(e["duration"] for e in entries if e["annotated"] == a) / 3600 for a in (True, False)}
     log.info("L2-ARCTIC (%s): %.2f h annotated + %.2f h unannotated in %.1f s",
              preset, hours[True], hours[False], time.time() - start)  # fmt: skip

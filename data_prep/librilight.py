@@ -17,16 +17,15 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from asr.text.espeak import IsolatedSynthesizer
-
-from .audio import add_noise, make_voice, run_tasks, write_audio, write_text
+from .audio import add_noise, run_tasks, write_audio, write_text
 from .librispeech import SubsetSpec, synthesize_layout, write_synthesis_log
 from .text_source import sentence_pools
+from .voices import WORD_CORPUS_SHARES, assign_families, family_rng, open_speaker, write_voices_json
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
@@ -75,14 +74,15 @@ class _LongFormTask:
     seconds_per_file: float
     gender: str
     seed: tuple[int, ...]
+    family: str = "espeak"
 
 
 def _synthesize_long_form(task: _LongFormTask) -> list[dict]:
     """Write the long-form files of one speaker: sentences separated by 0.3–1.5 s pauses."""
-    with IsolatedSynthesizer() as tts:  # one per task: the helper process starts in ~0.2 s
-        rng = np.random.default_rng(list(task.seed))
+    rng = np.random.default_rng(list(task.seed))
+    voice_rng = np.random.default_rng([*task.seed, 91])  # non-espeak voices: a stream of their own
+    with open_speaker(task.family, rng, voice_rng, task.gender) as speaker:
         sentences = sentence_pools()["train"]
-        voice = make_voice(rng, task.gender)
         snr = float(rng.uniform(15, 40))
         records = []
         for f in range(task.files):
@@ -92,10 +92,10 @@ def _synthesize_long_form(task: _LongFormTask) -> list[dict]:
             t = len(lead) / SAMPLE_RATE
             while t < task.seconds_per_file:
                 sentence = sentences[int(rng.integers(0, len(sentences)))]
-                syn = tts.synthesize(sentence.text, voice, SAMPLE_RATE)
-                if not syn.phones:
+                syn = speaker.say(sentence.text, SAMPLE_RATE)
+                if syn.speech is None:
                     continue
-                start, end = t + syn.phones[0][1], t + syn.phones[-1][2]
+                start, end = t + syn.speech[0], t + syn.speech[1]
                 activity.append([round(start, 3), round(end, 3)])
                 gap = np.zeros(int(rng.uniform(0.3, 1.5) * SAMPLE_RATE), np.float32)
                 pieces += [syn.samples, gap]
@@ -122,17 +122,19 @@ def _synthesize_long_form(task: _LongFormTask) -> list[dict]:
             records.append(
                 {
                     "file": f"{task.speaker}/{folder.name}/{name}",
-                    "voice": asdict(voice),
+                    "voice": speaker.describe(),
                     "seconds": round(t, 3),
                 }
             )
         return records
 
 
-def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_jobs: int = 1) -> Path:
+def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_jobs: int = 1,
+                     voices: dict[str, float] | None = None) -> Path:  # fmt: skip
     """Synthesise ``out_dir/librilight/small`` (unlabelled) and ``out_dir/librilight/librispeech_finetuning``.
 
-    Returns ``out_dir/librilight``.
+    ``voices``: shares of the voice families (default: the preset's, :data:`WORD_CORPUS_SHARES`),
+    recorded with every speaker's voice in ``out_dir/librilight.voices.json``. Returns ``out_dir/librilight``.
     """
     if preset not in UNLABELLED_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(UNLABELLED_PRESETS)}")
@@ -141,6 +143,8 @@ def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_job
     p = UNLABELLED_PRESETS[preset]
     rng = np.random.default_rng([seed, 2])
     speakers = rng.choice(np.arange(9000, 15000), size=p.speakers, replace=False)
+    voices = voices or WORD_CORPUS_SHARES[preset]
+    families = assign_families(voices, p.speakers, family_rng(seed, 2))
     files = max(1, round(p.minutes / p.speakers / p.file_minutes))
     tasks = [
         _LongFormTask(
@@ -151,6 +155,7 @@ def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_job
             p.file_minutes * 60,
             "F" if i % 2 == 0 else "M",
             (seed, 2, i),
+            families[i],
         )  # fmt: skip
         for i, spk in enumerate(speakers)
     ]
@@ -165,7 +170,14 @@ def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_job
         num_jobs,
         id_offset=1,
         id_range=(15000, 20000),
+        voices=voices,
     )
     write_synthesis_log(out_dir.parent / "librispeech_finetuning.synth.jsonl", results)
+    speakers_json = {str(t.speaker): {"subset": "small", "family": t.family, "voice": rs[0]["voice"]}
+                     for t, rs in zip(tasks, records, strict=True)}  # fmt: skip
+    speakers_json |= {
+        str(r.speaker): {"subset": r.subset, "family": r.family, "voice": r.voice} for r in results
+    }
+    write_voices_json(out_dir.parent / "librilight.voices.json", voices, speakers_json)
     log.info("Libri-light (%s): done in %.1f s", preset, time.time() - start)
     return out_dir

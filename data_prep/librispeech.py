@@ -17,16 +17,23 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from asr.data.common import write_atomic
-from asr.text.espeak import IsolatedSynthesizer
 
-from .audio import add_noise, make_voice, run_tasks, write_audio, write_text
+from .audio import add_noise, run_tasks, write_audio, write_text
 from .text_source import sentence_pools
+from .voices import (
+    WORD_CORPUS_SHARES,
+    assign_families,
+    family_rng,
+    open_speaker,
+    voice_label,
+    write_voices_json,
+)
 
 log = logging.getLogger(__name__)
 SAMPLE_RATE = 16000
@@ -52,6 +59,7 @@ class SpeakerTask:
     gender: str
     seconds: float
     seed: tuple[int, ...]
+    family: str = "espeak"
 
 
 @dataclass
@@ -62,6 +70,7 @@ class SpeakerResult:
     voice: dict
     chapters: dict[int, float]  # chapter id -> seconds
     log: list[dict]
+    family: str = "espeak"
 
 
 LIBRISPEECH_PRESETS: dict[str, tuple[SubsetSpec, ...]] = {
@@ -84,10 +93,11 @@ LIBRISPEECH_PRESETS: dict[str, tuple[SubsetSpec, ...]] = {
 
 def _synthesize_speaker(task: SpeakerTask) -> SpeakerResult:
     """Write all chapters of one speaker; deterministic for ``task.seed``."""
-    with IsolatedSynthesizer() as tts:  # one per task: the helper process starts in ~0.2 s
-        rng = np.random.default_rng(list(task.seed))
+    rng = np.random.default_rng(list(task.seed))
+    voice_rng = np.random.default_rng([*task.seed, 91])  # non-espeak voices: a stream of their own
+    harder = task.subset.harder
+    with open_speaker(task.family, rng, voice_rng, task.gender, held_out=harder, faster=harder) as speaker:
         sentences = sentence_pools()[task.subset.pool]
-        voice = make_voice(rng, task.gender, held_out=task.subset.harder, faster=task.subset.harder)
         root = Path(task.root) / task.subset.name
         per_chapter = task.seconds / len(task.chapters)
         chapter_seconds: dict[int, float] = {}
@@ -96,7 +106,7 @@ def _synthesize_speaker(task: SpeakerTask) -> SpeakerResult:
             lines, total, utt = [], 0.0, 0
             while total < per_chapter:
                 picked = [sentences[i] for i in rng.integers(0, len(sentences), int(rng.integers(1, 4)))]
-                synthesis = tts.synthesize(" ".join(s.text for s in picked), voice, SAMPLE_RATE)
+                synthesis = speaker.say(" ".join(s.text for s in picked), SAMPLE_RATE)
                 samples = synthesis.samples
                 snr = float(rng.uniform(5, 15)) if task.subset.harder else None
                 if snr is not None:
@@ -113,29 +123,33 @@ def _synthesize_speaker(task: SpeakerTask) -> SpeakerResult:
             trans = root / str(task.speaker) / str(chapter) / f"{task.speaker}-{chapter}.trans.txt"
             write_text(trans, "".join(lines))
             chapter_seconds[chapter] = total
-        return SpeakerResult(
-            task.speaker, task.gender, task.subset.name, asdict(voice), chapter_seconds, records
-        )
+        return SpeakerResult(task.speaker, task.gender, task.subset.name, speaker.describe(), chapter_seconds,
+                             records, task.family)  # fmt: skip
 
 
 def synthesize_layout(root: Path, subsets: tuple[SubsetSpec, ...], seed: int, num_jobs: int = 1,
-                      id_offset: int = 0, id_range: tuple[int, int] = (19, 9000)) -> list[SpeakerResult]:  # fmt: skip
+                      id_offset: int = 0, id_range: tuple[int, int] = (19, 9000),
+                      voices: dict[str, float] | None = None) -> list[SpeakerResult]:  # fmt: skip
     """Write LibriSpeech-layout subsets under ``root`` (speakers distinct across all subsets).
 
     ``id_offset`` gives another corpus made with the same seed (Libri-light fine-tuning) its own
-    random streams, and ``id_range`` its own speaker ids.
+    random streams, and ``id_range`` its own speaker ids. ``voices`` are the shares of the voice
+    families (:mod:`data_prep.voices`; default espeak only), drawn per subset.
     """
+    voices = voices or {"espeak": 1.0}
     rng = np.random.default_rng([seed, id_offset])
     n_speakers = sum(s.speakers for s in subsets)
     speaker_ids = rng.choice(np.arange(*id_range), size=n_speakers, replace=False)
     tasks, k = [], 0
     for s_index, subset in enumerate(subsets):
+        families = assign_families(voices, subset.speakers, family_rng(seed, id_offset, s_index))
         for i in range(subset.speakers):
             n_chapters = int(rng.integers(1, 3))
             chapters = tuple(int(c) for c in rng.choice(np.arange(10000, 300000), n_chapters, replace=False))
             gender = "F" if i % 2 == 0 else "M"
             tasks.append(SpeakerTask(str(root), subset, int(speaker_ids[k]), chapters, gender,
-                                     subset.minutes * 60 / subset.speakers, (seed, id_offset, s_index, i)))  # fmt: skip
+                                     subset.minutes * 60 / subset.speakers, (seed, id_offset, s_index, i),
+                                     families[i]))  # fmt: skip
             k += 1
     return run_tasks(_synthesize_speaker, tasks, num_jobs, f"synthesising {root.name}")
 
@@ -143,7 +157,7 @@ def synthesize_layout(root: Path, subsets: tuple[SubsetSpec, ...], seed: int, nu
 def _speakers_txt(results: list[SpeakerResult]) -> str:
     head = ";ID  |SEX| SUBSET           |MINUTES| NAME\n"
     rows = [f"{r.speaker:<5}| {r.gender} | {r.subset:<16} | {sum(r.chapters.values()) / 60:5.2f} | "
-            f"espeak-ng {r.voice['name']}+{r.voice['variant']}\n" for r in sorted(results, key=lambda r: r.speaker)]  # fmt: skip
+            f"{voice_label(r.voice)}\n" for r in sorted(results, key=lambda r: r.speaker)]  # fmt: skip
     return head + "".join(rows)
 
 
@@ -161,16 +175,24 @@ def write_synthesis_log(path: Path, results: list[SpeakerResult]) -> None:
     write_text(path, "".join(lines))
 
 
-def synth_librispeech(out_dir: Path, preset: str = "tiny", seed: int = 0, num_jobs: int = 1) -> Path:
-    """Synthesise ``out_dir/LibriSpeech`` for ``preset`` (tiny | mini); returns the corpus root."""
+def synth_librispeech(out_dir: Path, preset: str = "tiny", seed: int = 0, num_jobs: int = 1,
+                      voices: dict[str, float] | None = None) -> Path:  # fmt: skip
+    """Synthesise ``out_dir/LibriSpeech`` for ``preset`` (tiny | mini); returns the corpus root.
+
+    ``voices``: shares of the voice families (default: the preset's, :data:`WORD_CORPUS_SHARES`);
+    they and every speaker's voice are recorded in ``out_dir/LibriSpeech.voices.json``.
+    """
     if preset not in LIBRISPEECH_PRESETS:
         raise ValueError(f"unknown preset {preset!r}; choose from {sorted(LIBRISPEECH_PRESETS)}")
     start = time.time()
     root = Path(out_dir) / "LibriSpeech"
-    results = synthesize_layout(root, LIBRISPEECH_PRESETS[preset], seed, num_jobs)
+    voices = voices or WORD_CORPUS_SHARES[preset]
+    results = synthesize_layout(root, LIBRISPEECH_PRESETS[preset], seed, num_jobs, voices=voices)
     write_text(root / "SPEAKERS.TXT", _speakers_txt(results))
     write_text(root / "CHAPTERS.TXT", _chapters_txt(results))
     write_synthesis_log(Path(out_dir) / "LibriSpeech.synth.jsonl", results)
+    write_voices_json(Path(out_dir) / "LibriSpeech.voices.json", voices,
+                      {str(r.speaker): {"subset": r.subset, "family": r.family, "voice": r.voice} for r in results})  # fmt: skip
     hours = sum(sum(r.chapters.values()) for r in results) / 3600
     log.info("LibriSpeech (%s): %.2f h of speech in %.1f s", preset, hours, time.time() - start)
     return root

@@ -13,7 +13,7 @@ log() { echo "[setup] $*" >&2; }
 # ---- 1. system packages -----------------------------------------------------------------
 apt_pkgs=(espeak-ng fortunes sctk cmake build-essential libboost-program-options-dev libboost-system-dev
           libboost-thread-dev libboost-test-dev zlib1g-dev libbz2-dev liblzma-dev libsndfile1
-          chromium)  # chromium: the app's real-browser test (Playwright drives it; `playwright install` cannot download here)
+          chromium flite festival festvox-us-slt-hts)  # flite, festival: voices of data_prep.voices; chromium: the app's real-browser test (Playwright drives it; `playwright install` cannot download here)
 missing=()
 for p in "${apt_pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,11 +14,26 @@ _out = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_ty
                     help="Folder to write the corpus into.")  # fmt: skip
 _seed = click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 _jobs = click.option("-j", "--num-jobs", type=int, default=1, show_default=True, help="Worker processes.")
+_voices = click.option("--voices", metavar="FAMILY=SHARE,...",
+                       help="Shares of the voice families espeak, piper, flite, festival (sum 1), e.g. "
+                       "espeak=0.5,piper=0.3,flite=0.2; default: the preset's. espeak=1 gives the espeak-only corpus.")  # fmt: skip
+
+
+def _shares(spec: str | None, allowed: tuple[str, ...] | None = None) -> dict[str, float] | None:
+    """The parsed ``--voices``, or None (the preset's shares); bad specs are one-line usage errors."""
+    from data_prep.voices import FAMILIES, VoiceSharesError, parse_shares
+
+    if spec is None:
+        return None
+    try:
+        return parse_shares(spec, allowed or FAMILIES)
+    except VoiceSharesError as exc:
+        raise click.UsageError(str(exc)) from None
 
 
 @cli.group()
 def synth() -> None:
-    """Synthesise small corpora (espeak-ng speech) in the real corpora's formats."""
+    """Synthesise small corpora (espeak-ng, piper, flite, festival voices) in the real corpora's formats."""
 
 
 @synth.command("librispeech")
@@ -26,11 +41,12 @@ def synth() -> None:
 @_out
 @_seed
 @_jobs
-def librispeech(preset: str, out_dir: Path, seed: int, num_jobs: int) -> None:
+@_voices
+def librispeech(preset: str, out_dir: Path, seed: int, num_jobs: int, voices: str | None) -> None:
     """OUT/LibriSpeech: train-clean-100, dev/test-clean, dev/test-other."""
     from data_prep.librispeech import synth_librispeech
 
-    click.echo(synth_librispeech(out_dir, preset, seed, num_jobs))
+    click.echo(synth_librispeech(out_dir, preset, seed, num_jobs, voices=_shares(voices)))
 
 
 @synth.command("librispeech-lm")
@@ -47,11 +63,12 @@ def librispeech_lm(out_dir: Path) -> None:
 @_out
 @_seed
 @_jobs
-def librilight(preset: str, out_dir: Path, seed: int, num_jobs: int) -> None:
+@_voices
+def librilight(preset: str, out_dir: Path, seed: int, num_jobs: int, voices: str | None) -> None:
     """OUT/librilight/small (unlabelled) and OUT/librispeech_finetuning (10 min / 1 h / 10 h)."""
     from data_prep.librilight import synth_librilight
 
-    click.echo(synth_librilight(out_dir, preset, seed, num_jobs))
+    click.echo(synth_librilight(out_dir, preset, seed, num_jobs, voices=_shares(voices)))
 
 
 @synth.command("l2arctic")
@@ -59,20 +76,29 @@ def librilight(preset: str, out_dir: Path, seed: int, num_jobs: int) -> None:
 @_out
 @_seed
 @_jobs
+@_voices
 @click.option("--error-rate", type=float, default=0.12, show_default=True,
               help="Chance that an eligible phone is mispronounced.")  # fmt: skip
 @click.option("--clean-share", type=float, default=0.2, show_default=True,
               help="Share of utterances spoken with no error.")  # fmt: skip
-def l2arctic(
-    preset: str, out_dir: Path, seed: int, num_jobs: int, error_rate: float, clean_share: float
-) -> None:
-    """OUT/L2-ARCTIC: 24 speakers, annotated mispronunciations with exact labels."""
+def l2arctic(preset: str, out_dir: Path, seed: int, num_jobs: int, voices: str | None, error_rate: float,
+             clean_share: float) -> None:  # fmt: skip
+    """OUT/L2-ARCTIC: 24 speakers, annotated mispronunciations with exact labels (espeak, piper voices)."""
     from data_prep.l2arctic import synth_l2arctic
+    from data_prep.voices import PHONE_FAMILIES
+
+    shares = _shares(voices, PHONE_FAMILIES)
 
     click.echo(
         synth_l2arctic(
-            out_dir, preset, seed, error_rate=error_rate, clean_share=clean_share, num_jobs=num_jobs
-        )
+            out_dir,
+            preset,
+            seed,
+            error_rate=error_rate,
+            clean_share=clean_share,
+            num_jobs=num_jobs,
+            voices=shares,
+        )  # fmt: skip
     )
 
 

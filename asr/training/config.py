@@ -6,6 +6,50 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 SCHEDULES = ("linear", "cosine", "tri_stage")
+
+
+@dataclass
+class AugmentConfig:
+    """Training-time augmentation with lhotse's own cut transforms (:func:`asr.training.data.augment_cuts`).
+
+    Each transform is applied to a cut with its probability ``p_*`` (0 turns it off): speed perturbation
+    (one of ``speed_factors``; lhotse rescales the supervisions with the audio), volume (a scale drawn
+    from ``volume_range``), reverberation with lhotse's synthetic room impulse responses (no RIR corpus
+    needed) and additive noise at an SNR drawn from ``noise_snr`` (``noise_cuts``: a cut manifest of noise,
+    e.g. MUSAN; empty: a few seconds of synthetic pink noise). Cut ids are kept. Speed perturbation does
+    not stretch frame-level ``custom`` arrays (HuBERT labels): use it for CTC fine-tuning, not HuBERT.
+    """
+
+    p_speed: float = 0.0
+    speed_factors: tuple[float, ...] = (0.9, 1.1)
+    p_volume: float = 0.0
+    volume_range: tuple[float, float] = (0.5, 1.5)
+    p_reverb: float = 0.0
+    p_noise: float = 0.0
+    noise_snr: tuple[float, float] = (10.0, 30.0)
+    noise_cuts: str = ""
+
+    def __post_init__(self) -> None:
+        self.speed_factors = tuple(float(f) for f in self.speed_factors)
+        self.volume_range = tuple(self.volume_range)
+        self.noise_snr = tuple(self.noise_snr)
+        for name in ("p_speed", "p_volume", "p_reverb", "p_noise"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"augment.{name} must be in [0, 1], got {getattr(self, name)}")
+        if not self.speed_factors or min(self.speed_factors) <= 0:
+            raise ValueError(f"augment.speed_factors must be positive, got {self.speed_factors}")
+        if len(self.volume_range) != 2 or not 0 < self.volume_range[0] <= self.volume_range[1]:
+            raise ValueError(
+                f"augment.volume_range must be (low, high) with 0 < low <= high, got {self.volume_range}"
+            )
+        if len(self.noise_snr) != 2 or self.noise_snr[0] > self.noise_snr[1]:
+            raise ValueError(f"augment.noise_snr must be (low, high) in dB, got {self.noise_snr}")
+
+    @property
+    def active(self) -> bool:
+        return max(self.p_speed, self.p_volume, self.p_reverb, self.p_noise) > 0
+
+
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 
 
@@ -55,11 +99,15 @@ class TrainConfig:
     # None: True when the encoder config has layer_drop > 0 or the objective says it may skip parameters.
     find_unused_parameters: bool | None = None
     progress: bool = True  # tqdm bar on rank 0
+    # lhotse augmentation of the training cuts (AugmentConfig or its dict); None: off (the default)
+    augment: AugmentConfig | None = None
 
     def __post_init__(self) -> None:
         self.exp_dir = str(self.exp_dir)
         self.betas = tuple(self.betas)
         self.tri_stage_ratios = tuple(self.tri_stage_ratios)
+        if isinstance(self.augment, dict):  # from YAML settings
+            self.augment = AugmentConfig(**self.augment)
         if self.schedule not in SCHEDULES:
             raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {self.schedule!r}")
         if self.precision not in PRECISIONS:

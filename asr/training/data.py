@@ -19,13 +19,18 @@ reading the rank's shards up to where it stopped).
 
 from __future__ import annotations
 
+import functools
+import random
 import warnings
 from collections import Counter
 from collections.abc import Iterator
 
+import numpy as np
 import torch
 from lhotse import CutSet
 from lhotse.dataset import DynamicBucketingSampler
+
+from .config import AugmentConfig
 
 Position = tuple[int, int]  # (epoch, index of the batch within the epoch's global sequence)
 
@@ -112,16 +117,60 @@ class CountingReader(torch.utils.data.Dataset):
     training process; the per-batch difference travels back with the batch instead.
     """
 
-    def __init__(self, dataset) -> None:
+    def __init__(self, dataset, augment: AugmentConfig | None = None, seed: int = 0) -> None:
         self.dataset = dataset
+        self.augment = augment if augment is not None and augment.active else None
+        self.seed = seed
 
     def __getitem__(self, item: tuple[CutSet, Position]):
         cuts, position = item
+        if self.augment is not None:  # seeded by the batch's place: same draws after a resume, any workers
+            cuts = augment_cuts(cuts, self.augment, random.Random(f"{self.seed}/{position[0]}/{position[1]}"))
         counter = getattr(self.dataset, "skipped", None)
         before = Counter(counter) if counter is not None else Counter()
         batch = self.dataset[cuts]
         after = Counter(counter) if counter is not None else Counter()
         return batch, dict(after - before), position
+
+
+def augment_cuts(cuts: CutSet, cfg: AugmentConfig, rng: random.Random) -> CutSet:
+    """``cuts`` through lhotse's cut transforms (speed, volume, reverberation, noise), as ``cfg`` says.
+
+    The transforms are lazy: the audio is changed when the dataset loads it. Supervisions (and their
+    alignments) follow lhotse's own bookkeeping, e.g. a 1.1x speed-up shortens them by 1/1.1.
+    """
+    from lhotse.dataset import CutMix, PerturbSpeed, PerturbVolume, ReverbWithImpulseResponse
+
+    if cfg.p_speed > 0:
+        cuts = PerturbSpeed(list(cfg.speed_factors), cfg.p_speed, randgen=rng, preserve_id=True)(cuts)
+    if cfg.p_volume > 0:
+        low, high = cfg.volume_range
+        cuts = PerturbVolume(cfg.p_volume, low, high, randgen=rng, preserve_id=True)(cuts)
+    if cfg.p_reverb > 0:  # no RIR recordings: lhotse draws a synthetic room response per cut
+        cuts = ReverbWithImpulseResponse(p=cfg.p_reverb, randgen=rng, preserve_id=True)(cuts)
+    if cfg.p_noise > 0:
+        mix = CutMix(_noise_cuts(cfg.noise_cuts), snr=cfg.noise_snr, p=cfg.p_noise, pad_to_longest=False,
+                     preserve_id=True, seed=rng, random_mix_offset=True)  # fmt: skip
+        cuts = mix(cuts)
+    return cuts
+
+
+@functools.cache
+def _noise_cuts(path: str) -> CutSet:
+    """Noise to mix in: the cut manifest at ``path``, or 10 s of synthetic pink noise held in memory."""
+    if path:
+        return CutSet.from_file(path)
+    import io
+
+    import soundfile as sf
+    from lhotse import Recording
+
+    rate = 16000
+    white = np.random.default_rng(0).standard_normal(10 * rate)
+    pink = np.fft.irfft(np.fft.rfft(white) / np.sqrt(np.arange(1, 5 * rate + 2)), n=10 * rate)  # 1/f power
+    buf = io.BytesIO()
+    sf.write(buf, (0.5 * pink / np.abs(pink).max()).astype(np.float32), rate, format="WAV", subtype="FLOAT")
+    return CutSet.from_cuts([Recording.from_bytes(buf.getvalue(), "synthetic-pink-noise").to_cut()])
 
 
 def identity(x):
