@@ -53,10 +53,11 @@ ESPEAK_ONLY: dict[str, float] = {"espeak": 1.0}
 #: Preset shares of LibriSpeech and Libri-light. tiny has every family (the tests see each one);
 #: mini keeps espeak-ng for most speakers so the main job's synthesis stays within its budget: on one
 #: (shared) core espeak-ng speaks ~117x real time, flite ~36x, piper ~8.5x, festival ~7x, so this mix
-#: costs ~3.5x the espeak-only synthesis time (0.7/117 + 0.15/8.5 + 0.1/36 + 0.05/7.1 s per s).
+#: costs ~2.4x the espeak-only synthesis time (0.8/117 + 0.1/8.5 + 0.1/36 s per s; festival, the slowest,
+#: only through --voices).
 WORD_CORPUS_SHARES: dict[str, dict[str, float]] = {
     "tiny": {"espeak": 0.4, "piper": 0.2, "flite": 0.2, "festival": 0.2},
-    "mini": {"espeak": 0.7, "piper": 0.15, "flite": 0.1, "festival": 0.05},
+    "mini": {"espeak": 0.8, "piper": 0.1, "flite": 0.1},
 }
 #: Preset shares of L2-ARCTIC (only families that speak exact phones).
 L2_SHARES: dict[str, dict[str, float]] = {

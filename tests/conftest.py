@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -153,3 +154,37 @@ def run_recipe(script: Path, tmp: Path, *args: str, timeout: float = 900):
     cmd = ["bash", str(script), "--skip-setup", "--nj", "2", "--data", str(tmp / "data"), "--exp", str(tmp / "exp"),
            *args]  # fmt: skip
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+
+
+# -- public Hugging Face checkpoints (tests/test_hf_ctc.py, tests/test_app_browser.py) --
+
+#: the espeak phoneme vocabulary of facebook/wav2vec2-{lv-60,xlsr-53}-espeak-cv-ft (see tests/test_hf_ctc.py)
+ESPEAK_VOCAB = json.loads(
+    (Path(__file__).parent / "data" / "hf_espeak_vocab.json").read_text(encoding="utf-8")
+)
+
+
+def write_hf_checkpoint(root: Path, vocab: dict[str, int], *, layer_norm: bool, tokenizer_class: str) -> Path:
+    """A tiny random Wav2Vec2ForCTC in exactly the hub's layout (``save_pretrained`` + vocab.json +
+    preprocessor_config.json + tokenizer_config.json); ``transformers`` builds it."""
+    import torch
+    import transformers
+
+    torch.manual_seed(0)
+    config = transformers.Wav2Vec2Config(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
+        conv_dim=(16,) * 7, num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=4,
+        feat_extract_norm="layer" if layer_norm else "group", do_stable_layer_norm=layer_norm,
+        conv_bias=layer_norm, pad_token_id=vocab["<pad>"], ctc_loss_reduction="mean",
+    )  # fmt: skip
+    model = transformers.Wav2Vec2ForCTC(config).eval()
+    with torch.no_grad():  # sharper than random init, so that greedy decoding emits tokens
+        model.lm_head.weight.mul_(20.0)
+    model.save_pretrained(root)
+    (root / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (root / "preprocessor_config.json").write_text(json.dumps({
+        "do_normalize": True, "feature_extractor_type": "Wav2Vec2FeatureExtractor", "feature_size": 1,
+        "padding_side": "right", "padding_value": 0.0, "return_attention_mask": layer_norm, "sampling_rate": 16000,
+    }))  # fmt: skip
+    (root / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": tokenizer_class}))
+    return root

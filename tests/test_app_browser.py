@@ -113,3 +113,52 @@ def test_analyse_in_the_browser(page, tmp_path):
     shot = ARTIFACTS / "pronunciation-app.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+
+def test_app_command_serves_a_public_checkpoint_in_the_browser(browser, tmp_path):
+    """`asr app --model DIR` on a Hugging Face Wav2Vec2ForCTC folder (tiny, random weights, the espeak IPA
+    vocabulary of the public phoneme checkpoints), as a user starts it: the page says which model it serves,
+    and an analysis shows every word of the sentence (a random model's verdicts are arbitrary)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    from conftest import ESPEAK_VOCAB, write_hf_checkpoint
+    from playwright.sync_api import expect
+
+    model = write_hf_checkpoint(tmp_path / "xlsr-espeak", ESPEAK_VOCAB, layer_norm=True,
+                                tokenizer_class="Wav2Vec2PhonemeCTCTokenizer")  # fmt: skip
+    port = free_port()
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    server = subprocess.Popen([sys.executable, "-m", "asr.cli", "app", "--model", str(model), "--port", str(port)],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(url, timeout=1)
+                break
+            except OSError:
+                assert server.poll() is None, server.communicate()[0]
+                time.sleep(0.5)
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url)
+        expect(page.locator("#pp-model")).to_contain_text("Hugging Face Wav2Vec2ForCTC")
+        wav = speak_phones(tmp_path / "four.wav", "F AO1 R | Z IH1 R OW0 | N AY1 N")
+        _upload(page, wav)
+        page.get_by_label("Sentence to say").fill("four zero nine")
+        page.get_by_role("button", name="Analyse").click()
+        words = page.locator("#pp-result .pp-word")
+        words.first.wait_for()
+        assert words.evaluate_all("els => els.map(e => e.dataset.word)") == ["four", "zero", "nine"]
+        assert "Traceback" not in page.locator("body").inner_text()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "pronunciation-app-hf-checkpoint.png"), full_page=True)
+        context.close()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import free_port, speak_phones, write_tone_cuts
+from conftest import ESPEAK_VOCAB, free_port, speak_phones, write_hf_checkpoint, write_tone_cuts
 from conftest import run_cli as asr
 
 from asr.errors import UserError
@@ -33,9 +33,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 transformers = pytest.importorskip("transformers")
 
-ESPEAK_VOCAB = json.loads(
-    (Path(__file__).parent / "data" / "hf_espeak_vocab.json").read_text(encoding="utf-8")
-)
 # facebook/wav2vec2-base-960h's vocab.json
 CHAR_VOCAB = {
     s: i for i, s in enumerate(["<pad>", "<s>", "</s>", "<unk>", "|", *"ETAONIHSRDLUMWCFGYPBVK'XJQZ"])
@@ -93,36 +90,15 @@ def test_english_espeak_output_maps_to_cmudict():
 
 
 # -- tiny checkpoints ---------------------------------------------------------------------------------------
-def _write_checkpoint(root: Path, vocab: dict[str, int], *, layer_norm: bool, tokenizer_class: str) -> Path:
-    torch.manual_seed(0)
-    config = transformers.Wav2Vec2Config(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
-        conv_dim=(16,) * 7, num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=4,
-        feat_extract_norm="layer" if layer_norm else "group", do_stable_layer_norm=layer_norm,
-        conv_bias=layer_norm, pad_token_id=vocab["<pad>"], ctc_loss_reduction="mean",
-    )  # fmt: skip
-    model = transformers.Wav2Vec2ForCTC(config).eval()
-    with torch.no_grad():  # sharper than random init, so that greedy decoding emits tokens
-        model.lm_head.weight.mul_(20.0)
-    model.save_pretrained(root)
-    (root / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    (root / "preprocessor_config.json").write_text(json.dumps({
-        "do_normalize": True, "feature_extractor_type": "Wav2Vec2FeatureExtractor", "feature_size": 1,
-        "padding_side": "right", "padding_value": 0.0, "return_attention_mask": layer_norm, "sampling_rate": 16000,
-    }))  # fmt: skip
-    (root / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": tokenizer_class}))
-    return root
-
-
 @pytest.fixture(scope="module")
 def phone_dir(tmp_path_factory) -> Path:
-    return _write_checkpoint(tmp_path_factory.mktemp("xlsr-espeak"), ESPEAK_VOCAB, layer_norm=True,
+    return write_hf_checkpoint(tmp_path_factory.mktemp("xlsr-espeak"), ESPEAK_VOCAB, layer_norm=True,
                              tokenizer_class="Wav2Vec2PhonemeCTCTokenizer")  # fmt: skip
 
 
 @pytest.fixture(scope="module")
 def char_dir(tmp_path_factory) -> Path:
-    return _write_checkpoint(tmp_path_factory.mktemp("base-960h"), CHAR_VOCAB, layer_norm=False,
+    return write_hf_checkpoint(tmp_path_factory.mktemp("base-960h"), CHAR_VOCAB, layer_norm=False,
                              tokenizer_class="Wav2Vec2CTCTokenizer")  # fmt: skip
 
 

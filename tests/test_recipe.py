@@ -90,8 +90,20 @@ METHODS = ("greedy", "beam")
 # 6: a decoding per init, method and part; 8: dev split, baseline, continued, round 2's control and noisy
 # student; 9: those four phone systems x dev/test; 10: MDD reference files
 PHONE_SYSTEMS = ("baseline", "continued", "round2-continued", "round2-nst-gen1")
+# real learners (CI has ../shared): stage 1 prepares the scored sample, stage 10 judges the app model on it (T6)
+SAMPLE = ROOT.parent / "shared" / "speechocean762-sample"
+JUDGE_STEPS = 2 if SAMPLE.is_dir() else 0
 DEFAULT_STEPS = (
-    7 + 3 + 4 + 2 + 2 * len(INITS) + len(INITS) * len(METHODS) * 2 + 5 + len(PHONE_SYSTEMS) * 2 + 1
+    7
+    + 3
+    + 4
+    + 2
+    + 2 * len(INITS)
+    + len(INITS) * len(METHODS) * 2
+    + 5
+    + len(PHONE_SYSTEMS) * 2
+    + 1
+    + JUDGE_STEPS
 )
 # --all adds: the other objectives (stage 2: wav2vec2, data2vec, data2vec2; HuBERT's second k-means, labels and
 # iteration),
@@ -317,3 +329,33 @@ def test_mdd_stage_scores_every_phone_recogniser(all_run):
     assert all(f"| {system} |" in table for system in systems), table
     results = (data / "exp" / TAG / "RESULTS.md").read_text()
     assert "labelled-only `native` → with pseudo-labels `native-online`" in results
+
+
+@pytest.mark.skipif(not SAMPLE.is_dir(), reason="../shared/speechocean762-sample not here")
+def test_real_learners_join_pretraining_and_the_phone_recogniser(finished_run):
+    import json
+
+    data, _ = finished_run
+    log = finish(recipe(data, "--real-l2", str(SAMPLE)))
+    assert "step synth-librispeech: asr synth" not in log  # the synthetic corpora are shared, not remade
+    exp, manifests = data / "exp" / f"{TAG}_real", data / "manifests" / TAG
+    real_train = {
+        c.id for c in CutSet.from_file(manifests / "real-l2_real" / "speechocean762_cuts_train.jsonl.gz")
+    }
+    assert len(real_train) == 40
+    pretrain = {c.id for c in CutSet.from_file(exp / "pretrain" / "cuts_real.jsonl.gz")}
+    small = {c.id for c in CutSet.from_file(manifests / "librilight_cuts_small.jsonl.gz")}
+    assert pretrain == small | real_train  # unlabelled real audio joins pretraining
+    labelled = CutSet.from_file(manifests / "l2arctic_split" / "train_real.jsonl.gz")
+    assert real_train <= {c.id for c in labelled}  # weak labels: the canonical phones
+    unlabelled = {c.id for c in CutSet.from_file(manifests / "l2arctic_split" / "unlabelled_real.jsonl.gz")}
+    assert real_train <= unlabelled
+    t6 = json.loads((exp / "t6" / "app_model" / "experts.json").read_text())
+    assert "real learners" in t6["label"] and t6["model_card"]["real_speech"] is True
+    assert t6["scored_utterances"] + len(t6["skipped"]) == 20  # the sample's scored test-split utterances
+    default_card = json.loads((data / "exp" / TAG / "app_model" / "model_card.json").read_text())
+    assert default_card["real_speech"] is False and "synthetic" in default_card["trained_on"]
+    results = (data / "exp" / TAG / "RESULTS.md").read_text()
+    t6_section = results.split("## T6.")[1]
+    assert "synthetic voices only" in t6_section and "real learners" in t6_section
+    assert (exp / "RESULTS.md").is_file()  # the real run's T1-T5 stay beside it

@@ -71,9 +71,10 @@ def reference(cuts_path: Path, out_dir: Path) -> None:
 @click.option("--training-cuts", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Cuts the model trained on: refused if any judged speaker is among theirs (repeatable).")  # fmt: skip
 @click.option("--label", default="", help="What this model is (a row name for T6), kept in experts.json.")
+@click.option("--scored-only", is_flag=True, help="Diagnose only the scored cuts (no flagged-share proxy).")
 @click.option("--threads", type=int, help="torch CPU threads.")
 def experts(model_path: Path, cuts_path: Path, out_dir: Path | None, good_accuracy: float,
-            training_cuts: tuple[Path, ...], label: str, threads: int | None) -> None:  # fmt: skip
+            training_cuts: tuple[Path, ...], label: str, scored_only: bool, threads: int | None) -> None:  # fmt: skip
     """The assessor's word verdicts against the experts' on real learners: false rejections and detections."""
     import torch
 
@@ -85,6 +86,8 @@ def experts(model_path: Path, cuts_path: Path, out_dir: Path | None, good_accura
         torch.set_num_threads(threads)
     cuts = load_scored_cuts(cuts_path)
     check_unseen_speakers(cuts, training_cuts)
+    if scored_only:
+        cuts = cuts.filter(lambda c: "scores" in (c.supervisions[0].custom or {})).to_eager()
     assessor = PronunciationAssessor.from_path(model_path)
     words_out = out_dir / "words.jsonl" if out_dir else None
     report = judge_against_experts(assessor, cuts, good_accuracy, words_out)

@@ -155,7 +155,8 @@ class PronunciationAssessor:
         """Which model this is and what it heard, in words for a learner (the app shows it)."""
         from .model_card import describe
 
-        return f"Model: {self.model_name}. {describe(self.model_card)}"
+        served = getattr(self.model, "description", "") or self.model_name
+        return f"Model: {served}. {describe(self.model_card)}"
 
     @classmethod
     def from_path(cls, path: str | Path, cfg: DiagnoseConfig | None = None) -> PronunciationAssessor:
@@ -193,6 +194,11 @@ class PronunciationAssessor:
         words = canonical_pronunciation(text, self.lexicon, self.cfg.max_words)
         warnings = self._check(audio)
         log_probs = self._log_probs(audio.samples)
+        if unmappable := getattr(
+            self.model, "last_unmappable", None
+        ):  # public IPA checkpoints (asr.models.hf_ctc)
+            warnings.append(f"the model heard {sum(unmappable.values())} sound(s) with no English phone "
+                            f"({' '.join(sorted(unmappable))}); they are left out of the scores")  # fmt: skip
         if frames_needed(self._ids(words, [0] * len(words))) > log_probs.shape[0]:
             raise DiagnosisError(
                 f"the recording ({audio.duration:.2f} s) is too short for the "

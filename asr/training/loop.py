@@ -282,7 +282,7 @@ class _Run:
                                self.own_cuts)  # fmt: skip
         self.start_epoch = stream.start[0]
         loader = torch.utils.data.DataLoader(
-            CountingReader(self.dataset), sampler=stream, batch_size=None, collate_fn=identity,
+            CountingReader(self.dataset, cfg.augment, cfg.seed), sampler=stream, batch_size=None, collate_fn=identity,
             num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0,
         )  # fmt: skip
         return iter(loader)

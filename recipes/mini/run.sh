@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # The mini recipe: the whole toolkit on synthetic corpora, on a laptop CPU.
 #
-# Two paths through the same stages. The default (the README's main command, ~30 min on 2 CPU cores):
-# one pretraining objective (data2vec), the 1 h split from scratch and from that encoder, greedy and LM beam
+# Two paths through the same stages. The default (the README's main command, ~40 min on 2 CPU cores):
+# one pretraining objective (HuBERT), the 1 h split from scratch and from that encoder, greedy and LM beam
 # decoding, the phone recogniser with one noisy-student generation against its labels-only control, MDD
 # scores and the app. --all adds every comparison behind RESULTS.md's tables (hours): all four objectives,
 # the 10 min split, WFST decoding, the fine-tuning ablations, semi-supervised word recognition, two
 # noisy-student generations, online-ensemble pseudo-labels, and native speech for the phone recogniser.
 #
 #   stage 0  synthesise LibriSpeech, Libri-light (+ fine-tuning splits) and L2-ARCTIC with espeak-ng
-#   stage 1  prepare lhotse manifests with the same commands real corpora use
-#   stage 2  self-supervised pretraining of the xs encoder on Libri-light small, one run per objective
+#   stage 1  prepare lhotse manifests with the same commands real corpora use (+ speechocean762: the real
+#            learners of --real-l2, and the expert-scored ones T6 judges on, see below)
+#   stage 2  self-supervised pretraining of the xs encoder on Libri-light small (+ --real-l2's train split),
+#            one run per objective
 #            (--objectives; HuBERT: two iterations, k-means of MFCCs then of the iteration-1 model)
 #   stage 3  the LibriSpeech LM text; tokenizers: characters (fine-tuning's units, --units) and BPE
 #   stage 4  LMs from the LM text: a word 3-gram (KenLM) and a token 6-gram (lexicon-free beam search)
@@ -28,9 +30,17 @@
 #            held-out test speakers)
 #   stage 10 mispronunciation detection and diagnosis: (--all: phone recognisers with native speech,
 #            with and without online-ensemble pseudo-labels), MDD scores (precision, recall, F1, DER, PER)
-#            of every phone recogniser on the held-out speakers; RESULTS.md's tables T1-T4 from all of it
+#            of every phone recogniser on the held-out speakers; the served model's verdicts against
+#            the experts on real learners (T6, when a scored speechocean762 folder is there); RESULTS.md
 #   stage 11 serve the pronunciation app (apps/pronunciation) on the noisy-student phone model
 #            ($exp/app_model) and print its local URL; it runs until Ctrl-C (--app false skips it)
+#
+# Real voices: --real-l2 DIR (speechocean762: the full corpus or the shared sample; "download": OpenSLR 101
+# into data/corpora) adds real Mandarin-L1 learners: their train split joins pretraining as unlabelled audio
+# and the phone recogniser's training (as noisy student's unlabelled speech, and with --real-labels canonical
+# also labelled by the prompt's canonical phones: weak labels). Its test speakers never enter training. Such a
+# run gets its own experiment folder (<tag>_real). T6 judges the served model on the expert-scored test
+# utterances of --l2-judge (default: --real-l2 if it has scores, else ../shared/speechocean762-sample).
 #
 # Every stage is resumable: a finished step is skipped on rerun, a step killed half-way is redone
 # (training resumes from its last checkpoint). Each step's seconds go to data/.done/<tag>/NAME.seconds.
@@ -68,6 +78,13 @@ inits=""                     # encoders to fine-tune from: scratch and/or object
 ablations=""                 # --all, on the 1 h split: random weights with the pretrained encoders' fine-tuning
                              # settings, and an encoder with the from-scratch settings; empty:
                              # "scratch-as-pretrained hubert-as-scratch" ("none": no ablations)
+voices=""                    # stage 0 voice shares for every corpus, e.g. espeak=1 (as before human-like
+                             # voices); empty: the preset's mix (data_prep/voices.py)
+real_l2=""                   # speechocean762 folder (or "download"); empty: synthetic voices only
+real_labels=canonical        # canonical: --real-l2's train split also trains with its canonical phones; none: unlabelled only
+l2_judge=""                  # expert-scored speechocean762 folder for T6; empty: see above ("none": no T6)
+cross_voice=""               # stage 10: also score MDD on the held-out L2 speakers spoken by this voice family
+                             # alone (T6's cross-voice rows, e.g. piper); empty: none (--all: piper)
 
 usage() {
   sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'
@@ -76,7 +93,8 @@ usage() {
   echo "         --finetune-steps N --splits \"10min 1h\" --units char|bpe --bpe-size N --methods \"greedy beam wfst\""
   echo "         --inits \"scratch wav2vec2 hubert data2vec data2vec2\" --ablations \"scratch-as-pretrained hubert-as-scratch\""
   echo "         --semi-split 1h --semi-steps N --generations N --semi-methods \"greedy beam\" --app true|false --port N"
-  echo "         --valid-minutes M --hubert-iterations N"
+  echo "         --valid-minutes M --hubert-iterations N --voices SHARES --real-l2 DIR|download --real-labels canonical|none --l2-judge DIR|none"
+  echo "         --cross-voice piper"
 }
 source "$root/recipes/lib.sh"
 parse_options "$@"
@@ -85,11 +103,15 @@ if [ "$skip_setup" != true ]; then
   bash "$root/scripts/setup.sh"
 fi
 export PATH=$root/.venv/bin:$PATH
-tag=${preset}_seed$seed  # another preset or seed gets its own folders, so nothing stale is reused
+tag=${preset}_seed$seed  # another preset, seed or voice mix gets its own folders, so nothing stale is reused
+[ -n "$voices" ] && tag+=_$(echo "$voices" | tr -c 'a-z0-9.\n' '-')
+voices_opt=(); [ -n "$voices" ] && voices_opt=(--voices "$voices")
 corpora=$data/corpora/$tag
 manifests=$data/manifests/$tag
-done_dir=$data/.done/$tag
-exp=$exp/$tag
+corpus_done=$data/.done/$tag  # the synthetic corpora and their manifests: shared by the runs with and without --real-l2
+real=""; [ -n "$real_l2" ] && real=_real
+done_dir=$corpus_done$real
+exp=$exp/$tag$real
 conf=$here/conf
 mkdir -p "$corpora" "$manifests"
 case $all in true|false) ;; *) echo "$0: --all takes true or false, got $all" >&2; exit 2 ;; esac
@@ -116,6 +138,7 @@ pick semi_split 1h 1h 10min
 pick app true true false
 pick ablations none "scratch-as-pretrained hubert-as-scratch" ""
 pick valid_minutes 5 5 0.5
+pick cross_voice "" piper ""
 [ "$ablations" = none ] && ablations=""
 run_start=$SECONDS
 # the steps this path visits (RESULTS.md's T4 times the default path and --all apart); a run from stage 0 starts it anew
@@ -123,25 +146,55 @@ visited_steps=$done_dir/path-$([ "$all" = true ] && echo all || echo default).st
 mkdir -p "$done_dir"; [ "$stage" -le 0 ] && : > "$visited_steps"
 lang=$data/lang/$tag
 
+# real learners: --real-l2's corpus and the expert-scored one T6 judges on (prepared in stage 1)
+if [ "$real_l2" = download ]; then
+  real_l2=$data/corpora/speechocean762
+  if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
+    step download-speechocean762 - -- asr prepare download-speechocean762 "$data/corpora"
+  fi
+fi
+shared_sample=$root/../shared/speechocean762-sample
+if [ -z "$l2_judge" ]; then
+  if [ -n "$real_l2" ] && compgen -G "$real_l2/resource/scores*.json" > /dev/null; then l2_judge=$real_l2
+  elif [ -d "$shared_sample" ]; then l2_judge=$shared_sample
+  else l2_judge=none; fi
+fi
+real_manifests=$manifests/real-l2$real; judge_manifests=$manifests/l2-judge$real
+
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: synthesise corpora ($preset preset, seed $seed)"
-  step synth-librispeech "$corpora/LibriSpeech" -- asr synth librispeech --preset "$preset" --seed "$seed" -j "$nj" --out "$corpora"
-  step synth-librilight "$corpora/librilight" -- asr synth librilight --preset "$preset" --seed "$seed" -j "$nj" --out "$corpora"
-  step synth-l2arctic "$corpora/L2-ARCTIC" -- asr synth l2arctic --preset "$preset" --seed "$seed" -j "$nj" --out "$corpora"
+  done_dir=$corpus_done
+  step synth-librispeech "$corpora/LibriSpeech" -- asr synth librispeech --preset "$preset" --seed "$seed" -j "$nj" --out "$corpora" "${voices_opt[@]}"
+  step synth-librilight "$corpora/librilight" -- asr synth librilight --preset "$preset" --seed "$seed" -j "$nj" --out "$corpora" "${voices_opt[@]}"
+  step synth-l2arctic "$corpora/L2-ARCTIC" -- asr synth l2arctic --preset "$preset" --seed "$seed" -j "$nj" --out "$corpora" "${voices_opt[@]}"
 fi
 
 if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   log "stage 1: prepare lhotse manifests in $manifests"
+  done_dir=$corpus_done
   rm -f "$manifests"/.*.tmp  # temp files of a killed run (manifests themselves are renamed into place whole)
   step prepare-librispeech - synth-librispeech -- asr prepare librispeech "$corpora/LibriSpeech" "$manifests" -j "$nj"
   step prepare-librilight - synth-librilight -- asr prepare librilight "$corpora/librilight" "$manifests" -j "$nj"
   step prepare-librilight-finetuning - synth-librilight -- asr prepare librilight-finetuning "$corpora/librilight/librispeech_finetuning" "$manifests" -j "$nj"
   step prepare-l2arctic - synth-l2arctic -- asr prepare l2arctic "$corpora/L2-ARCTIC" "$manifests" -j "$nj"
+  done_dir=$corpus_done$real
+  if [ -n "$real_l2" ]; then
+    step prepare-real-l2 "$real_manifests" -- asr prepare speechocean762 "$real_l2" "$real_manifests"
+  fi
+  if [ "$l2_judge" != none ]; then
+    step prepare-l2-judge "$judge_manifests" -- asr prepare speechocean762 "$l2_judge" "$judge_manifests"
+  fi
 fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
-  log "stage 2: pretrain the xs encoder on Libri-light small: $objectives"
+  log "stage 2: pretrain the xs encoder on Libri-light small${real_l2:+ and the real learners}: $objectives"
   unlabelled=$manifests/librilight_cuts_small.jsonl.gz
+  if [ -n "$real_l2" ]; then  # the real learners' train split joins as unlabelled audio
+    mkdir -p "$exp/pretrain"
+    step pretrain-cuts-real "$exp/pretrain/cuts_real.jsonl.gz" prepare-real-l2 -- \
+      lhotse combine "$unlabelled" "$real_manifests/speechocean762_cuts_train.jsonl.gz" "$exp/pretrain/cuts_real.jsonl.gz"
+    unlabelled=$exp/pretrain/cuts_real.jsonl.gz
+  fi
   steps_opt=()
   [ -n "$pretrain_steps" ] && steps_opt=(--max-steps "$pretrain_steps")
   for objective in $objectives; do
@@ -352,23 +405,34 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   # two annotated training speakers become the dev set; the six standard test speakers stay held out
   step l2-dev-split "$l2" prepare-l2arctic -- \
     python "$here/local/split_dev.py" --cuts "$manifests/l2arctic_cuts_train.jsonl.gz" --speakers "ybaa ydck" --out-dir "$l2"
+  labelled=$l2/train.jsonl.gz; unlabelled=$manifests/l2arctic_cuts_unlabelled.jsonl.gz
+  if [ -n "$real_l2" ]; then  # real learners: unlabelled speech for noisy student (+ canonical phones as weak labels)
+    real_train=$real_manifests/speechocean762_cuts_train.jsonl.gz
+    if [ "$real_labels" = canonical ]; then
+      step phones-labelled-real "$l2/train_real.jsonl.gz" l2-dev-split prepare-real-l2 -- \
+        lhotse combine "$l2/train.jsonl.gz" "$real_train" "$l2/train_real.jsonl.gz"
+      labelled=$l2/train_real.jsonl.gz
+    fi
+    step phones-unlabelled-real "$l2/unlabelled_real.jsonl.gz" prepare-real-l2 -- \
+      lhotse combine "$unlabelled" "$real_train" "$l2/unlabelled_real.jsonl.gz"
+    unlabelled=$l2/unlabelled_real.jsonl.gz
+  fi
   base_opt=(--average 3 --seed "$seed"); [ -n "$semi_steps" ] && base_opt+=(--max-steps "$semi_steps")
   l2_curve=(--dev "$l2/dev.jsonl.gz" --valid-minutes "$valid_minutes")  # PER on the two dev speakers along each run
   step semi-phones-baseline "resume:$semi_phones/baseline" tokenizer-phone l2-dev-split -- \
-    asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --config "$conf/phones_baseline.yaml" \
+    asr finetune --cuts "$labelled" --tokenizer "$phone_tokenizer" --config "$conf/phones_baseline.yaml" \
     --exp-dir "$semi_phones/baseline" "${base_opt[@]}" "${l2_curve[@]}"
   baseline=$semi_phones/baseline/ctc_model.pt
-  unlabelled=$manifests/l2arctic_cuts_unlabelled.jsonl.gz
   step semi-phones-continued "resume:$semi_phones/continued" semi-phones-baseline -- \
-    asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$baseline" \
+    asr finetune --cuts "$labelled" --tokenizer "$phone_tokenizer" --init "$baseline" \
     --config "$conf/semi_phones.yaml" --exp-dir "$semi_phones/continued" "${semi_opt[@]}" "${l2_curve[@]}"
   if [ "$all" = true ]; then  # round 1: pseudo-labels from the weak baseline
     step semi-phones-nst "resume:$semi_phones/nst" semi-phones-baseline -- \
-      asr nst --labelled "$l2/train.jsonl.gz" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
+      asr nst --labelled "$labelled" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
       --tokenizer "$phone_tokenizer" --teacher "$baseline" --config "$conf/semi_phones.yaml" --exp-dir "$semi_phones/nst" \
       --generations "$generations" --method greedy "${pl_filter[@]}" "${semi_opt[@]}" --valid-minutes "$valid_minutes"
     step semi-phones-online "resume:$semi_phones/online" semi-phones-baseline -- \
-      asr finetune --semi online-ensemble --cuts "$l2/train.jsonl.gz" --unlabelled "$unlabelled" \
+      asr finetune --semi online-ensemble --cuts "$labelled" --unlabelled "$unlabelled" \
       --tokenizer "$phone_tokenizer" --init "$baseline" --config "$conf/semi_phones.yaml" \
       --exp-dir "$semi_phones/online" "${semi_opt[@]}" "${l2_curve[@]}"
   fi
@@ -376,15 +440,15 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   # control (labels only, the same updates again) against noisy student with it as the teacher
   r2=$semi_phones/round2; teacher=$semi_phones/continued/ctc_model.pt
   step semi-phones-r2-continued "resume:$r2/continued" semi-phones-continued -- \
-    asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --init "$teacher" \
+    asr finetune --cuts "$labelled" --tokenizer "$phone_tokenizer" --init "$teacher" \
     --config "$conf/semi_phones.yaml" --exp-dir "$r2/continued" "${semi_opt[@]}" "${l2_curve[@]}"
   step semi-phones-r2-nst "resume:$r2/nst" semi-phones-continued -- \
-    asr nst --labelled "$l2/train.jsonl.gz" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
+    asr nst --labelled "$labelled" --unlabelled "$unlabelled" --dev "$l2/dev.jsonl.gz" \
     --tokenizer "$phone_tokenizer" --teacher "$teacher" --config "$conf/semi_phones.yaml" --exp-dir "$r2/nst" \
     --generations 1 --method greedy "${pl_filter[@]}" "${semi_opt[@]}" --valid-minutes "$valid_minutes"
   if [ "$all" = true ]; then
     step semi-phones-r2-online "resume:$r2/online" semi-phones-continued -- \
-      asr finetune --semi online-ensemble --cuts "$l2/train.jsonl.gz" --unlabelled "$unlabelled" \
+      asr finetune --semi online-ensemble --cuts "$labelled" --unlabelled "$unlabelled" \
       --tokenizer "$phone_tokenizer" --init "$teacher" --config "$conf/semi_phones.yaml" \
       --exp-dir "$r2/online" "${semi_opt[@]}" "${l2_curve[@]}"
   fi
@@ -481,6 +545,42 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   done
   python "$here/local/mdd_table.py" --mdd-dir "$mdd" --preset "$preset"
   ln -sfn "${app_model#"$exp"/}" "$exp/app_model"  # the model `asr app` serves by default
+  # what the served model heard, for the app to say (nothing downstream of `asr prepare` can tell)
+  heard="synthetic L2-ARCTIC ($(python "$here/local/voices.py" "$corpora/L2-ARCTIC"))"
+  if [ -n "$real_l2" ]; then
+    heard+=" and real Mandarin-L1 learners (speechocean762 train split: $([ "$real_labels" = canonical ] &&
+      echo "canonical phones as weak labels, and " )unlabelled speech for noisy student)"
+    card_opt=(--real-speech)
+  else
+    card_opt=(--synthetic-only)
+  fi
+  asr mdd card --model "$app_model" --name "mini noisy-student phone recogniser ($tag$real)" --trained-on "$heard" "${card_opt[@]}" > /dev/null
+  if [ "$l2_judge" != none ]; then
+    # T6: the served model's verdicts against the experts on real learners it never heard
+    train_opt=(); [ -n "$real_l2" ] && train_opt=(--training-cuts "$real_manifests/speechocean762_cuts_train.jsonl.gz")
+    [ "$tiny" = true ] && train_opt+=(--scored-only)  # seconds, not minutes: the scored utterances only
+    t6_label="synthetic voices only: $(python "$here/local/voices.py" "$corpora/L2-ARCTIC")"
+    [ -n "$real_l2" ] && t6_label="+ real learners ($([ "$real_labels" = canonical ] && echo "weak labels + " )noisy student)"
+    step t6-experts "$exp/t6/app_model" semi-phones-r2-nst prepare-l2-judge -- \
+      asr mdd experts --model "$app_model" --cuts "$judge_manifests/speechocean762_cuts_test.jsonl.gz" \
+      --out-dir "$exp/t6/app_model" --label "$t6_label ($tag$real)" "${train_opt[@]}"
+  fi
+  if [ -n "$cross_voice" ]; then
+    # the held-out L2 speakers in one voice family only (the same corpus for every run of this preset and seed):
+    # a model trained without that family shows how far it carries to a new kind of voice
+    xv=$data/corpora/${preset}_seed${seed}_only-$cross_voice
+    step synth-l2arctic-$cross_voice "$xv/L2-ARCTIC" -- \
+      asr synth l2arctic --preset "$preset" --seed "$seed" -j "$nj" --out "$xv" --voices "$cross_voice=1"
+    step prepare-l2arctic-$cross_voice "$xv/manifests" synth-l2arctic-$cross_voice -- \
+      asr prepare l2arctic "$xv/L2-ARCTIC" "$xv/manifests" -j "$nj"
+    out=$exp/t6-voices/$cross_voice
+    step t6-voices-$cross_voice "$out" prepare-l2arctic-$cross_voice semi-phones-r2-nst -- \
+      asr decode --model "$app_model" --cuts "$xv/manifests/l2arctic_cuts_test.jsonl.gz" --out "$out/hyp.txt" --no-progress
+    fresh "$out/reference/canonical.txt" "$out/hyp.txt" ||
+      asr mdd reference --cuts "$xv/manifests/l2arctic_cuts_test.jsonl.gz" --out-dir "$out/reference" > /dev/null
+    fresh "$out/mdd.json" "$out/hyp.txt" || asr score mdd --canonical "$out/reference/canonical.txt" \
+      --perceived "$out/reference/perceived.txt" --hyp "$out/hyp.txt" --out-dir "$out" --json > /dev/null
+  fi
   # RESULTS.md's T1-T4 from every experiment folder of this tag (the tiny preset writes exp/<tag>/RESULTS.md)
   results=$exp/RESULTS.md; [ "$preset" = mini ] && results=$root/RESULTS.md
   # a run from stage 0 records its wall time for T4
@@ -489,8 +589,14 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   # learning curves as PNGs beside the tables (the mini preset's are committed with RESULTS.md)
   plots=$exp/plots; [ "$preset" = mini ] && plots=$here/results/$([ "$all" = true ] && echo all || echo default)
   python "$here/local/curves.py" --exp "$exp" --out "$plots"
+  if [ -n "$real_l2$voices" ]; then  # T1-T5 of a run with real learners or other voices go beside it
+    results=$exp/RESULTS.md; plots=$exp/plots
+  fi
   python "$here/local/results.py" --exp "$exp" --done "$done_dir" --preset "$preset" --results "$results" \
     --plots "$plots" "${label[@]}"
+  # T6 (every run of this preset and seed that judged real learners: with and without --real-l2, any voices)
+  [ -n "$real_l2$voices" ] && { results=$exp/../${preset}_seed$seed/RESULTS.md; [ "$preset" = mini ] && results=$root/RESULTS.md; }
+  python "$here/local/t6_table.py" --exp-root "$(dirname "$exp")" --tag "${preset}_seed$seed" --results "$results"
 fi
 
 log "done in $((SECONDS - run_start)) s; manifests in $manifests, experiments in $exp"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Which voices spoke a synthetic corpus, in words: ``python voices.py CORPUS_DIR`` → "espeak-ng 18, piper 6 speakers".
+"""Which voices spoke a synthetic corpus, in words: ``python voices.py CORPUS_DIR`` → "espeak 18, piper 6 speakers".
 
-Reads the ``<corpus>.synth.jsonl`` the synthesiser writes beside ``CORPUS_DIR`` (one line per utterance,
-with its speaker and voice); a voice without a ``family`` field is espeak-ng's (older corpora).
+Reads the ``<corpus>.voices.json`` the synthesiser writes beside ``CORPUS_DIR`` (data_prep/voices.py); a corpus
+without one was made before voice families existed, by espeak-ng alone.
 """
 
 from __future__ import annotations
@@ -14,17 +14,15 @@ from pathlib import Path
 
 
 def voice_families(corpus_dir: Path) -> Counter:
-    """Speakers per voice family."""
-    listing = corpus_dir.with_name(corpus_dir.name + ".synth.jsonl")
-    if not listing.is_file():
+    """Speakers per voice family (empty when the corpus records none)."""
+    listing = corpus_dir.with_name(corpus_dir.name + ".voices.json")
+    if listing.is_file():
+        return Counter(json.loads(listing.read_text(encoding="utf-8"))["speakers_per_family"])
+    synth = corpus_dir.with_name(corpus_dir.name + ".synth.jsonl")
+    if not synth.is_file():
         return Counter()
-    family_of: dict[str, str] = {}
-    for line in listing.read_text(encoding="utf-8").splitlines():
-        entry = json.loads(line)
-        voice = entry.get("voice") or {}
-        family = entry.get("family") or voice.get("family") or "espeak-ng"
-        family_of[str(entry.get("speaker", len(family_of)))] = family
-    return Counter(family_of.values())
+    speakers = {json.loads(line).get("speaker") for line in synth.read_text(encoding="utf-8").splitlines()}
+    return Counter({"espeak": len(speakers)})
 
 
 def main(argv: list[str]) -> int:
