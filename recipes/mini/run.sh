@@ -419,8 +419,11 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   fi
   base_opt=(--average 3 --seed "$seed"); [ -n "$semi_steps" ] && base_opt+=(--max-steps "$semi_steps")
   l2_curve=(--dev "$l2/dev.jsonl.gz" --valid-minutes "$valid_minutes")  # PER on the two dev speakers along each run
+  # the supervised seed learns on the annotated synthetic L2 speech alone (from random weights, on 2.9 h of
+  # real speech with weak labels it would need far more updates to start emitting phones); the real
+  # learners join from the next round on
   step semi-phones-baseline "resume:$semi_phones/baseline" tokenizer-phone l2-dev-split -- \
-    asr finetune --cuts "$labelled" --tokenizer "$phone_tokenizer" --config "$conf/phones_baseline.yaml" \
+    asr finetune --cuts "$l2/train.jsonl.gz" --tokenizer "$phone_tokenizer" --config "$conf/phones_baseline.yaml" \
     --exp-dir "$semi_phones/baseline" "${base_opt[@]}" "${l2_curve[@]}"
   baseline=$semi_phones/baseline/ctc_model.pt
   step semi-phones-continued "resume:$semi_phones/continued" semi-phones-baseline -- \
@@ -575,7 +578,7 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
       asr prepare l2arctic "$xv/L2-ARCTIC" "$xv/manifests" -j "$nj"
     out=$exp/t6-voices/$cross_voice
     step t6-voices-$cross_voice "$out" prepare-l2arctic-$cross_voice semi-phones-r2-nst -- \
-      asr decode --model "$app_model" --cuts "$xv/manifests/l2arctic_cuts_test.jsonl.gz" --out "$out/hyp.txt" --no-progress
+      asr decode --model "$app_model/ctc_model.pt" --cuts "$xv/manifests/l2arctic_cuts_test.jsonl.gz" --out "$out/hyp.txt" --no-progress
     fresh "$out/reference/canonical.txt" "$out/hyp.txt" ||
       asr mdd reference --cuts "$xv/manifests/l2arctic_cuts_test.jsonl.gz" --out-dir "$out/reference" > /dev/null
     fresh "$out/mdd.json" "$out/hyp.txt" || asr score mdd --canonical "$out/reference/canonical.txt" \
