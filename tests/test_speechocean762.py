@@ -206,7 +206,15 @@ class _FakeAssessor:
         for w in text.lower().split():
             status = "substituted" if w in self.flagged.get(text, set()) else "correct"
             results = [
-                PhoneResult(p, status if i == 0 else "correct", p, 0, 0, 1, 90)
+                PhoneResult(
+                    p,
+                    status if i == 0 else "correct",
+                    p,
+                    0,
+                    0,
+                    -1 if status != "correct" and i == 0 else 1,
+                    90,
+                )
                 for i, p in enumerate(phones[w])
             ]
             words.append(WordResult(w, 0, 1, 90, 100, phones[w], results))
@@ -237,6 +245,8 @@ def test_counts_against_the_experts(tmp_path):
     # PER on the one well-spoken utterance (accuracy 9.2 >= 9): AO recognised as AA, 1 of 5 phones
     assert (report.good_utterances, report.good_phone_errors, report.good_phones) == (1, 1, 5)
     assert (report.words, report.flagged_words) == (6, 2)
+    # lowest GOP per word: marked [1 (CALL), -1 (IT)] against correct [-1 (WE), 1, 1]: 3.5 of 6 pairs ordered
+    assert report.auc == round(3.5 / 6, 4)
     rows = [json.loads(x) for x in (tmp_path / "words.jsonl").read_text().splitlines()]
     assert len(rows) == 5 and rows[0]["expert"] == "correct" and rows[0]["flagged"] is True
 
@@ -295,3 +305,39 @@ def test_experts_cli_on_real_learners(tmp_path):
         tmp_path / "so" / "speechocean762_recordings_test.jsonl.gz",
     )
     assert code != 0 and "Traceback" not in out
+
+
+def test_calibration_picks_the_strictest_leniency_within_the_target(tmp_path):
+    """Flags follow GOPs: the calibration keeps the largest threshold whose false rejection meets the target."""
+    from asr.mdd.diagnosis import Diagnosis, PhoneResult, WordResult
+    from asr.mdd.experts import calibrate
+
+    # per word the GOPs of the phones the recogniser disagreed on; all five words are expert-correct
+    gops = {"WE": [-3.0], "CALL": [-1.0], "IT": [-0.5]}
+
+    class Scripted:
+        cfg = __import__("asr.mdd.diagnosis", fromlist=["DiagnoseConfig"]).DiagnoseConfig()
+
+        def diagnose_samples(self, samples, rate, text):
+            assert self.cfg.flag_below_gop is None  # every disagreement reaches the calibration
+            words = [WordResult(w.lower(), 0, 1, 50, 100, ["X"], [PhoneResult("X", "substituted", "Y", 0, 1, g, 10)
+                                                                   for g in gops[w]]) for w in text.split()]  # fmt: skip
+            return Diagnosis(text, text.lower(), 1, 50, 100, words, [])
+
+    correct = lambda words: {"accuracy": [9] * 5, "completeness": [1] * 5, "fluency": [9] * 5, "prosodic": [9] * 5,  # noqa: E731
+                             "total": [9] * 5, "words": [{"text": w, "accuracy": [10] * 5, "stress": [10] * 5,
+                                                          "total": [10] * 5, "phones": ["X"] * 5} for w in words]}  # fmt: skip
+    corpus = _write_corpus(tmp_path / "so")
+    (corpus / "resource" / "scores-detail.json").write_text(json.dumps(
+        {"000010001": correct(["WE", "CALL"]), "000020001": correct(["WE", "CALL", "IT"])}))  # fmt: skip
+    prepare_speechocean762(corpus, tmp_path / "out")
+    cuts = [*_cuts(tmp_path / "out", "train"), *_cuts(tmp_path / "out", "test")]
+    assessor = Scripted()
+    # 5 correct words with GOPs -3, -1, -3, -1, -0.5: at most 2 flagged (40 %) -> flag below -1 (the two -3s)
+    result = calibrate(assessor, cuts, target=0.4, progress=False)
+    assert (
+        result.flag_below_gop == -1.0 and result.dev_false_rejection == 0.4 and result.dev_correct_words == 5
+    )
+    assert calibrate(assessor, cuts, target=0.0, progress=False).flag_below_gop == -3.0  # flags nothing
+    assert calibrate(assessor, cuts, target=0.8, progress=False).flag_below_gop == -0.5
+    assert assessor.cfg.flag_below_gop == 0.0  # the assessor's own setting is back

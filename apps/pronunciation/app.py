@@ -14,14 +14,14 @@ from __future__ import annotations
 import html
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from asr.data.audio import SAMPLE_RATE, AudioLimits, read_audio
 from asr.errors import UserError
-from asr.mdd.diagnosis import DiagnoseConfig, Diagnosis, PronunciationAssessor
+from asr.mdd.diagnosis import Diagnosis, PronunciationAssessor
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 STATUS_STYLE = {  # status -> (colour, how the phone is written under the word)
@@ -55,7 +55,8 @@ class Analyser:
     def __init__(self, assessor: PronunciationAssessor, cfg: AppConfig | None = None) -> None:
         self.cfg = cfg or AppConfig()
         self.assessor = assessor
-        self.assessor.cfg = DiagnoseConfig(limits=self.cfg.limits, max_words=self.cfg.max_words)
+        # the app's limits, the assessor's own judgement settings (a calibrated leniency among them)
+        self.assessor.cfg = replace(self.assessor.cfg, limits=self.cfg.limits, max_words=self.cfg.max_words)
 
     def diagnose(self, audio_path: str | None, text: str | None) -> tuple[Diagnosis, np.ndarray]:
         """Diagnose an uploaded or recorded file; raises :class:`asr.errors.UserError` with a message for the

@@ -25,9 +25,12 @@ def mdd() -> None:
 @click.option(
     "--max-seconds", type=float, default=30.0, show_default=True, help="Longest recording accepted."
 )
+@click.option("--flag-below-gop", default="0", show_default=True,
+              help="Flag a phone the recogniser missed or heard as another only when its GOP is below this "
+                   "(another phone likelier there); 'none': flag every disagreement.")  # fmt: skip
 @click.option("--threads", type=int, help="torch CPU threads.")
 def diagnose(model_path: Path, audio_path: Path, text: str, as_json: bool, max_seconds: float,
-             threads: int | None) -> None:  # fmt: skip
+             flag_below_gop: str, threads: int | None) -> None:  # fmt: skip
     """Which sounds of TEXT were said right, which wrong, and what was said instead (with times and scores)."""
     import torch
 
@@ -36,13 +39,57 @@ def diagnose(model_path: Path, audio_path: Path, text: str, as_json: bool, max_s
 
     if threads:
         torch.set_num_threads(threads)
-    cfg = DiagnoseConfig(limits=AudioLimits(max_seconds=max_seconds))
+    cfg = DiagnoseConfig(
+        limits=AudioLimits(max_seconds=max_seconds), flag_below_gop=_gop_threshold(flag_below_gop)
+    )
     assessor = PronunciationAssessor.from_path(model_path, cfg)
     result = assessor.diagnose_file(audio_path, text)
     if as_json:
         click.echo(json.dumps({**result.to_dict(), "model": assessor.about}, ensure_ascii=False))
     else:
         click.echo(f"{assessor.about}\n{result.summary()}")
+
+
+@mdd.command("calibrate")
+@click.option("--model", "model_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="Phone model (an experiment folder): calibration.json goes beside it.")  # fmt: skip
+@click.option("--cuts", "cuts_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Scored learners the model never heard and the test never uses (e.g. the sample's train part).")  # fmt: skip
+@click.option("--target-false-rejection", type=float, default=0.15, show_default=True,
+              help="Share of expert-correct words the app may flag.")  # fmt: skip
+@click.option("--training-cuts", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Cuts the model trained on: refused if a calibration speaker is among theirs (repeatable).")  # fmt: skip
+@click.option("--threads", type=int, help="torch CPU threads.")
+def calibrate(model_path: Path, cuts_path: Path, target_false_rejection: float, training_cuts: tuple[Path, ...],
+              threads: int | None) -> None:  # fmt: skip
+    """Choose the leniency (flag_below_gop) whose false rejection on held-out scored learners meets the target."""
+    from dataclasses import asdict
+
+    import torch
+
+    from asr.mdd.diagnosis import DiagnoseConfig, PronunciationAssessor
+    from asr.mdd.experts import calibrate as run_calibration
+    from asr.mdd.experts import check_unseen_speakers, load_scored_cuts
+    from asr.mdd.model_card import write_calibration
+
+    if threads:
+        torch.set_num_threads(threads)
+    cuts = load_scored_cuts(cuts_path)
+    check_unseen_speakers(cuts, training_cuts)
+    assessor = PronunciationAssessor.from_path(model_path, DiagnoseConfig())
+    result = run_calibration(assessor, cuts, target_false_rejection, str(cuts_path))
+    path = write_calibration(model_path, asdict(result))
+    click.echo(f"flag_below_gop {result.flag_below_gop}: {100 * result.dev_false_rejection:.1f} % of "
+               f"{result.dev_correct_words} expert-correct words flagged on {cuts_path.name} -> {path}")  # fmt: skip
+
+
+def _gop_threshold(value: str) -> float | None:
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r}: a number or 'none'", param_hint="--flag-below-gop") from None
 
 
 @mdd.command("reference")
@@ -72,9 +119,14 @@ def reference(cuts_path: Path, out_dir: Path) -> None:
               help="Cuts the model trained on: refused if any judged speaker is among theirs (repeatable).")  # fmt: skip
 @click.option("--label", default="", help="What this model is (a row name for T6), kept in experts.json.")
 @click.option("--scored-only", is_flag=True, help="Diagnose only the scored cuts (no flagged-share proxy).")
+@click.option("--flag-below-gop", default="model", show_default=True,
+              help="Flag a phone the recogniser missed or heard as another only when its GOP is below this "
+                   "(another phone likelier there); 'none': flag every disagreement; 'model': the model's "
+                   "calibration.json (asr mdd calibrate), else 0.")  # fmt: skip
 @click.option("--threads", type=int, help="torch CPU threads.")
 def experts(model_path: Path, cuts_path: Path, out_dir: Path | None, good_accuracy: float,
-            training_cuts: tuple[Path, ...], label: str, scored_only: bool, threads: int | None) -> None:  # fmt: skip
+            training_cuts: tuple[Path, ...], label: str, scored_only: bool, flag_below_gop: str,
+            threads: int | None) -> None:  # fmt: skip
     """The assessor's word verdicts against the experts' on real learners: false rejections and detections."""
     import torch
 
@@ -88,12 +140,16 @@ def experts(model_path: Path, cuts_path: Path, out_dir: Path | None, good_accura
     check_unseen_speakers(cuts, training_cuts)
     if scored_only:
         cuts = cuts.filter(lambda c: "scores" in (c.supervisions[0].custom or {})).to_eager()
-    assessor = PronunciationAssessor.from_path(model_path)
+    from asr.mdd.diagnosis import DiagnoseConfig
+
+    cfg = None if flag_below_gop == "model" else DiagnoseConfig(flag_below_gop=_gop_threshold(flag_below_gop))
+    assessor = PronunciationAssessor.from_path(model_path, cfg)
     words_out = out_dir / "words.jsonl" if out_dir else None
     report = judge_against_experts(assessor, cuts, good_accuracy, words_out)
     click.echo(report.summary())
     if out_dir:
-        data = {"label": label, "model": str(model_path), "cuts": str(cuts_path),
+        data = {"label": label, "flag_below_gop": assessor.cfg.flag_below_gop,
+                "calibration": assessor.calibration if cfg is None else None, "model": str(model_path), "cuts": str(cuts_path),
                 "model_card": assessor.model_card, **report.to_dict()}  # fmt: skip
         write_atomic(out_dir / "experts.json", (json.dumps(data, indent=1) + "\n").encode())
 

@@ -14,7 +14,8 @@ The path, for audio ``x`` and prompt text ``t``:
 6. The recognised phones (greedy CTC) are aligned with the canonical ones by the same edit-distance
    alignment the MDD scorer uses (:func:`asr.mdd.align.align`, phonetic costs): each canonical phone is
    ``correct``, ``substituted`` (with the phone said) or ``deleted``; recognised phones left over are
-   ``inserted``.
+   ``inserted``. A phone the recogniser missed or heard as another stays ``correct`` while its GOP is at
+   least ``flag_below_gop`` (default 0: no other phone is likelier over its frames).
 7. Word accuracy = mean phone score of the word (0-100); completeness = share of its canonical phones not
    deleted; the sentence's are the same over all canonical phones.
 """
@@ -36,7 +37,7 @@ from asr.text.lexicon import Lexicon
 from asr.text.phones import SIL
 
 from .align import Costs, align
-from .model_card import read_model_card
+from .model_card import read_calibration, read_model_card
 from .pronunciation import WordPronunciation, canonical_pronunciation
 
 STATUSES = ("correct", "substituted", "deleted", "inserted")
@@ -55,6 +56,11 @@ class DiagnoseConfig:
     #: Try CMUdict's other pronunciations of a word (kept when their forced alignment scores better).
     variants: bool = True
     costs: Costs = "phonetic"
+    #: A canonical phone the recogniser did not hear as itself is flagged only when its GOP is below this,
+    #: i.e. when another phone is likelier over its aligned frames (at 0: any other phone). A model that has
+    #: not heard voices like the learner's emits too little (blank wins), and the greedy phones then miss
+    #: sounds said right; None flags every disagreement of the recogniser.
+    flag_below_gop: float | None = 0.0
 
 
 @dataclass
@@ -149,6 +155,8 @@ class PronunciationAssessor:
         self.model_name = "a phone model given in memory"
         #: what the model heard in training (:mod:`asr.mdd.model_card`), None when unknown
         self.model_card: dict | None = None
+        #: ``calibration.json`` of the model, when it has one (:func:`asr.mdd.experts.calibrate`)
+        self.calibration: dict | None = None
 
     @property
     def about(self) -> str:
@@ -156,7 +164,12 @@ class PronunciationAssessor:
         from .model_card import describe
 
         served = getattr(self.model, "description", "") or self.model_name
-        return f"Model: {served}. {describe(self.model_card)}"
+        text = f"Model: {served}. {describe(self.model_card)}"
+        if self.calibration and self.cfg.flag_below_gop == self.calibration["flag_below_gop"]:
+            text += (f" Its leniency was set on {self.calibration['dev_correct_words']} words that experts heard as "
+                     f"correct from other learners, {100 * self.calibration['dev_false_rejection']:.0f} % of which "
+                     "it flags.")  # fmt: skip
+        return text
 
     @classmethod
     def from_path(cls, path: str | Path, cfg: DiagnoseConfig | None = None) -> PronunciationAssessor:
@@ -174,7 +187,11 @@ class PronunciationAssessor:
         if tokenizer.vocab_size != model.vocab_size:
             raise DiagnosisError(f"{path} predicts {model.vocab_size} tokens but the tokenizer in {tokenizer_dir} "
                                  f"has {tokenizer.vocab_size}")  # fmt: skip
+        calibration = read_calibration(path)
+        if cfg is None and calibration is not None:  # the leniency chosen on held-out learners
+            cfg = DiagnoseConfig(flag_below_gop=calibration["flag_below_gop"])
         assessor = cls(model, tokenizer, cfg=cfg)
+        assessor.calibration = calibration
         assessor.model_name = str(path.parent if path.name == "ctc_model.pt" else path)
         assessor.model_card = read_model_card(path)
         return assessor
@@ -264,8 +281,11 @@ class PronunciationAssessor:
             span, (start, end) = spans[k_can], bounds[k_can]
             gop, score = self._gop(log_probs[span.start : span.end], ids[k_can])
             status = "correct" if edit.op == "C" else "deleted" if edit.op == "D" else "substituted"
+            said = edit.hyp
+            if status != "correct" and self.cfg.flag_below_gop is not None and gop >= self.cfg.flag_below_gop:
+                status, said = "correct", edit.ref  # the canonical phone is still the likeliest there
             phones_by_word[word_of[k_can]].append(
-                PhoneResult(edit.ref, status, edit.hyp, start * fs, end * fs, gop, score)
+                PhoneResult(edit.ref, status, said, start * fs, end * fs, gop, score)
             )
             k_can += 1
             k_rec += edit.hyp is not None

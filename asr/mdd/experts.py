@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -64,6 +65,8 @@ class ExpertReport:
     good_phones: int = 0
     words: int = 0
     flagged_words: int = 0
+    #: (expert verdict, the word's lowest phone GOP) of every judged word: the threshold-free view
+    word_gops: list[tuple[str, float]] = field(default_factory=list)
 
     @staticmethod
     def _rate(num: int, den: int) -> float | None:
@@ -85,10 +88,22 @@ class ExpertReport:
     def flagged_share(self) -> float | None:
         return self._rate(self.flagged_words, self.words)
 
+    @property
+    def auc(self) -> float | None:
+        """How well the lowest phone GOP of a word tells expert-marked words from expert-correct ones, with no
+        threshold: the chance that a marked word scores below a correct one (ties count half; 0.5 = no
+        information, 1 = perfect). None without words of both kinds."""
+        marked = [g for v, g in self.word_gops if v == "marked"]
+        correct = [g for v, g in self.word_gops if v == "correct"]
+        if not marked or not correct:
+            return None
+        wins = sum((m < c) + 0.5 * (m == c) for m in marked for c in correct)
+        return round(wins / (len(marked) * len(correct)), 4)
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out.update(false_rejection_rate=self.false_rejection_rate, detection_rate=self.detection_rate,
-                   good_per=self.good_per, flagged_share=self.flagged_share)  # fmt: skip
+                   good_per=self.good_per, flagged_share=self.flagged_share, auc=self.auc)  # fmt: skip
         return out
 
     def summary(self) -> str:
@@ -100,6 +115,7 @@ class ExpertReport:
             f"false rejections: {self.false_rejections}/{self.correct_words} expert-correct words flagged "
             f"({pct(self.false_rejection_rate)})",
             f"detections: {self.detections}/{self.marked_words} expert-marked words flagged ({pct(self.detection_rate)})",
+            f"marked vs correct words by their lowest phone GOP, no threshold: AUC {self.auc}",
             f"PER against canonical phones, {self.good_utterances} well-spoken utterances: {pct(self.good_per)}",
             f"all utterances: {self.flagged_words}/{self.words} words flagged ({pct(self.flagged_share)})",
         ]
@@ -143,6 +159,8 @@ def judge_against_experts(
         report.scored_utterances += 1
         for word, result, flag in zip(scores["words"], diagnosis.words, flagged, strict=True):
             verdict = expert_verdict(word)
+            if verdict is not None:
+                report.word_gops.append((verdict, min(p.gop for p in result.phones if p.phone is not None)))
             if verdict == "correct":
                 report.correct_words += 1
                 report.false_rejections += flag
@@ -163,6 +181,70 @@ def judge_against_experts(
 
         write_atomic(Path(words_out), "".join(json.dumps(r) + "\n" for r in rows).encode())
     return report
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The leniency calibrated on held-out scored learners (``calibration.json`` beside the model)."""
+
+    flag_below_gop: float | None  # None: flag every disagreement (the target holds without leniency)
+    target_false_rejection: float
+    dev_cuts: str
+    dev_correct_words: int
+    dev_false_rejection: float
+    dev_marked_words: int
+    dev_detection: float | None
+
+
+def calibrate(assessor: PronunciationAssessor, cuts: Iterable, target: float = 0.15, dev_cuts: str = "",
+              progress: bool = True) -> Calibration:  # fmt: skip
+    """The largest ``flag_below_gop`` whose false rejection of expert-correct words on ``cuts`` is at most
+    ``target``: an operating point chosen on learners the test never sees, as a detector's threshold is set
+    for a false-alarm rate. Raises :class:`ExpertDataError` when ``cuts`` hold no expert-correct word."""
+    from dataclasses import replace
+
+    if not 0 <= target < 1:
+        raise ExpertDataError(f"the target false rejection must be in [0, 1), got {target}")
+    saved = assessor.cfg
+    assessor.cfg = replace(saved, flag_below_gop=None)  # every disagreement, with its GOP
+    words: list[
+        tuple[str, bool, list[float]]
+    ] = []  # (expert verdict, has an insertion, GOPs of disagreements)
+    try:
+        for cut in tqdm(list(cuts), desc="calibrate", disable=not progress):
+            scores = (cut.supervisions[0].custom or {}).get("scores")
+            if scores is None:
+                continue
+            try:
+                diagnosis = assessor.diagnose_samples(
+                    cut.load_audio()[0], cut.sampling_rate, cut.supervisions[0].text
+                )
+            except DiagnosisError:
+                continue
+            if len(diagnosis.words) != len(scores["words"]):
+                continue
+            for word, result in zip(scores["words"], diagnosis.words, strict=True):
+                verdict = expert_verdict(word)
+                if verdict is not None:
+                    gops = [p.gop for p in result.phones if p.phone is not None and p.status != "correct"]
+                    words.append((verdict, any(p.status == "inserted" for p in result.phones), gops))
+    finally:
+        assessor.cfg = saved
+
+    def rate(threshold: float, verdict: str) -> float | None:
+        chosen = [(ins, gops) for v, ins, gops in words if v == verdict]
+        flagged = sum(ins or any(g < threshold for g in gops) for ins, gops in chosen)
+        return flagged / len(chosen) if chosen else None
+
+    correct = sum(v == "correct" for v, _, _ in words)
+    if not correct:
+        raise ExpertDataError(f"{dev_cuts or 'the calibration cuts'}: no expert-correct word to calibrate on")
+    # flagging is monotone in the threshold: try every GOP that changes a verdict, from the strictest down
+    candidates = sorted({g for _, _, gops in words for g in gops} | {math.inf, 0.0, -math.inf}, reverse=True)
+    best = next(t for t in candidates if rate(t, "correct") <= target)
+    return Calibration(None if best == math.inf else best, target, dev_cuts, correct, round(rate(best, "correct"), 4),
+                       sum(v == "marked" for v, _, _ in words),
+                       None if rate(best, "marked") is None else round(rate(best, "marked"), 4))  # fmt: skip
 
 
 def load_scored_cuts(path: Path):

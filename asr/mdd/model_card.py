@@ -13,16 +13,18 @@ from pathlib import Path
 from asr.errors import UserError
 
 CARD_FILE = "model_card.json"
+#: the leniency calibrated on held-out learners (``asr mdd calibrate``), which the assessor then uses
+CALIBRATION_FILE = "calibration.json"
 
 
 class ModelCardError(UserError):
     """An unreadable ``model_card.json``; the message names the file."""
 
 
-def card_path(model_path: str | Path) -> Path:
-    """``model_card.json`` in the model's folder (an experiment folder, or the folder of a model file)."""
+def card_path(model_path: str | Path, name: str = CARD_FILE) -> Path:
+    """``model_card.json`` (or ``name``) in the model's folder (an experiment folder, or a model file's folder)."""
     path = Path(model_path)
-    return (path if path.is_dir() else path.parent) / CARD_FILE
+    return (path if path.is_dir() else path.parent) / name
 
 
 def read_model_card(model_path: str | Path) -> dict | None:
@@ -60,3 +62,27 @@ def describe(card: dict | None) -> str:
         text += (" It has heard only synthetic voices, never a real person: expect it to flag much of what a "
                  "real speaker says correctly.")  # fmt: skip
     return text
+
+
+def read_calibration(model_path: str | Path) -> dict | None:
+    """The model's ``calibration.json`` (``flag_below_gop`` and how it was chosen), or None if it has none."""
+    path = card_path(model_path, CALIBRATION_FILE)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelCardError(f"{path}: not readable JSON ({exc})") from None
+    value = data.get("flag_below_gop") if isinstance(data, dict) else "missing"
+    if value is not None and not isinstance(value, (int, float)):
+        raise ModelCardError(f"{path}: 'flag_below_gop' must be a number or null, got {value!r}")
+    return data
+
+
+def write_calibration(model_path: str | Path, data: dict) -> Path:
+    """Write ``calibration.json`` beside the model, atomically."""
+    from asr.data.common import write_atomic
+
+    path = card_path(model_path, CALIBRATION_FILE)
+    write_atomic(path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
+    return path

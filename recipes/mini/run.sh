@@ -160,6 +160,7 @@ if [ -z "$l2_judge" ]; then
   else l2_judge=none; fi
 fi
 real_manifests=$manifests/real-l2$real; judge_manifests=$manifests/l2-judge$real
+real_train=$real_manifests/train_for_training.jsonl.gz  # --real-l2's train split less the calibration learners
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: synthesise corpora ($preset preset, seed $seed)"
@@ -184,6 +185,11 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   if [ "$l2_judge" != none ]; then
     step prepare-l2-judge "$judge_manifests" -- asr prepare speechocean762 "$l2_judge" "$judge_manifests"
   fi
+  if [ -n "$real_l2" ]; then  # the learners the app is calibrated on (the judge's train part) stay out of training
+    step real-train-cuts "$real_train" prepare-real-l2 prepare-l2-judge -- \
+      python "$here/local/drop_speakers.py" --cuts "$real_manifests/speechocean762_cuts_train.jsonl.gz" \
+      --drop "$judge_manifests/speechocean762_cuts_train.jsonl.gz" --out "$real_train"
+  fi
 fi
 
 if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
@@ -191,8 +197,8 @@ if [ "$stage" -le 2 ] && [ "$stop_stage" -ge 2 ]; then
   unlabelled=$manifests/librilight_cuts_small.jsonl.gz
   if [ -n "$real_l2" ]; then  # the real learners' train split joins as unlabelled audio
     mkdir -p "$exp/pretrain"
-    step pretrain-cuts-real "$exp/pretrain/cuts_real.jsonl.gz" prepare-real-l2 -- \
-      lhotse combine "$unlabelled" "$real_manifests/speechocean762_cuts_train.jsonl.gz" "$exp/pretrain/cuts_real.jsonl.gz"
+    step pretrain-cuts-real "$exp/pretrain/cuts_real.jsonl.gz" real-train-cuts -- \
+      lhotse combine "$unlabelled" "$real_train" "$exp/pretrain/cuts_real.jsonl.gz"
     unlabelled=$exp/pretrain/cuts_real.jsonl.gz
   fi
   steps_opt=()
@@ -407,13 +413,12 @@ if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
     python "$here/local/split_dev.py" --cuts "$manifests/l2arctic_cuts_train.jsonl.gz" --speakers "ybaa ydck" --out-dir "$l2"
   labelled=$l2/train.jsonl.gz; unlabelled=$manifests/l2arctic_cuts_unlabelled.jsonl.gz
   if [ -n "$real_l2" ]; then  # real learners: unlabelled speech for noisy student (+ canonical phones as weak labels)
-    real_train=$real_manifests/speechocean762_cuts_train.jsonl.gz
     if [ "$real_labels" = canonical ]; then
-      step phones-labelled-real "$l2/train_real.jsonl.gz" l2-dev-split prepare-real-l2 -- \
+      step phones-labelled-real "$l2/train_real.jsonl.gz" l2-dev-split real-train-cuts -- \
         lhotse combine "$l2/train.jsonl.gz" "$real_train" "$l2/train_real.jsonl.gz"
       labelled=$l2/train_real.jsonl.gz
     fi
-    step phones-unlabelled-real "$l2/unlabelled_real.jsonl.gz" prepare-real-l2 -- \
+    step phones-unlabelled-real "$l2/unlabelled_real.jsonl.gz" real-train-cuts -- \
       lhotse combine "$unlabelled" "$real_train" "$l2/unlabelled_real.jsonl.gz"
     unlabelled=$l2/unlabelled_real.jsonl.gz
   fi
@@ -560,13 +565,27 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
   asr mdd card --model "$app_model" --name "mini noisy-student phone recogniser ($tag$real)" --trained-on "$heard" "${card_opt[@]}" > /dev/null
   if [ "$l2_judge" != none ]; then
     # T6: the served model's verdicts against the experts on real learners it never heard
-    train_opt=(); [ -n "$real_l2" ] && train_opt=(--training-cuts "$real_manifests/speechocean762_cuts_train.jsonl.gz")
-    [ "$tiny" = true ] && train_opt+=(--scored-only)  # seconds, not minutes: the scored utterances only
     t6_label="synthetic voices only: $(python "$here/local/voices.py" "$corpora/L2-ARCTIC")"
     [ -n "$real_l2" ] && t6_label="+ real learners ($([ "$real_labels" = canonical ] && echo "weak labels + " )noisy student)"
-    step t6-experts "$exp/t6/app_model" semi-phones-r2-nst prepare-l2-judge -- \
+    train_opt=(); [ -n "$real_l2" ] && train_opt=(--training-cuts "$real_train")
+    judge_train=$judge_manifests/speechocean762_cuts_train.jsonl.gz
+    if [ -f "$judge_train" ]; then
+      # the leniency (flag_below_gop) that flags at most 15 % of the expert-correct words of held-out learners
+      # (the judge's train part), written beside the model: the app and T6's first row use it
+      step calibrate-app-model - semi-phones-r2-nst prepare-l2-judge -- \
+        asr mdd calibrate --model "$app_model" --cuts "$judge_train" "${train_opt[@]}"
+    fi
+    # T6 rows with fixed rules beside it: GOP below 0 (no leniency beyond "another phone is likelier"), and
+    # every disagreement of the recogniser (the rule before calibration existed)
+    for rule in 0 none; do
+      step t6-experts-$rule "$exp/t6/app_model-$rule" semi-phones-r2-nst prepare-l2-judge -- \
+        asr mdd experts --model "$app_model" --cuts "$judge_manifests/speechocean762_cuts_test.jsonl.gz" --scored-only \
+        --flag-below-gop "$rule" --out-dir "$exp/t6/app_model-$rule" --label "$t6_label" "${train_opt[@]}"
+    done
+    [ "$tiny" = true ] && train_opt+=(--scored-only)  # seconds, not minutes: the scored utterances only
+    step t6-experts "$exp/t6/app_model" semi-phones-r2-nst prepare-l2-judge $([ -f "$judge_train" ] && echo calibrate-app-model) -- \
       asr mdd experts --model "$app_model" --cuts "$judge_manifests/speechocean762_cuts_test.jsonl.gz" \
-      --out-dir "$exp/t6/app_model" --label "$t6_label ($tag$real)" "${train_opt[@]}"
+      --out-dir "$exp/t6/app_model" --label "$t6_label" "${train_opt[@]}"
   fi
   if [ -n "$cross_voice" ]; then
     # the held-out L2 speakers in one voice family only (the same corpus for every run of this preset and seed):

@@ -21,6 +21,16 @@ def _pct(num: int, den: int) -> str:
     return f"{100 * num / den:.1f} ({num}/{den})" if den else "–"
 
 
+def _rule(r: dict) -> str:
+    """How the row's verdicts were made (``asr mdd diagnose --flag-below-gop``)."""
+    cal, value = r.get("calibration"), r.get("flag_below_gop")
+    if cal:
+        where = "every disagreement" if value is None else f"GOP < {value:.2f}"
+        return (f"calibrated: {where} (on {cal['dev_correct_words']} held-out expert-correct words: "
+                f"{100 * cal['dev_false_rejection']:.0f} % flagged)")  # fmt: skip
+    return "every disagreement of the recogniser" if value is None else f"GOP < {value:g}"
+
+
 def rows(exp_root: Path, tag: str) -> list[dict]:
     out = []
     for path in sorted(exp_root.glob(f"{tag}*/t6/*/experts.json")):
@@ -39,11 +49,18 @@ def t6(exp_root: Path, tag: str, command: str) -> str:
         "utterances (speakers no model trained on; `asr mdd experts`). A word is *expert-correct* when no "
         "expert scored any of its phones 0, *expert-marked* when at least one did. Before this table existed "
         "the main job's app model flagged 212 of 215 expert-correct words (98.6 %) on all 60 scored utterances "
-        "of the shared sample (issue 19).", "",
-        "| model (run) | heard real speech | false rejections: expert-correct words flagged, % | "
-        "detections: expert-marked words flagged, % | PER on well-spoken utterances, % | all test utterances: "
-        "words flagged, % |",
-        "|---|---|---|---|---|---|",
+        "of the shared sample (issue 19). A phone the recogniser missed or heard as another is flagged when its GOP "
+        "(log-posterior ratio against the best other phone over its aligned frames) is below the rule's threshold; "
+        "the calibrated rule takes the largest threshold that flags at most 15 % of the expert-correct words of "
+        "other held-out learners (the sample's train-split speakers, never trained on). AUC: how well a word's "
+        "lowest phone GOP separates expert-marked from expert-correct words with no threshold (0.5: not at all); "
+        "a detection rate no higher than the false-rejection rate means the verdicts carry no information. "
+        "The flagged share of all test utterances (340, most unscored) is a proxy: these speakers are mostly "
+        "good.", "",
+        "| model (run) | heard real speech | flagging rule | false rejections: expert-correct words flagged, % | "
+        "detections: expert-marked words flagged, % | AUC, marked vs correct words | PER on well-spoken "
+        "utterances, % | all test utterances: words flagged, % |",
+        "|---|---|---|---|---|---|---|---|",
     ]  # fmt: skip
     for r in found:
         card = r.get("model_card") or {}
@@ -53,9 +70,11 @@ def t6(exp_root: Path, tag: str, command: str) -> str:
             if r.get("good_per") is not None
             else "–"
         )
-        lines.append(f"| {r.get('label') or r['model']} ({r['run']}) | {heard} | "
+        scored_only = r["utterances"] == r["scored_utterances"] + len(r["skipped"])
+        flagged = "–" if scored_only else _pct(r["flagged_words"], r["words"])
+        lines.append(f"| {r.get('label') or r['model']} ({r['run']}) | {heard} | {_rule(r)} | "
                      f"{_pct(r['false_rejections'], r['correct_words'])} | {_pct(r['detections'], r['marked_words'])} | "
-                     f"{per} | {_pct(r['flagged_words'], r['words'])} |")  # fmt: skip
+                     f"{r.get('auc') if r.get('auc') is not None else '–'} | {per} | {flagged} |")  # fmt: skip
     if not found:
         lines.append(
             "| (no run judged real learners yet: the recipe needs a scored speechocean762 folder) | | | | | |"
