@@ -161,6 +161,10 @@ if [ -z "$l2_judge" ]; then
 fi
 real_manifests=$manifests/real-l2$real; judge_manifests=$manifests/l2-judge$real
 real_train=$real_manifests/train_for_training.jsonl.gz  # --real-l2's train split less the calibration learners
+# the app is calibrated on the judge's train-split learners, kept out of training; when the judge is the real
+# corpus itself (the shared sample as both), those learners are the training set and there is no calibration
+calibrate=false; [ "$l2_judge" != none ] && calibrate=true
+[ -n "$real_l2" ] && [ "$(realpath "$real_l2")" = "$(realpath "$l2_judge" 2>/dev/null)" ] && calibrate=false
 
 if [ "$stage" -le 0 ] && [ "$stop_stage" -ge 0 ]; then
   log "stage 0: synthesise corpora ($preset preset, seed $seed)"
@@ -188,7 +192,7 @@ if [ "$stage" -le 1 ] && [ "$stop_stage" -ge 1 ]; then
   if [ -n "$real_l2" ]; then  # the learners the app is calibrated on (the judge's train part) stay out of training
     step real-train-cuts "$real_train" prepare-real-l2 prepare-l2-judge -- \
       python "$here/local/drop_speakers.py" --cuts "$real_manifests/speechocean762_cuts_train.jsonl.gz" \
-      --drop "$judge_manifests/speechocean762_cuts_train.jsonl.gz" --out "$real_train"
+      $([ "$calibrate" = true ] && echo --drop "$judge_manifests/speechocean762_cuts_train.jsonl.gz") --out "$real_train"
   fi
 fi
 
@@ -569,7 +573,7 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
     [ -n "$real_l2" ] && t6_label="+ real learners ($([ "$real_labels" = canonical ] && echo "weak labels + " )noisy student)"
     train_opt=(); [ -n "$real_l2" ] && train_opt=(--training-cuts "$real_train")
     judge_train=$judge_manifests/speechocean762_cuts_train.jsonl.gz
-    if [ -f "$judge_train" ]; then
+    if [ "$calibrate" = true ] && [ -f "$judge_train" ]; then
       # the leniency (flag_below_gop) that flags at most 15 % of the expert-correct words of held-out learners
       # (the judge's train part), written beside the model: the app and T6's first row use it
       step calibrate-app-model - semi-phones-r2-nst prepare-l2-judge -- \
@@ -583,7 +587,7 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
         --flag-below-gop "$rule" --out-dir "$exp/t6/app_model-$rule" --label "$t6_label" "${train_opt[@]}"
     done
     [ "$tiny" = true ] && train_opt+=(--scored-only)  # seconds, not minutes: the scored utterances only
-    step t6-experts "$exp/t6/app_model" semi-phones-r2-nst prepare-l2-judge $([ -f "$judge_train" ] && echo calibrate-app-model) -- \
+    step t6-experts "$exp/t6/app_model" semi-phones-r2-nst prepare-l2-judge $([ "$calibrate" = true ] && [ -f "$judge_train" ] && echo calibrate-app-model) -- \
       asr mdd experts --model "$app_model" --cuts "$judge_manifests/speechocean762_cuts_test.jsonl.gz" \
       --out-dir "$exp/t6/app_model" --label "$t6_label" "${train_opt[@]}"
   fi
