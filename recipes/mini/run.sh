@@ -595,6 +595,7 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
     # the held-out L2 speakers in one voice family only (the same corpus for every run of this preset and seed):
     # a model trained without that family shows how far it carries to a new kind of voice
     xv=$data/corpora/${preset}_seed${seed}_only-$cross_voice
+    path_steps=$visited_steps; visited_steps=""  # an extra measurement, not part of the path T4 times
     step synth-l2arctic-$cross_voice "$xv/L2-ARCTIC" -- \
       asr synth l2arctic --preset "$preset" --seed "$seed" -j "$nj" --out "$xv" --voices "$cross_voice=1"
     step prepare-l2arctic-$cross_voice "$xv/manifests" synth-l2arctic-$cross_voice -- \
@@ -606,6 +607,7 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
       asr mdd reference --cuts "$xv/manifests/l2arctic_cuts_test.jsonl.gz" --out-dir "$out/reference" > /dev/null
     fresh "$out/mdd.json" "$out/hyp.txt" || asr score mdd --canonical "$out/reference/canonical.txt" \
       --perceived "$out/reference/perceived.txt" --hyp "$out/hyp.txt" --out-dir "$out" --json > /dev/null
+    visited_steps=$path_steps
   fi
   # RESULTS.md's T1-T4 from every experiment folder of this tag (the tiny preset writes exp/<tag>/RESULTS.md)
   results=$exp/RESULTS.md; [ "$preset" = mini ] && results=$root/RESULTS.md
