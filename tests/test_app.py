@@ -205,3 +205,37 @@ def test_asr_app_explains_a_missing_model_and_bad_options(tmp_path):
     assert code == 2 and "--auth takes user:password" in out
     code, out = run_cli("app", "--model", tmp_path, "--ssl-certfile", tmp_path / "cert.pem")
     assert code == 2 and "needs both --ssl-certfile and --ssl-keyfile" in out
+
+
+def test_the_app_says_what_its_model_heard_and_keeps_its_calibration(digits_phone_model, tmp_path):
+    import shutil
+
+    from apps.pronunciation.app import Analyser, AppConfig
+    from asr.mdd.diagnosis import PronunciationAssessor
+    from asr.mdd.model_card import write_calibration, write_model_card
+
+    model = Path(
+        shutil.copytree(digits_phone_model, tmp_path / "model", ignore=shutil.ignore_patterns("tensorboard"))
+    )
+    bare = Analyser(PronunciationAssessor.from_path(model), AppConfig(limits=LIMITS))
+    assert "no model card" in bare.assessor.about and bare.assessor.cfg.flag_below_gop == 0.0
+    write_model_card(model, "espeak-ng digits", real_speech=False)
+    write_calibration(model, {"flag_below_gop": -2.5, "target_false_rejection": 0.15, "dev_cuts": "dev",
+                              "dev_correct_words": 50, "dev_false_rejection": 0.1})  # fmt: skip
+    analyser = Analyser(PronunciationAssessor.from_path(model), AppConfig(limits=LIMITS, max_words=7))
+    cfg = analyser.assessor.cfg
+    assert (cfg.flag_below_gop, cfg.limits, cfg.max_words) == (
+        -2.5,
+        LIMITS,
+        7,
+    )  # the app's limits, the model's leniency
+    about = analyser.assessor.about
+    assert "espeak-ng digits" in about and "only synthetic voices" in about and "50 words" in about
+    (model / "calibration.json").write_text("{not json")
+    with pytest.raises(UserError, match="calibration.json: not readable JSON"):
+        PronunciationAssessor.from_path(model)
+
+
+def test_the_api_names_the_model(client, tmp_path):
+    wav = speak_phones(tmp_path / "four.wav", "F AO1 R")
+    assert "Model:" in diagnose(client, wav, "four")["model"]

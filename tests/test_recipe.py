@@ -90,9 +90,10 @@ METHODS = ("greedy", "beam")
 # 6: a decoding per init, method and part; 8: dev split, baseline, continued, round 2's control and noisy
 # student; 9: those four phone systems x dev/test; 10: MDD reference files
 PHONE_SYSTEMS = ("baseline", "continued", "round2-continued", "round2-nst-gen1")
-# real learners (CI has ../shared): stage 1 prepares the scored sample, stage 10 judges the app model on it (T6)
+# real learners (CI has ../shared): stage 1 prepares the scored sample; stage 10 calibrates the app model on its
+# train-split learners and judges it on its test split with the calibrated rule, GOP < 0 and every disagreement (T6)
 SAMPLE = ROOT.parent / "shared" / "speechocean762-sample"
-JUDGE_STEPS = 2 if SAMPLE.is_dir() else 0
+JUDGE_STEPS = 5 if SAMPLE.is_dir() else 0
 DEFAULT_STEPS = (
     7
     + 3
@@ -342,7 +343,8 @@ def test_real_learners_join_pretraining_and_the_phone_recogniser(finished_run):
     real_train = {
         c.id for c in CutSet.from_file(manifests / "real-l2_real" / "speechocean762_cuts_train.jsonl.gz")
     }
-    assert len(real_train) == 40
+    # the sample is both the real corpus and the judge: its train-split learners train (no calibration then)
+    assert len(real_train) == 40 and not (exp / "app_model" / "calibration.json").exists()
     pretrain = {c.id for c in CutSet.from_file(exp / "pretrain" / "cuts_real.jsonl.gz")}
     small = {c.id for c in CutSet.from_file(manifests / "librilight_cuts_small.jsonl.gz")}
     assert pretrain == small | real_train  # unlabelled real audio joins pretraining
@@ -353,7 +355,15 @@ def test_real_learners_join_pretraining_and_the_phone_recogniser(finished_run):
     t6 = json.loads((exp / "t6" / "app_model" / "experts.json").read_text())
     assert "real learners" in t6["label"] and t6["model_card"]["real_speech"] is True
     assert t6["scored_utterances"] + len(t6["skipped"]) == 20  # the sample's scored test-split utterances
-    default_card = json.loads((data / "exp" / TAG / "app_model" / "model_card.json").read_text())
+    default_app = data / "exp" / TAG / "app_model"
+    calibration = json.loads((default_app / "calibration.json").read_text())  # on learners it never heard
+    assert calibration["dev_correct_words"] > 100 and calibration["dev_false_rejection"] <= 0.15
+    default_t6 = json.loads((data / "exp" / TAG / "t6" / "app_model" / "experts.json").read_text())
+    assert (
+        default_t6["calibration"] == calibration
+        and default_t6["flag_below_gop"] == calibration["flag_below_gop"]
+    )
+    default_card = json.loads((default_app / "model_card.json").read_text())
     assert default_card["real_speech"] is False and "synthetic" in default_card["trained_on"]
     results = (data / "exp" / TAG / "RESULTS.md").read_text()
     t6_section = results.split("## T6.")[1]

@@ -245,6 +245,7 @@ fi
 
 lm_text=$corpora/lm/librispeech-lm-norm.txt.gz
 if [ "$stage" -le 3 ] && [ "$stop_stage" -ge 3 ]; then
+  done_dir=$corpus_done  # the LM text, tokenizers and LMs come from the synthetic corpora: shared like them
   log "stage 3: LibriSpeech LM text and tokenizers in $lang"
   # real data: download librispeech-lm-norm.txt.gz from openslr.org/11 into $corpora/lm instead
   step lm-text "$corpora/lm" -- asr synth librispeech-lm --out "$corpora/lm"
@@ -261,6 +262,7 @@ case $units in
 esac
 
 if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
+  done_dir=$corpus_done
   log "stage 4: n-gram LMs from the LM text (dev/test sentences never occur in it)"
   lm_source=$lm_text
   # tiny (CI): an LM of the few training transcripts, so the WFST graph takes milliseconds, not 20 s
@@ -286,6 +288,8 @@ fi
 fresh() { [ -s "$1" ] && [ "$1" -nt "$2" ]; }
 
 dev_clean=$manifests/librispeech_cuts_dev-clean.jsonl.gz
+done_dir=$corpus_done$real
+
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   log "stage 5: frozen-encoder phone probes of random weights and of each pretrained encoder"
   # SUPERB's phoneme recognition, scaled down: a linear CTC head on each frozen encoder's layers, trained on
@@ -581,7 +585,8 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
     fi
     # T6 rows with fixed rules beside it: GOP below 0 (no leniency beyond "another phone is likelier"), and
     # every disagreement of the recogniser (the rule before calibration existed)
-    for rule in 0 none; do
+    rules="0 none"; [ "$calibrate" = true ] || rules=none  # uncalibrated, the served rule is GOP < 0 already
+    for rule in $rules; do
       step t6-experts-$rule "$exp/t6/app_model-$rule" semi-phones-r2-nst prepare-l2-judge -- \
         asr mdd experts --model "$app_model" --cuts "$judge_manifests/speechocean762_cuts_test.jsonl.gz" --scored-only \
         --flag-below-gop "$rule" --out-dir "$exp/t6/app_model-$rule" --label "$t6_label" "${train_opt[@]}"
