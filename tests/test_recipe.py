@@ -348,9 +348,9 @@ def test_real_learners_join_pretraining_and_the_phone_recogniser(finished_run):
     pretrain = {c.id for c in CutSet.from_file(exp / "pretrain" / "cuts_real.jsonl.gz")}
     small = {c.id for c in CutSet.from_file(manifests / "librilight_cuts_small.jsonl.gz")}
     assert pretrain == small | real_train  # unlabelled real audio joins pretraining
-    labelled = CutSet.from_file(manifests / "l2arctic_split" / "train_real.jsonl.gz")
+    labelled = CutSet.from_file(manifests / "real-l2_real" / "phones_labelled.jsonl.gz")
     assert real_train <= {c.id for c in labelled}  # weak labels: the canonical phones
-    unlabelled = {c.id for c in CutSet.from_file(manifests / "l2arctic_split" / "unlabelled_real.jsonl.gz")}
+    unlabelled = {c.id for c in CutSet.from_file(manifests / "real-l2_real" / "phones_unlabelled.jsonl.gz")}
     assert real_train <= unlabelled
     t6 = json.loads((exp / "t6" / "app_model" / "experts.json").read_text())
     assert "real learners" in t6["label"] and t6["model_card"]["real_speech"] is True

@@ -417,18 +417,20 @@ fi
 if [ "$stage" -le 8 ] && [ "$stop_stage" -ge 8 ]; then
   log "stage 8: semi-supervised phone recognition on L2-ARCTIC"
   # two annotated training speakers become the dev set; the six standard test speakers stay held out
+  done_dir=$corpus_done  # synthetic manifests only: shared by the runs with and without --real-l2
   step l2-dev-split "$l2" prepare-l2arctic -- \
     python "$here/local/split_dev.py" --cuts "$manifests/l2arctic_cuts_train.jsonl.gz" --speakers "ybaa ydck" --out-dir "$l2"
+  done_dir=$corpus_done$real
   labelled=$l2/train.jsonl.gz; unlabelled=$manifests/l2arctic_cuts_unlabelled.jsonl.gz
   if [ -n "$real_l2" ]; then  # real learners: unlabelled speech for noisy student (+ canonical phones as weak labels)
     if [ "$real_labels" = canonical ]; then
-      step phones-labelled-real "$l2/train_real.jsonl.gz" l2-dev-split real-train-cuts -- \
-        lhotse combine "$l2/train.jsonl.gz" "$real_train" "$l2/train_real.jsonl.gz"
-      labelled=$l2/train_real.jsonl.gz
+      step phones-labelled-real "$real_manifests/phones_labelled.jsonl.gz" l2-dev-split real-train-cuts -- \
+        lhotse combine "$l2/train.jsonl.gz" "$real_train" "$real_manifests/phones_labelled.jsonl.gz"
+      labelled=$real_manifests/phones_labelled.jsonl.gz
     fi
-    step phones-unlabelled-real "$l2/unlabelled_real.jsonl.gz" real-train-cuts -- \
-      lhotse combine "$unlabelled" "$real_train" "$l2/unlabelled_real.jsonl.gz"
-    unlabelled=$l2/unlabelled_real.jsonl.gz
+    step phones-unlabelled-real "$real_manifests/phones_unlabelled.jsonl.gz" real-train-cuts -- \
+      lhotse combine "$unlabelled" "$real_train" "$real_manifests/phones_unlabelled.jsonl.gz"
+    unlabelled=$real_manifests/phones_unlabelled.jsonl.gz
   fi
   base_opt=(--average 3 --seed "$seed"); [ -n "$semi_steps" ] && base_opt+=(--max-steps "$semi_steps")
   l2_curve=(--dev "$l2/dev.jsonl.gz" --valid-minutes "$valid_minutes")  # PER on the two dev speakers along each run
