@@ -17,7 +17,6 @@ occur in train.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import re
@@ -29,7 +28,7 @@ from typing import Any
 
 from asr.text.phones import is_phone, strip_stress
 
-from .common import CorpusError, PrepareSummary, audio_problem, require_dir, save_part
+from .common import CorpusError, PrepareSummary, audio_problem, require_dir, save_part, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -316,14 +315,6 @@ def prepare_speechocean762(corpus_dir: Path, out_dir: Path, num_jobs: int = 1) -
     return summary
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def download_speechocean762(target_dir: Path, url: str = URL, sha256: str | None = None) -> Path:
     """Download and unpack OpenSLR resource 101 into ``target_dir/speechocean762``; returns that folder.
 
@@ -343,7 +334,7 @@ def download_speechocean762(target_dir: Path, url: str = URL, sha256: str | None
     archive = target_dir / "speechocean762.tar.gz"
     resumable_download(url, archive)
     receipt = archive.with_name(archive.name + ".sha256")
-    actual = _sha256(archive)
+    actual = sha256_file(archive)
     expected = sha256 or (receipt.read_text().split()[0] if receipt.is_file() else None)
     if expected and actual != expected:
         raise CorpusError(

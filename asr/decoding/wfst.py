@@ -58,7 +58,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from asr.data.common import write_atomic
+from asr.data.common import sha256_file, write_atomic
 from asr.errors import UserError
 from asr.lm.ngram import read_vocabulary
 from asr.text.tokenizer import Tokenizer
@@ -124,14 +124,6 @@ class WfstConfig:
 
 
 # ---- small helpers ------------------------------------------------------------------------------------
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _tokens_hash(tokens: Sequence[str]) -> str:
@@ -428,7 +420,7 @@ def _same_input(path: Path, recorded: dict[str, Any] | None) -> bool:
         return False
     if stamp["mtime_ns"] == recorded.get("mtime_ns"):
         return True  # make's rule; hashing a multi-GB ARPA on every decode would be the slow part
-    return _sha256(path) == recorded.get("sha256")
+    return sha256_file(path) == recorded.get("sha256")
 
 
 def _up_to_date(out_dir: Path, tokenizer: Tokenizer, arpa: Path, vocab: Path) -> bool:
@@ -468,7 +460,7 @@ def build_tlg(tokenizer: Tokenizer, lm_dir: Path, out_dir: Path | None = None) -
         return out_dir
     words = read_vocabulary(vocab)
     stamps = {
-        name: {**_input_stamp(p), "sha256": _sha256(p)}
+        name: {**_input_stamp(p), "sha256": sha256_file(p)}
         for name, p in (("lm.arpa", arpa), ("words.txt", vocab))
     }
 

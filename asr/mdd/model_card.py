@@ -27,15 +27,22 @@ def card_path(model_path: str | Path, name: str = CARD_FILE) -> Path:
     return (path if path.is_dir() else path.parent) / name
 
 
-def read_model_card(model_path: str | Path) -> dict | None:
-    """The card of a model (see :func:`write_model_card`), or None if it has none."""
-    path = card_path(model_path)
+def _read_json(path: Path) -> object | None:
+    """A JSON file's content, None when there is no file; unreadable JSON is a ModelCardError naming it."""
     if not path.is_file():
         return None
     try:
-        card = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelCardError(f"{path}: not readable JSON ({exc})") from None
+
+
+def read_model_card(model_path: str | Path) -> dict | None:
+    """The card of a model (see :func:`write_model_card`), or None if it has none."""
+    path = card_path(model_path)
+    card = _read_json(path)
+    if card is None:
+        return None
     if not isinstance(card, dict) or not isinstance(card.get("real_speech"), bool):
         raise ModelCardError(f"{path}: expected an object with a true/false 'real_speech' field")
     return card
@@ -67,12 +74,9 @@ def describe(card: dict | None) -> str:
 def read_calibration(model_path: str | Path) -> dict | None:
     """The model's ``calibration.json`` (``flag_below_gop`` and how it was chosen), or None if it has none."""
     path = card_path(model_path, CALIBRATION_FILE)
-    if not path.is_file():
+    data = _read_json(path)
+    if data is None:
         return None
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelCardError(f"{path}: not readable JSON ({exc})") from None
     value = data.get("flag_below_gop") if isinstance(data, dict) else "missing"
     if value is not None and not isinstance(value, (int, float)):
         raise ModelCardError(f"{path}: 'flag_below_gop' must be a number or null, got {value!r}")
