@@ -40,7 +40,7 @@ def rows(exp_root: Path, tag: str) -> list[dict]:
     return out
 
 
-def t6(exp_root: Path, tag: str, command: str) -> str:
+def t6(exp_root: Path, tag: str, command: str, note: str = "") -> str:
     found = rows(exp_root, tag)
     lines = [
         "## T6. Real voices: the served phone model against human experts on real learners", "",
@@ -79,7 +79,10 @@ def t6(exp_root: Path, tag: str, command: str) -> str:
         lines.append(
             "| (no run judged real learners yet: the recipe needs a scored speechocean762 folder) | | | | | |"
         )
-    lines += ["", "Aim (issue 19): false rejection of expert-correct words ≤ 15 %."]
+    lines += [
+        "",
+        "Aim (issue 19): false rejection of expert-correct words ≤ 15 %." + (f" {note}" if note else ""),
+    ]
     cross = sorted(exp_root.glob(f"{tag}*/t6-voices/*/mdd.json"))
     if cross:
         lines += ["", "Cross-voice: MDD on the held-out synthetic L2-ARCTIC speakers, spoken by other voices than "
@@ -103,8 +106,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--results", type=Path, required=True, help="The Markdown file to update.")
     parser.add_argument("--command", default="bash recipes/mini/run.sh")
+    parser.add_argument("--note", default="", help="A sentence after the table (e.g. how rows were made).")
     args = parser.parse_args(argv)
-    update_section(args.results, f"{args.tag.split('_')[0]} T6", t6(args.exp_root, args.tag, args.command))
+    update_section(
+        args.results, f"{args.tag.split('_')[0]} T6", t6(args.exp_root, args.tag, args.command, args.note)
+    )
     print(f"{args.results}: T6 updated", file=sys.stderr)
     return 0
 
