@@ -607,7 +607,7 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
       asr synth l2arctic --preset "$preset" --seed "$seed" -j "$nj" --out "$xv" --voices "$cross_voice=1"
     step prepare-l2arctic-$cross_voice "$xv/manifests" synth-l2arctic-$cross_voice -- \
       asr prepare l2arctic "$xv/L2-ARCTIC" "$xv/manifests" -j "$nj"
-    out=$exp/t6-voices/$cross_voice
+    out=$exp/t6-voices/app_model/$cross_voice
     step t6-voices-$cross_voice "$out" prepare-l2arctic-$cross_voice semi-phones-r2-nst -- \
       asr decode --model "$app_model/ctc_model.pt" --cuts "$xv/manifests/l2arctic_cuts_test.jsonl.gz" --out "$out/hyp.txt" --no-progress
     fresh "$out/reference/canonical.txt" "$out/hyp.txt" ||

@@ -3,7 +3,7 @@
 
 Reads every ``<exp-root>/<tag>*/t6/<system>/experts.json`` (``asr mdd experts``, written by the mini recipe's
 stage 10: the run with synthetic voices only, runs with other voices, the run with ``--real-l2``) and the
-cross-voice MDD scores (``<exp-root>/<tag>*/t6-voices/<test voices>/mdd.json``) when present.
+cross-voice MDD scores (``<exp-root>/<tag>*/t6-voices/<model>/<test voices>/mdd.json``) when present.
 """
 
 from __future__ import annotations
@@ -83,7 +83,7 @@ def t6(exp_root: Path, tag: str, command: str, note: str = "") -> str:
         "",
         "Aim (issue 19): false rejection of expert-correct words ≤ 15 %." + (f" {note}" if note else ""),
     ]
-    cross = sorted(exp_root.glob(f"{tag}*/t6-voices/*/mdd.json"))
+    cross = sorted(exp_root.glob(f"{tag}*/t6-voices/*/*/mdd.json"))  # <run>/t6-voices/<model>/<voices>/
     if cross:
         lines += ["", "Cross-voice: MDD on the held-out synthetic L2-ARCTIC speakers, spoken by other voices than "
                   "the model was trained on.", "", "| model (run) | test voices | PER, % | F1 | false rejections: correct phones flagged, % |",
@@ -91,7 +91,7 @@ def t6(exp_root: Path, tag: str, command: str, note: str = "") -> str:
         for path in cross:
             m = json.loads(path.read_text(encoding="utf-8"))
             c = m.get("counts", m)
-            lines.append(f"| app model ({path.parent.parent.parent.name}) | {path.parent.name} | "
+            lines.append(f"| {path.parent.parent.name} ({path.parent.parent.parent.parent.name}) | {path.parent.name} | "
                          f"{100 * c['per']:.1f} | {c['f1']:.3f} | {_pct(c['fr'], c['ta'] + c['fr'])} |")  # fmt: skip
     return "\n".join(lines)
 
