@@ -52,17 +52,18 @@ PHONE_FAMILIES: tuple[str, ...] = ("espeak", "piper")
 ESPEAK_ONLY: dict[str, float] = {"espeak": 1.0}
 #: Preset shares of LibriSpeech and Libri-light. tiny has every family (the tests see each one);
 #: mini keeps espeak-ng for most speakers so the main job's synthesis stays within its budget: on one
-#: (shared) core espeak-ng speaks ~117x real time, flite ~36x, piper ~8.5x, festival ~7x, so this mix
-#: costs ~2.4x the espeak-only synthesis time (0.8/117 + 0.1/8.5 + 0.1/36 s per s; festival, the slowest,
-#: only through --voices).
+#: (shared) core espeak-ng speaks ~117x real time, flite ~36x, piper ~8.5x, festival ~7x. The mix first
+#: tried (espeak .8, piper .1, flite .1; L2 espeak .75, piper .25) took 1598 s of synthesis against 277 s
+#: for espeak-ng alone (docs/REAL_VOICES.md); these lighter shares cost an estimated ~1.2x (word corpora:
+#: 0.9/117 + 0.1/36 s per s) and ~2.6x (L2-ARCTIC: 0.875/117 + 0.125/8.5) the espeak-only time.
 WORD_CORPUS_SHARES: dict[str, dict[str, float]] = {
     "tiny": {"espeak": 0.4, "piper": 0.2, "flite": 0.2, "festival": 0.2},
-    "mini": {"espeak": 0.8, "piper": 0.1, "flite": 0.1},
+    "mini": {"espeak": 0.9, "flite": 0.1},
 }
 #: Preset shares of L2-ARCTIC (only families that speak exact phones).
 L2_SHARES: dict[str, dict[str, float]] = {
     "tiny": {"espeak": 0.75, "piper": 0.25},
-    "mini": {"espeak": 0.75, "piper": 0.25},
+    "mini": {"espeak": 0.875, "piper": 0.125},
 }
 
 
