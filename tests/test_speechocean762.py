@@ -309,14 +309,14 @@ def test_experts_cli_on_real_learners(tmp_path):
 
 def test_calibration_picks_the_strictest_leniency_within_the_target(tmp_path):
     """Flags follow GOPs: the calibration keeps the largest threshold whose false rejection meets the target."""
-    from asr.mdd.diagnosis import Diagnosis, PhoneResult, WordResult
+    from asr.mdd.diagnosis import DiagnoseConfig, Diagnosis, PhoneResult, WordResult
     from asr.mdd.experts import calibrate
 
     # per word the GOPs of the phones the recogniser disagreed on; all five words are expert-correct
     gops = {"WE": [-3.0], "CALL": [-1.0], "IT": [-0.5]}
 
     class Scripted:
-        cfg = __import__("asr.mdd.diagnosis", fromlist=["DiagnoseConfig"]).DiagnoseConfig()
+        cfg = DiagnoseConfig()
 
         def diagnose_samples(self, samples, rate, text):
             assert self.cfg.flag_below_gop is None  # every disagreement reaches the calibration
