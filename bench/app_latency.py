@@ -63,8 +63,13 @@ def emit(row: dict, out: Path) -> None:
 
 def stats(times: list[float]) -> dict:
     t = np.asarray(times)
-    return {"n": len(t), "p50_s": round(float(np.percentile(t, 50)), 4), "p95_s": round(float(np.percentile(t, 95)), 4),
-            "mean_s": round(float(t.mean()), 4), "max_s": round(float(t.max()), 4)}  # fmt: skip
+    return {
+        "n": len(t),
+        "p50_s": round(float(np.percentile(t, 50)), 4),
+        "p95_s": round(float(np.percentile(t, 95)), 4),
+        "mean_s": round(float(t.mean()), 4),
+        "max_s": round(float(t.max()), 4),
+    }
 
 
 def free_port() -> int:
@@ -94,8 +99,11 @@ def export_onnx(model: Path, folder: Path) -> tuple[Path, float]:
     src = model / "ctc_model.pt" if model.is_dir() else model
     out = folder / "model.onnx"
     start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "asr.cli", "export", "onnx", "--model", str(src), "--out", str(out)],
-                   check=True, stdout=sys.stderr)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "asr.cli", "export", "onnx", "--model", str(src), "--out", str(out)],
+        check=True,
+        stdout=sys.stderr,
+    )
     return out, round(time.perf_counter() - start, 1)
 
 
@@ -129,8 +137,13 @@ def start_app(assessor):
     cfg = AppConfig()
     demo = build_app(assessor, cfg)
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                max_file_size=cfg.limits.max_bytes)  # fmt: skip
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        max_file_size=cfg.limits.max_bytes,
+    )
     return demo, f"http://127.0.0.1:{port}/"
 
 
@@ -219,9 +232,19 @@ def bench_concurrency(client, utterance, count: int, base: dict, out: Path) -> d
     time.sleep(0.05)  # let the last done-callbacks run
     right = sum(len(a["words"]) == len(text.split()) for a in answers)
     latencies = [round(done[i] - submitted[i], 3) for i in range(count) if i in done]
-    row = {"bench": "app_concurrency", **base, "utterance_s": duration, "requests": count, "answered": len(answers),
-           "right": right, "lost": count - len(answers), "errors": errors[:3], "total_s": round(total, 3),
-           "latencies_s": sorted(latencies), **{k: v for k, v in stats(latencies).items() if k != "n"}}  # fmt: skip
+    row = {
+        "bench": "app_concurrency",
+        **base,
+        "utterance_s": duration,
+        "requests": count,
+        "answered": len(answers),
+        "right": right,
+        "lost": count - len(answers),
+        "errors": errors[:3],
+        "total_s": round(total, 3),
+        "latencies_s": sorted(latencies),
+        **{k: v for k, v in stats(latencies).items() if k != "n"},
+    }
     emit(row, out)
     return row
 
@@ -245,8 +268,12 @@ def main() -> int:
     parser.add_argument(
         "--threads", type=int, default=2, help="torch intra-op threads (onnxruntime: its default)"
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"app-{datetime.date.today()}.jsonl",
-                        help="JSON lines are appended here too")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "bench" / "results" / f"app-{datetime.date.today()}.jsonl",
+        help="JSON lines are appended here too",
+    )
     args = parser.parse_args()
 
     import torch
@@ -255,8 +282,13 @@ def main() -> int:
 
     torch.set_num_threads(args.threads)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    summary = {"bench": "summary", "model": str(args.model), "cpus": os.cpu_count(), "threads": args.threads,
-               "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}  # fmt: skip
+    summary = {
+        "bench": "summary",
+        "model": str(args.model),
+        "cpus": os.cpu_count(),
+        "threads": args.threads,
+        "load_avg_1m_at_start": round(os.getloadavg()[0], 2),
+    }
     table, concurrent = [], []
     with tempfile.TemporaryDirectory(prefix="app-latency-") as tmp:
         tmp = Path(tmp)
@@ -269,8 +301,12 @@ def main() -> int:
                 paths["onnx"], summary["onnx_export_s"] = export_onnx(args.model, tmp)
         for runtime in args.runtimes:
             assessor = PronunciationAssessor.from_path(paths[runtime])
-            base = {"runtime": runtime, "model": str(args.model), "threads": args.threads,
-                    "load_avg_1m": round(os.getloadavg()[0], 2)}  # fmt: skip
+            base = {
+                "runtime": runtime,
+                "model": str(args.model),
+                "threads": args.threads,
+                "load_avg_1m": round(os.getloadavg()[0], 2),
+            }
             library = bench_library(assessor, utterances, args.warmup, args.repeats, base, args.out)
             table.append((runtime, "library", library))
             if AIM_SECONDS in library:
@@ -325,8 +361,10 @@ def main() -> int:
 def print_summary(utterances, table, concurrent, summary) -> None:
     """A short table on stderr (stdout holds the JSON lines)."""
     say = functools.partial(print, file=sys.stderr)
-    say(f"\nwall time of one analysis, p50 / p95 in s ({summary['cpus']} CPUs, {summary['threads']} torch threads, "
-        f"load average at start {summary['load_avg_1m_at_start']}):")  # fmt: skip
+    say(
+        f"\nwall time of one analysis, p50 / p95 in s ({summary['cpus']} CPUs, {summary['threads']} torch threads, "
+        f"load average at start {summary['load_avg_1m_at_start']}):"
+    )
     say(
         f"{'runtime':8} {'path':8} "
         + " ".join(f"{f'{d:.1f} s audio':>14}" for _, _, d in utterances.values())
@@ -337,9 +375,11 @@ def print_summary(utterances, table, concurrent, summary) -> None:
             + " ".join(f"{rows[s]['p50_s']:6.3f} /{rows[s]['p95_s']:6.3f}" for s in utterances)
         )
     for c in concurrent:
-        say(f"{c['runtime']}: {c['requests']} simultaneous requests ({c['utterance_s']} s audio): {c['answered']} answered, "
+        say(
+            f"{c['runtime']}: {c['requests']} simultaneous requests ({c['utterance_s']} s audio): {c['answered']} answered, "
             f"{c['right']} right, {c['lost']} lost; all done in {c['total_s']:.2f} s; latency p50 {c['p50_s']:.2f} s, "
-            f"max {c['max_s']:.2f} s")  # fmt: skip
+            f"max {c['max_s']:.2f} s"
+        )
     met = {k: v for k, v in summary.items() if k.endswith("_aim_met")}
     say(
         f"aim ({summary['aim']}): "

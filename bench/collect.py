@@ -94,12 +94,23 @@ LATENCY = {"p50_s": "s", "p95_s": "s", "mean_s": "s", "max_s": "s", "load_avg_1m
 APP_SETTING = ("runtime", "model", "threads", "utterance_s", "words", "n")
 # pretrain's final_metrics: each objective's own last-update values (bench/pretrain.py's SIGNALS)
 PRETRAIN_METRICS = {
-    "contrastive_loss": "loss", "diversity_loss": "loss", "feature_penalty": "loss", "masked_loss": "loss",
-    "accuracy": "fraction", "masked_accuracy": "fraction", "unmasked_accuracy": "fraction",
-    "mask_share": "fraction", "masked_frac": "fraction", "visible_frac": "fraction",
-    "code_perplexity": "codes", "prob_perplexity": "codes", "target_var": "variance", "pred_var": "variance",
-    "gumbel_temperature": "", "ema_decay": "",
-}  # fmt: skip
+    "contrastive_loss": "loss",
+    "diversity_loss": "loss",
+    "feature_penalty": "loss",
+    "masked_loss": "loss",
+    "accuracy": "fraction",
+    "masked_accuracy": "fraction",
+    "unmasked_accuracy": "fraction",
+    "mask_share": "fraction",
+    "masked_frac": "fraction",
+    "visible_frac": "fraction",
+    "code_perplexity": "codes",
+    "prob_perplexity": "codes",
+    "target_var": "variance",
+    "pred_var": "variance",
+    "gumbel_temperature": "",
+    "ema_decay": "",
+}
 KINDS: dict[str, Kind] = {
     # bench/pretrain.py (its lines carry no "bench" field)
     "pretrain": Kind(
@@ -315,8 +326,14 @@ def figures_of_file(path: Path, machine: str | None = None) -> list[dict[str, An
         record = str(raw.get("bench") or bench)
         kind = KINDS.get(record)
         if kind is None:
-            warn(record, "", "%s:%d: unknown record kind %r: numeric fields kept without units",
-                 source, number, record)  # fmt: skip
+            warn(
+                record,
+                "",
+                "%s:%d: unknown record kind %r: numeric fields kept without units",
+                source,
+                number,
+                record,
+            )
             kind = Kind(setting=(), units={})
         setting: dict[str, Any] = {}
         measured: list[tuple[str, Any, str]] = []
@@ -330,19 +347,42 @@ def figures_of_file(path: Path, machine: str | None = None) -> list[dict[str, An
                 unit = _unit(kind, name)
                 if unit is None:
                     if _is_number(value):
-                        warn(record, name, "%s:%d: unknown field %r of %r: a figure without unit",
-                             source, number, name, record)  # fmt: skip
+                        warn(
+                            record,
+                            name,
+                            "%s:%d: unknown field %r of %r: a figure without unit",
+                            source,
+                            number,
+                            name,
+                            record,
+                        )
                         unit = ""
                     elif isinstance(value, str | bool) or value is None:
                         setting[name] = _relative(value)  # says what was measured, not how much
                         continue
                     else:
-                        warn(record, name, "%s:%d: field %r of %r is a %s: left out",
-                             source, number, name, record, type(value).__name__)  # fmt: skip
+                        warn(
+                            record,
+                            name,
+                            "%s:%d: field %r of %r is a %s: left out",
+                            source,
+                            number,
+                            name,
+                            record,
+                            type(value).__name__,
+                        )
                         continue
                 if not _is_number(value) or not math.isfinite(value):
-                    warn(record, name, "%s:%d: %r of %r is %r, not a number: left out",
-                         source, number, name, record, value)  # fmt: skip
+                    warn(
+                        record,
+                        name,
+                        "%s:%d: %r of %r is %r, not a number: left out",
+                        source,
+                        number,
+                        name,
+                        record,
+                        value,
+                    )
                     continue
                 measured.append((name, value, unit))
         command = raw.get("command")
@@ -355,10 +395,18 @@ def figures_of_file(path: Path, machine: str | None = None) -> list[dict[str, An
             # a later run of the same setting takes the earlier one's place (and keeps its position)
             replaced += (record, name, key_setting) in figures
             figures[(record, name, key_setting)] = {
-                "bench": bench, "record": record, "figure": name, "value": value, "unit": unit,
-                "setting": setting, "date": date, "machine": machine, "command": command,
-                "source": source, "line": number,
-            }  # fmt: skip
+                "bench": bench,
+                "record": record,
+                "figure": name,
+                "value": value,
+                "unit": unit,
+                "setting": setting,
+                "date": date,
+                "machine": machine,
+                "command": command,
+                "source": source,
+                "line": number,
+            }
     if replaced:
         log.info(
             "%s: %d figures of earlier runs replaced by later lines of the same setting", source, replaced
@@ -449,14 +497,21 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__.split("\n\n")[0],
         epilog="The schema of a figure: " + ", ".join(FIELDS) + " (see the module docstring).",
     )
-    parser.add_argument("files", nargs="*", type=Path, help="Raw files to read (default: the newest file of "
-                        "each benchmark in --results-dir).")  # fmt: skip
+    parser.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        help="Raw files to read (default: the newest file of each benchmark in --results-dir).",
+    )
     parser.add_argument(
         "--results-dir", type=Path, default=RAW_DIR, help="Folder of the raw files [%(default)s]."
     )
     parser.add_argument("--out", type=Path, default=OUT, help="Where the figures go [%(default)s].")
-    parser.add_argument("--machine", help="The machine every figure names (default: the cores a raw file "
-                        "records, else this machine's, and this machine's architecture).")  # fmt: skip
+    parser.add_argument(
+        "--machine",
+        help="The machine every figure names (default: the cores a raw file "
+        "records, else this machine's, and this machine's architecture).",
+    )
     parser.add_argument("-q", "--quiet", action="store_true", help="Errors only.")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.ERROR if args.quiet else logging.INFO, format="collect.py: %(message)s")

@@ -102,8 +102,13 @@ def bare_loop(cuts_path: Path, tokenizer_dir: Path, conf: dict, steps: int, seed
         objective.step_end(step)
         audio += batch.duration
     seconds = time.perf_counter() - start
-    return {"steps": steps, "audio_seconds": audio, "seconds": seconds, "audio_s_per_s": audio / seconds,
-            "last_loss": float(out.loss.detach())}  # fmt: skip
+    return {
+        "steps": steps,
+        "audio_seconds": audio,
+        "seconds": seconds,
+        "audio_s_per_s": audio / seconds,
+        "last_loss": float(out.loss.detach()),
+    }
 
 
 def digits_corpus(work: Path) -> dict[str, Path]:
@@ -117,8 +122,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cuts", type=Path, help="Labelled training cuts [mini 1 h split, else digits].")
     parser.add_argument("--config", type=Path, default=CONF, help="finetune YAML (model/objective/train).")
     parser.add_argument("--steps", type=int, default=40, help="Updates timed in each of the two loops.")
-    parser.add_argument("--model", type=Path, help="ctc_model.pt to decode with [mini 1h scratch model, else "
-                        "the one the throughput part trains].")  # fmt: skip
+    parser.add_argument(
+        "--model",
+        type=Path,
+        help="ctc_model.pt to decode with [mini 1h scratch model, else the one the throughput part trains].",
+    )
     parser.add_argument("--lm", type=Path, help="`asr lm build` folder [mini recipe's, else from the cuts].")
     parser.add_argument("--decode-cuts", type=Path, help="Cuts to decode [mini dev-clean, else digits test].")
     parser.add_argument("--methods", nargs="+", default=["greedy", "beam", "wfst"])
@@ -147,16 +155,38 @@ def main(argv: list[str] | None = None) -> int:
         conf_file = work / "finetune.yaml"
         conf_file.write_text(yaml.safe_dump(conf))
         exp = work / "exp"
-        run([*ASR, "finetune", "--cuts", str(cuts), "--tokenizer", str(tokenizer), "--exp-dir", str(exp),
-             "--config", str(conf_file), "--no-resume", "--no-progress"])  # fmt: skip
+        run(
+            [
+                *ASR,
+                "finetune",
+                "--cuts",
+                str(cuts),
+                "--tokenizer",
+                str(tokenizer),
+                "--exp-dir",
+                str(exp),
+                "--config",
+                str(conf_file),
+                "--no-resume",
+                "--no-progress",
+            ]
+        )
         piped = json.loads((exp / "train_result.json").read_text())
         bare = bare_loop(cuts, tokenizer, conf, args.steps, conf["train"].get("seed", 0))
         overhead = bare["audio_s_per_s"] / piped["audio_seconds_per_second"] - 1
-        emit({"bench": "finetune_throughput", "cuts_file": str(cuts), "steps": args.steps, **machine,
-              "pipeline_audio_s_per_s": round(piped["audio_seconds_per_second"], 2),
-              "pipeline_audio_seconds": round(piped["audio_seconds"], 1),
-              "bare_audio_s_per_s": round(bare["audio_s_per_s"], 2), "bare_audio_seconds": round(bare["audio_seconds"], 1),
-              "overhead": round(overhead, 4)})  # fmt: skip
+        emit(
+            {
+                "bench": "finetune_throughput",
+                "cuts_file": str(cuts),
+                "steps": args.steps,
+                **machine,
+                "pipeline_audio_s_per_s": round(piped["audio_seconds_per_second"], 2),
+                "pipeline_audio_seconds": round(piped["audio_seconds"], 1),
+                "bare_audio_s_per_s": round(bare["audio_s_per_s"], 2),
+                "bare_audio_seconds": round(bare["audio_seconds"], 1),
+                "overhead": round(overhead, 4),
+            }
+        )
         model = model or exp / "ctc_model.pt"
 
     if not args.skip_decode:
@@ -165,8 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         if model is None or not Path(model).exists():
             print("no model to decode with: pass --model or run the throughput part", file=sys.stderr)
             return 2
-        decode_cuts = args.decode_cuts or (MINI / "librispeech_cuts_dev-clean.jsonl.gz" if MINI.exists()
-                                           else digits["test"])  # fmt: skip
+        decode_cuts = args.decode_cuts or (
+            MINI / "librispeech_cuts_dev-clean.jsonl.gz" if MINI.exists() else digits["test"]
+        )
         lm = args.lm or (MINI_LANG / "lm" if (MINI_LANG / "lm" / "lm.arpa").exists() else None)
         if lm is None:
             lm = work / "lm"
@@ -180,11 +211,33 @@ def main(argv: list[str] | None = None) -> int:
                 from asr.text.tokenizer import load_tokenizer
 
                 make_decoder("wfst", load_tokenizer(load_ctc_model(model)[1]), lm)
-            run([*ASR, "decode", "--method", method, "--model", str(model), "--cuts", str(decode_cuts),
-                 "--out", str(out), "--no-progress", *extra])  # fmt: skip
+            run(
+                [
+                    *ASR,
+                    "decode",
+                    "--method",
+                    method,
+                    "--model",
+                    str(model),
+                    "--cuts",
+                    str(decode_cuts),
+                    "--out",
+                    str(out),
+                    "--no-progress",
+                    *extra,
+                ]
+            )
             timing = json.loads(out.with_name("hyp.timing.json").read_text())
-            emit({"bench": "decode_rtf", "model": str(model), "cuts_file": str(decode_cuts), "lm": str(lm),
-                  "cpus": os.cpu_count(), **timing})  # fmt: skip
+            emit(
+                {
+                    "bench": "decode_rtf",
+                    "model": str(model),
+                    "cuts_file": str(decode_cuts),
+                    "lm": str(lm),
+                    "cpus": os.cpu_count(),
+                    **timing,
+                }
+            )
     return 0
 
 

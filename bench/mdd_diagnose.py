@@ -52,8 +52,12 @@ def main() -> int:
     parser.add_argument("--cuts", type=Path, required=True, help="annotated L2-ARCTIC cuts")
     parser.add_argument("--limit", type=int, help="only the first N cuts")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"mdd-{datetime.date.today()}.jsonl",
-                        help="JSON lines are appended here too")  # fmt: skip
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=ROOT / "bench" / "results" / f"mdd-{datetime.date.today()}.jsonl",
+        help="JSON lines are appended here too",
+    )
     args = parser.parse_args()
 
     import torch
@@ -90,15 +94,29 @@ def main() -> int:
             fn += wrong and not flagged
             fp += flagged and not wrong
             tn += not (flagged or wrong)
-    run = {"bench": "diagnose_run", "model": str(args.model), "utterances": len(cuts), "failures": len(failures),
-           "failure_examples": failures[:5], "p50_s": round(float(np.percentile(times, 50)), 4) if times else None,
-           "p95_s": round(float(np.percentile(times, 95)), 4) if times else None,
-           "audio_s_per_s": round(audio_seconds / sum(times), 1) if times else None, "threads": args.threads}  # fmt: skip
+    run = {
+        "bench": "diagnose_run",
+        "model": str(args.model),
+        "utterances": len(cuts),
+        "failures": len(failures),
+        "failure_examples": failures[:5],
+        "p50_s": round(float(np.percentile(times, 50)), 4) if times else None,
+        "p95_s": round(float(np.percentile(times, 95)), 4) if times else None,
+        "audio_s_per_s": round(audio_seconds / sum(times), 1) if times else None,
+        "threads": args.threads,
+    }
     lines = [json.dumps(run)]
-    detection = {"bench": "diagnose_detection", "model": str(args.model), "scored_utterances": len(times) - mismatch,
-                 "skipped_mismatch": mismatch, "mispronounced": tp + fn, "correct": fp + tn,
-                 "recall": round(tp / max(tp + fn, 1), 4), "precision": round(tp / max(tp + fp, 1), 4),
-                 "false_rejection": round(fp / max(fp + tn, 1), 4)}  # fmt: skip
+    detection = {
+        "bench": "diagnose_detection",
+        "model": str(args.model),
+        "scored_utterances": len(times) - mismatch,
+        "skipped_mismatch": mismatch,
+        "mispronounced": tp + fn,
+        "correct": fp + tn,
+        "recall": round(tp / max(tp + fn, 1), 4),
+        "precision": round(tp / max(tp + fp, 1), 4),
+        "false_rejection": round(fp / max(fp + tn, 1), 4),
+    }
     lines.append(json.dumps(detection))
     print("\n".join(lines))
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -77,8 +77,14 @@ def run_one(
         settings["objective"]["num_clusters"] = 100
     # A long nominal schedule: the learning rate warms up as in the recipe and then barely decays, the same
     # for every objective; the wall-clock budget ends the run.
-    settings["train"].update(exp_dir=str(work / "exp"), max_steps=100_000, max_seconds=seconds,
-                             checkpoint_every=100_000, progress=False, device="cpu")  # fmt: skip
+    settings["train"].update(
+        exp_dir=str(work / "exp"),
+        max_steps=100_000,
+        max_seconds=seconds,
+        checkpoint_every=100_000,
+        progress=False,
+        device="cpu",
+    )
     objective_module, cfg = build_pretraining(objective, settings)
     result = train(objective_module, cuts, cfg, resume=False)
     steps = sorted(result.losses)
@@ -187,8 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SECTION.FIELD=VALUE",
         help="Override a recipe setting, e.g. --set model.frontend=fbank (repeatable).",
     )
-    parser.add_argument("--rows", type=Path, help="Write the table from JSON lines this script printed before "
-                        "(and the command that printed them, --command), without measuring again.")  # fmt: skip
+    parser.add_argument(
+        "--rows",
+        type=Path,
+        help="Write the table from JSON lines this script printed before "
+        "(and the command that printed them, --command), without measuring again.",
+    )
     parser.add_argument(
         "--command", default="python bench/pretrain.py", help="With --rows: the measuring command."
     )
@@ -211,8 +221,18 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     rows = []
     for objective in args.objectives:
-        cmd = [sys.executable, __file__, "--child", objective, "--cuts", str(args.cuts),
-               "--seconds", str(args.seconds), "--threads", str(args.threads)]  # fmt: skip
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            objective,
+            "--cuts",
+            str(args.cuts),
+            "--seconds",
+            str(args.seconds),
+            "--threads",
+            str(args.threads),
+        ]
         cmd += [f"--set={item}" for item in args.overrides]
         proc = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
         if proc.returncode != 0:

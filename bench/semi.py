@@ -65,15 +65,29 @@ def main(argv: list[str] | None = None) -> int:
     unlabelled = args.unlabelled
     if model is None and MINI_MODEL.exists():
         model, labelled = MINI_MODEL, labelled or MINI / "librispeech_finetuning_cuts_1h.jsonl.gz"
-        unlabelled = unlabelled or first_cuts(MINI / "librilight_cuts_small.jsonl.gz", args.recordings,
-                                              work / "unlabelled.jsonl.gz")  # fmt: skip
+        unlabelled = unlabelled or first_cuts(
+            MINI / "librilight_cuts_small.jsonl.gz", args.recordings, work / "unlabelled.jsonl.gz"
+        )
         lm = lm or MINI_LANG / "lm"
     elif model is None:  # fresh checkout: digits, a quickly trained teacher, an LM of the training text
         digits = digits_corpus(work)
         labelled, unlabelled = labelled or digits["train"], unlabelled or digits["test"]
         run([*ASR, "tokenizer", "train", "--kind", "char", "--out", str(work / "chars")])
-        run([*ASR, "finetune", "--cuts", str(labelled), "--tokenizer", str(work / "chars"), "--exp-dir",
-             str(work / "teacher"), "--max-steps", "100", "--no-progress"])  # fmt: skip
+        run(
+            [
+                *ASR,
+                "finetune",
+                "--cuts",
+                str(labelled),
+                "--tokenizer",
+                str(work / "chars"),
+                "--exp-dir",
+                str(work / "teacher"),
+                "--max-steps",
+                "100",
+                "--no-progress",
+            ]
+        )
         model = work / "teacher" / "ctc_model.pt"
         lm = lm or work / "lm"
         run([*ASR, "lm", "build", "--text", str(labelled), "--order", "3", "--out", str(lm)])
@@ -82,12 +96,35 @@ def main(argv: list[str] | None = None) -> int:
     for method in ("greedy", "beam"):
         out = work / "pl" / method
         extra = ["--lm", str(lm), "--beam-size", "20"] if method == "beam" else []
-        run([*ASR, "pseudo-label", "--model", str(model), "--cuts", str(unlabelled), "--out-dir", str(out),
-             "--method", method, *extra, "--no-progress"])  # fmt: skip
+        run(
+            [
+                *ASR,
+                "pseudo-label",
+                "--model",
+                str(model),
+                "--cuts",
+                str(unlabelled),
+                "--out-dir",
+                str(out),
+                "--method",
+                method,
+                *extra,
+                "--no-progress",
+            ]
+        )
         summary = json.loads((out / "summary.json").read_text())
-        rows.append({"bench": "pseudo_label_throughput", "method": method, "model": str(model),
-                     "cuts_file": str(unlabelled), "cuts": summary["cuts"], "audio_seconds": summary["seconds"],
-                     "audio_s_per_s": summary["audio_seconds_per_second"], **machine})  # fmt: skip
+        rows.append(
+            {
+                "bench": "pseudo_label_throughput",
+                "method": method,
+                "model": str(model),
+                "cuts_file": str(unlabelled),
+                "cuts": summary["cuts"],
+                "audio_seconds": summary["seconds"],
+                "audio_s_per_s": summary["audio_seconds_per_second"],
+                **machine,
+            }
+        )
 
     conf = settings(CONF, args.steps)
     conf_file = work / "semi.yaml"
@@ -101,18 +138,41 @@ def main(argv: list[str] | None = None) -> int:
         ("online-ensemble", ["--semi", "online-ensemble", "--unlabelled", str(unlabelled)]),
     ):
         exp = work / "ft" / name
-        run([*ASR, "finetune", "--cuts", str(labelled), "--tokenizer", tokenizer, "--init", str(model),
-             "--config", str(conf_file), "--exp-dir", str(exp), "--no-resume", "--no-progress", *extra])  # fmt: skip
+        run(
+            [
+                *ASR,
+                "finetune",
+                "--cuts",
+                str(labelled),
+                "--tokenizer",
+                tokenizer,
+                "--init",
+                str(model),
+                "--config",
+                str(conf_file),
+                "--exp-dir",
+                str(exp),
+                "--no-resume",
+                "--no-progress",
+                *extra,
+            ]
+        )
         result = json.loads((exp / "train_result.json").read_text())
         timed[name] = result
     per_step = {k: v["train_seconds"] / v["step"] for k, v in timed.items()}
-    rows.append({"bench": "online_ensemble_step_cost", "steps": args.steps, "model": str(model),
-                 "plain_seconds_per_update": round(per_step["plain"], 3),
-                 "online_seconds_per_update": round(per_step["online-ensemble"], 3),
-                 "extra_per_update": round(per_step["online-ensemble"] / per_step["plain"] - 1, 4),
-                 "plain_audio_s_per_s": round(timed["plain"]["audio_seconds_per_second"], 2),
-                 "online_audio_s_per_s": round(timed["online-ensemble"]["audio_seconds_per_second"], 2),
-                 **machine})  # fmt: skip
+    rows.append(
+        {
+            "bench": "online_ensemble_step_cost",
+            "steps": args.steps,
+            "model": str(model),
+            "plain_seconds_per_update": round(per_step["plain"], 3),
+            "online_seconds_per_update": round(per_step["online-ensemble"], 3),
+            "extra_per_update": round(per_step["online-ensemble"] / per_step["plain"] - 1, 4),
+            "plain_audio_s_per_s": round(timed["plain"]["audio_seconds_per_second"], 2),
+            "online_audio_s_per_s": round(timed["online-ensemble"]["audio_seconds_per_second"], 2),
+            **machine,
+        }
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a", encoding="utf-8") as f:
         for row in rows:

@@ -20,16 +20,63 @@ R = TypeVar("R")
 
 #: espeak-ng voices that speak English; the ``en-us`` voice is the one whose phoneme mnemonics
 #: :data:`asr.text.phones.ARPABET_TO_ESPEAK` targets, so phoneme input always uses it.
-ENGLISH_VOICES = ("en-us", "en", "en-GB-scotland", "en-GB-x-gbclan", "en-GB-x-rp", "en-GB-x-gbcwmd",
-                  "en-029", "en-US-nyc")  # fmt: skip
-MALE_VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8", "adam", "david", "edward", "john",
-                 "max", "michel", "norbert", "paul", "pedro", "Mr serious", "Andy", "Michael", "Hugo")  # fmt: skip
-FEMALE_VARIANTS = ("f1", "f2", "f3", "f4", "f5", "Annie", "Alicia", "belinda", "linda", "anika", "aunty",
-                   "grandma", "Andrea")  # fmt: skip
+ENGLISH_VOICES = (
+    "en-us",
+    "en",
+    "en-GB-scotland",
+    "en-GB-x-gbclan",
+    "en-GB-x-rp",
+    "en-GB-x-gbcwmd",
+    "en-029",
+    "en-US-nyc",
+)
+MALE_VARIANTS = (
+    "m1",
+    "m2",
+    "m3",
+    "m4",
+    "m5",
+    "m6",
+    "m7",
+    "m8",
+    "adam",
+    "david",
+    "edward",
+    "john",
+    "max",
+    "michel",
+    "norbert",
+    "paul",
+    "pedro",
+    "Mr serious",
+    "Andy",
+    "Michael",
+    "Hugo",
+)
+FEMALE_VARIANTS = (
+    "f1",
+    "f2",
+    "f3",
+    "f4",
+    "f5",
+    "Annie",
+    "Alicia",
+    "belinda",
+    "linda",
+    "anika",
+    "aunty",
+    "grandma",
+    "Andrea",
+)
 
 
-def make_voice(rng: np.random.Generator, gender: str, held_out: bool = False, name: str | None = None,
-               faster: bool = False) -> Voice:  # fmt: skip
+def make_voice(
+    rng: np.random.Generator,
+    gender: str,
+    held_out: bool = False,
+    name: str | None = None,
+    faster: bool = False,
+) -> Voice:
     """Draw a speaker's voice. ``held_out`` voices use variants that training speakers never get
     (the last third of each list), for the 'other' subsets' unseen voices."""
     variants = MALE_VARIANTS if gender == "M" else FEMALE_VARIANTS
@@ -37,8 +84,14 @@ def make_voice(rng: np.random.Generator, gender: str, held_out: bool = False, na
     pool = variants[cut:] if held_out else variants[:cut]
     base = name or str(rng.choice(ENGLISH_VOICES))
     rate = int(rng.integers(190, 240) if faster else rng.integers(140, 185))
-    return Voice(name=base, variant=str(rng.choice(pool)), rate=rate, pitch=int(rng.integers(25, 75)),
-                 range=int(rng.integers(30, 80)), word_gap=int(rng.integers(0, 2)))  # fmt: skip
+    return Voice(
+        name=base,
+        variant=str(rng.choice(pool)),
+        rate=rate,
+        pitch=int(rng.integers(25, 75)),
+        range=int(rng.integers(30, 80)),
+        word_gap=int(rng.integers(0, 2)),
+    )
 
 
 def add_noise(samples: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:

@@ -20,8 +20,9 @@ DIGITS = ("ZERO", "ONE", "TWO", "THREE", "FOUR", "FIVE", "SIX", "SEVEN", "EIGHT"
 SAMPLE_RATE = 16000
 
 
-def _sequences(rng: np.random.Generator, count: int, exclude: set[str], min_len: int,
-               max_len: int) -> list[str]:  # fmt: skip
+def _sequences(
+    rng: np.random.Generator, count: int, exclude: set[str], min_len: int, max_len: int
+) -> list[str]:
     out: list[str] = []
     while len(out) < count:
         words = rng.choice(DIGITS, size=int(rng.integers(min_len, max_len + 1)))
@@ -32,8 +33,14 @@ def _sequences(rng: np.random.Generator, count: int, exclude: set[str], min_len:
     return out
 
 
-def synth_digits(out_dir: Path, num_train: int = 100, num_test: int = 20, seed: int = 0,
-                 min_words: int = 2, max_words: int = 5) -> dict[str, Path]:  # fmt: skip
+def synth_digits(
+    out_dir: Path,
+    num_train: int = 100,
+    num_test: int = 20,
+    seed: int = 0,
+    min_words: int = 2,
+    max_words: int = 5,
+) -> dict[str, Path]:
     """Write ``out_dir/{train,test}/*.flac`` and lhotse cut manifests; returns ``{"train": path, "test": path}``.
 
     Deterministic for ``seed``; four voices (two male, two female variants of en-us) at varied rates, the
@@ -43,11 +50,15 @@ def synth_digits(out_dir: Path, num_train: int = 100, num_test: int = 20, seed: 
 
     out_dir = Path(out_dir)
     rng = np.random.default_rng(seed)
-    voices = [Voice("en-us", v, rate=int(rng.integers(150, 190)), pitch=int(rng.integers(30, 70)))
-              for v in ("m1", "m3", "f1", "f3")]  # fmt: skip
+    voices = [
+        Voice("en-us", v, rate=int(rng.integers(150, 190)), pitch=int(rng.integers(30, 70)))
+        for v in ("m1", "m3", "f1", "f3")
+    ]
     seen: set[str] = set()
-    splits = {"train": _sequences(rng, num_train, seen, min_words, max_words),
-              "test": _sequences(rng, num_test, seen, min_words, max_words)}  # fmt: skip
+    splits = {
+        "train": _sequences(rng, num_train, seen, min_words, max_words),
+        "test": _sequences(rng, num_test, seen, min_words, max_words),
+    }
     manifests: dict[str, Path] = {}
     with IsolatedSynthesizer() as tts:
         for split, texts in splits.items():
@@ -69,5 +80,11 @@ def synth_digits(out_dir: Path, num_train: int = 100, num_test: int = 20, seed: 
 def _cut(recording, supervision):
     from lhotse import MonoCut
 
-    return MonoCut(id=recording.id, start=0.0, duration=recording.duration, channel=0,
-                   recording=recording, supervisions=[supervision])  # fmt: skip
+    return MonoCut(
+        id=recording.id,
+        start=0.0,
+        duration=recording.duration,
+        channel=0,
+        recording=recording,
+        supervisions=[supervision],
+    )

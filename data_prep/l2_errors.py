@@ -23,13 +23,30 @@ from asr.text.phones import CONSONANTS, VOWELS, stress_of, strip_stress
 
 #: pattern name → (canonical phone, replacement phones)
 SUBSTITUTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "th": ("TH", ("S", "T", "F")), "dh": ("DH", ("D", "Z")), "v": ("V", ("W", "B")), "w": ("W", ("V",)),
-    "r": ("R", ("L",)), "l": ("L", ("R",)), "z": ("Z", ("S",)), "sh": ("SH", ("S",)), "p": ("P", ("B",)),
-    "f": ("F", ("P",)), "zjh": ("Z", ("JH",)), "n": ("N", ("L",)),
-    "ih": ("IH", ("IY",)), "iy": ("IY", ("IH",)), "uh": ("UH", ("UW",)), "uw": ("UW", ("UH",)),
-    "eh": ("EH", ("AE",)), "ae": ("AE", ("EH",)), "aa": ("AA", ("AH",)), "ah": ("AH", ("AA",)),
-    "ao": ("AO", ("AA",)), "ey": ("EY", ("EH",)), "ow": ("OW", ("AO",)),
-}  # fmt: skip
+    "th": ("TH", ("S", "T", "F")),
+    "dh": ("DH", ("D", "Z")),
+    "v": ("V", ("W", "B")),
+    "w": ("W", ("V",)),
+    "r": ("R", ("L",)),
+    "l": ("L", ("R",)),
+    "z": ("Z", ("S",)),
+    "sh": ("SH", ("S",)),
+    "p": ("P", ("B",)),
+    "f": ("F", ("P",)),
+    "zjh": ("Z", ("JH",)),
+    "n": ("N", ("L",)),
+    "ih": ("IH", ("IY",)),
+    "iy": ("IY", ("IH",)),
+    "uh": ("UH", ("UW",)),
+    "uw": ("UW", ("UH",)),
+    "eh": ("EH", ("AE",)),
+    "ae": ("AE", ("EH",)),
+    "aa": ("AA", ("AH",)),
+    "ah": ("AH", ("AA",)),
+    "ao": ("AO", ("AA",)),
+    "ey": ("EY", ("EH",)),
+    "ow": ("OW", ("AO",)),
+}
 FINAL_DELETION = "final_deletion"
 EPENTHESIS = "epenthesis"
 #: Patterns each L1 group is known for; they are drawn three times as often for its speakers.
@@ -97,8 +114,9 @@ def _options(pron: list[str], i: int) -> list[tuple[str, str, str | None]]:
     return out
 
 
-def mispronounce(pron: list[str], rng: np.random.Generator, error_rate: float,
-                 favoured: frozenset[str] = frozenset()) -> list[Slot]:  # fmt: skip
+def mispronounce(
+    pron: list[str], rng: np.random.Generator, error_rate: float, favoured: frozenset[str] = frozenset()
+) -> list[Slot]:
     """Edit one word's canonical pronunciation; each eligible phone errs with ``error_rate``."""
     slots: list[Slot] = []
     for i, phone in enumerate(pron):

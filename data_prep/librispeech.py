@@ -123,13 +123,26 @@ def _synthesize_speaker(task: SpeakerTask) -> SpeakerResult:
             trans = root / str(task.speaker) / str(chapter) / f"{task.speaker}-{chapter}.trans.txt"
             write_text(trans, "".join(lines))
             chapter_seconds[chapter] = total
-        return SpeakerResult(task.speaker, task.gender, task.subset.name, speaker.describe(), chapter_seconds,
-                             records, task.family)  # fmt: skip
+        return SpeakerResult(
+            task.speaker,
+            task.gender,
+            task.subset.name,
+            speaker.describe(),
+            chapter_seconds,
+            records,
+            task.family,
+        )
 
 
-def synthesize_layout(root: Path, subsets: tuple[SubsetSpec, ...], seed: int, num_jobs: int = 1,
-                      id_offset: int = 0, id_range: tuple[int, int] = (19, 9000),
-                      voices: dict[str, float] | None = None) -> list[SpeakerResult]:  # fmt: skip
+def synthesize_layout(
+    root: Path,
+    subsets: tuple[SubsetSpec, ...],
+    seed: int,
+    num_jobs: int = 1,
+    id_offset: int = 0,
+    id_range: tuple[int, int] = (19, 9000),
+    voices: dict[str, float] | None = None,
+) -> list[SpeakerResult]:
     """Write LibriSpeech-layout subsets under ``root`` (speakers distinct across all subsets).
 
     ``id_offset`` gives another corpus made with the same seed (Libri-light fine-tuning) its own
@@ -147,36 +160,59 @@ def synthesize_layout(root: Path, subsets: tuple[SubsetSpec, ...], seed: int, nu
             n_chapters = int(rng.integers(1, 3))
             chapters = tuple(int(c) for c in rng.choice(np.arange(10000, 300000), n_chapters, replace=False))
             gender = "F" if i % 2 == 0 else "M"
-            tasks.append(SpeakerTask(str(root), subset, int(speaker_ids[k]), chapters, gender,
-                                     subset.minutes * 60 / subset.speakers, (seed, id_offset, s_index, i),
-                                     families[i]))  # fmt: skip
+            tasks.append(
+                SpeakerTask(
+                    str(root),
+                    subset,
+                    int(speaker_ids[k]),
+                    chapters,
+                    gender,
+                    subset.minutes * 60 / subset.speakers,
+                    (seed, id_offset, s_index, i),
+                    families[i],
+                )
+            )
             k += 1
     return run_tasks(_synthesize_speaker, tasks, num_jobs, f"synthesising {root.name}")
 
 
 def _speakers_txt(results: list[SpeakerResult]) -> str:
     head = ";ID  |SEX| SUBSET           |MINUTES| NAME\n"
-    rows = [f"{r.speaker:<5}| {r.gender} | {r.subset:<16} | {sum(r.chapters.values()) / 60:5.2f} | "
-            f"{voice_label(r.voice)}\n" for r in sorted(results, key=lambda r: r.speaker)]  # fmt: skip
+    rows = [
+        f"{r.speaker:<5}| {r.gender} | {r.subset:<16} | {sum(r.chapters.values()) / 60:5.2f} | "
+        f"{voice_label(r.voice)}\n"
+        for r in sorted(results, key=lambda r: r.speaker)
+    ]
     return head + "".join(rows)
 
 
 def _chapters_txt(results: list[SpeakerResult]) -> str:
     head = ";ID    |READER|MINUTES| SUBSET           | PROJ.|BOOK ID| CH. TITLE | PROJECT TITLE\n"
-    rows = [f"{c:<7}| {r.speaker:<5}| {sec / 60:5.2f} | {r.subset:<16} | 0    | 0     | synthetic | fortunes\n"
-            for r in results for c, sec in sorted(r.chapters.items())]  # fmt: skip
+    rows = [
+        f"{c:<7}| {r.speaker:<5}| {sec / 60:5.2f} | {r.subset:<16} | 0    | 0     | synthetic | fortunes\n"
+        for r in results
+        for c, sec in sorted(r.chapters.items())
+    ]
     return head + "".join(sorted(rows))
 
 
 def write_synthesis_log(path: Path, results: list[SpeakerResult]) -> None:
     """One JSON line per utterance: what was spoken, by which voice, with how much noise."""
-    lines = [json.dumps({"speaker": r.speaker, "subset": r.subset, "voice": r.voice, **rec}) + "\n"
-             for r in results for rec in r.log]  # fmt: skip
+    lines = [
+        json.dumps({"speaker": r.speaker, "subset": r.subset, "voice": r.voice, **rec}) + "\n"
+        for r in results
+        for rec in r.log
+    ]
     write_text(path, "".join(lines))
 
 
-def synth_librispeech(out_dir: Path, preset: str = "tiny", seed: int = 0, num_jobs: int = 1,
-                      voices: dict[str, float] | None = None) -> Path:  # fmt: skip
+def synth_librispeech(
+    out_dir: Path,
+    preset: str = "tiny",
+    seed: int = 0,
+    num_jobs: int = 1,
+    voices: dict[str, float] | None = None,
+) -> Path:
     """Synthesise ``out_dir/LibriSpeech`` for ``preset`` (tiny | mini); returns the corpus root.
 
     ``voices``: shares of the voice families (default: the preset's, :data:`WORD_CORPUS_SHARES`);
@@ -191,8 +227,11 @@ def synth_librispeech(out_dir: Path, preset: str = "tiny", seed: int = 0, num_jo
     write_text(root / "SPEAKERS.TXT", _speakers_txt(results))
     write_text(root / "CHAPTERS.TXT", _chapters_txt(results))
     write_synthesis_log(Path(out_dir) / "LibriSpeech.synth.jsonl", results)
-    write_voices_json(Path(out_dir) / "LibriSpeech.voices.json", voices,
-                      {str(r.speaker): {"subset": r.subset, "family": r.family, "voice": r.voice} for r in results})  # fmt: skip
+    write_voices_json(
+        Path(out_dir) / "LibriSpeech.voices.json",
+        voices,
+        {str(r.speaker): {"subset": r.subset, "family": r.family, "voice": r.voice} for r in results},
+    )
     hours = sum(sum(r.chapters.values()) for r in results) / 3600
     log.info("LibriSpeech (%s): %.2f h of speech in %.1f s", preset, hours, time.time() - start)
     return root

@@ -221,12 +221,46 @@ def _speech_span(
 
 #: ARPAbet → espeak-ng en-us IPA (piper's input symbols); vowels by stress where espeak-ng differs.
 ARPABET_TO_IPA: dict[str, str] = {
-    "AA": "ɑː", "AE": "æ", "AH": "ʌ", "AO": "ɔː", "AW": "aʊ", "AY": "aɪ", "EH": "ɛ", "ER": "ɜː",
-    "EY": "eɪ", "IH": "ɪ", "IY": "iː", "OW": "oʊ", "OY": "ɔɪ", "UH": "ʊ", "UW": "uː",
-    "B": "b", "CH": "tʃ", "D": "d", "DH": "ð", "F": "f", "G": "ɡ", "HH": "h", "JH": "dʒ", "K": "k",
-    "L": "l", "M": "m", "N": "n", "NG": "ŋ", "P": "p", "R": "ɹ", "S": "s", "SH": "ʃ", "T": "t",
-    "TH": "θ", "V": "v", "W": "w", "Y": "j", "Z": "z", "ZH": "ʒ",
-}  # fmt: skip
+    "AA": "ɑː",
+    "AE": "æ",
+    "AH": "ʌ",
+    "AO": "ɔː",
+    "AW": "aʊ",
+    "AY": "aɪ",
+    "EH": "ɛ",
+    "ER": "ɜː",
+    "EY": "eɪ",
+    "IH": "ɪ",
+    "IY": "iː",
+    "OW": "oʊ",
+    "OY": "ɔɪ",
+    "UH": "ʊ",
+    "UW": "uː",
+    "B": "b",
+    "CH": "tʃ",
+    "D": "d",
+    "DH": "ð",
+    "F": "f",
+    "G": "ɡ",
+    "HH": "h",
+    "JH": "dʒ",
+    "K": "k",
+    "L": "l",
+    "M": "m",
+    "N": "n",
+    "NG": "ŋ",
+    "P": "p",
+    "R": "ɹ",
+    "S": "s",
+    "SH": "ʃ",
+    "T": "t",
+    "TH": "θ",
+    "V": "v",
+    "W": "w",
+    "Y": "j",
+    "Z": "z",
+    "ZH": "ʒ",
+}
 _UNSTRESSED_IPA = {"AH": "ə", "ER": "ɚ", "IY": "i"}  # espeak-ng's reduced forms
 _STRESS_MARK = {1: "ˈ", 2: "ˌ"}
 
@@ -298,9 +332,12 @@ class _PiperEngine:
         while True:
             noise_rng = np.random.default_rng(seed)
             noise = noise_rng.standard_normal((frames, 256), dtype=np.float32).T[None].copy()
-            feed = {"input": np.array([ids], np.int64), "input_lengths": np.array([len(ids)], np.int64),
-                    "scales": np.array([params.noise_scale, params.length_scale, params.noise_w], np.float32),
-                    **{name: noise for name in self.noise_inputs}}  # fmt: skip
+            feed = {
+                "input": np.array([ids], np.int64),
+                "input_lengths": np.array([len(ids)], np.int64),
+                "scales": np.array([params.noise_scale, params.length_scale, params.noise_w], np.float32),
+                **{name: noise for name in self.noise_inputs},
+            }
             try:
                 audio, w_ceil = self.session.run(None, feed)[:2]
                 break
@@ -435,8 +472,17 @@ class FliteSpeaker(Speaker):
         return {"family": self.family, **asdict(self.params)}
 
     def say(self, text: str, sample_rate: int) -> Utterance:
-        cmd = ["flite", "-voice", self.params.voice, "--setf", f"duration_stretch={self.params.duration_stretch:.4f}",
-               "-t", text, "-o", "{out}"]  # fmt: skip
+        cmd = [
+            "flite",
+            "-voice",
+            self.params.voice,
+            "--setf",
+            f"duration_stretch={self.params.duration_stretch:.4f}",
+            "-t",
+            text,
+            "-o",
+            "{out}",
+        ]
         samples, rate = _run_tool(cmd, None, "flite")
         samples = _warp_to(samples, rate, self.params.warp, sample_rate)
         return Utterance(samples, sample_rate, _speech_span(samples, sample_rate))
@@ -479,8 +525,14 @@ def write_voices_json(path: Path, shares: dict[str, float], speakers: dict[str, 
     from .audio import write_text
 
     counts = {f: sum(s["family"] == f for s in speakers.values()) for f in shares}
-    write_text(path, json.dumps({"shares": shares, "speakers_per_family": counts,
-                                 "speakers": dict(sorted(speakers.items()))}, indent=1) + "\n")  # fmt: skip
+    write_text(
+        path,
+        json.dumps(
+            {"shares": shares, "speakers_per_family": counts, "speakers": dict(sorted(speakers.items()))},
+            indent=1,
+        )
+        + "\n",
+    )
 
 
 # --- drawing a speaker -----------------------------------------------------------------------------
@@ -490,8 +542,15 @@ def _u(rng: np.random.Generator, lo: float, hi: float) -> float:
     return round(float(rng.uniform(lo, hi)), 3)
 
 
-def open_speaker(family: str, rng: np.random.Generator, voice_rng: np.random.Generator, gender: str,
-                 held_out: bool = False, faster: bool = False, name: str | None = None) -> Speaker:  # fmt: skip
+def open_speaker(
+    family: str,
+    rng: np.random.Generator,
+    voice_rng: np.random.Generator,
+    gender: str,
+    held_out: bool = False,
+    faster: bool = False,
+    name: str | None = None,
+) -> Speaker:
     """A speaker of ``family``. espeak draws its voice from ``rng`` (the speaker's own stream, exactly as
     before families existed); the others draw from ``voice_rng``. ``held_out`` voices lie outside the
     training speakers' ranges (unseen voices of the test and 'other' sets); ``faster`` speeds up."""
@@ -499,11 +558,18 @@ def open_speaker(family: str, rng: np.random.Generator, voice_rng: np.random.Gen
         return EspeakSpeaker(make_voice(rng, gender, held_out=held_out, name=name, faster=faster))
     female = gender == "F"
     if family == "piper":  # joe is a male voice: a warp above 1 gives the female speakers
-        warp = (_u(voice_rng, 1.28, 1.34) if female else _u(voice_rng, 0.84, 0.9)) if held_out else (
-            _u(voice_rng, 1.12, 1.28) if female else _u(voice_rng, 0.9, 1.04))  # fmt: skip
+        warp = (
+            (_u(voice_rng, 1.28, 1.34) if female else _u(voice_rng, 0.84, 0.9))
+            if held_out
+            else (_u(voice_rng, 1.12, 1.28) if female else _u(voice_rng, 0.9, 1.04))
+        )
         length = _u(voice_rng, 0.72, 0.85) if faster else _u(voice_rng, 0.9, 1.15)
-        params = PiperVoiceParams(length_scale=length, noise_scale=_u(voice_rng, 0.5, 0.8),
-                                  noise_w=_u(voice_rng, 0.6, 0.95), warp=warp)  # fmt: skip
+        params = PiperVoiceParams(
+            length_scale=length,
+            noise_scale=_u(voice_rng, 0.5, 0.8),
+            noise_w=_u(voice_rng, 0.6, 0.95),
+            warp=warp,
+        )
         return PiperSpeaker(params, np.random.default_rng(voice_rng.integers(2**63)))
     if family == "flite":
         voice = "slt" if female else ("kal16" if held_out else str(voice_rng.choice(["awb", "rms"])))
@@ -511,8 +577,11 @@ def open_speaker(family: str, rng: np.random.Generator, voice_rng: np.random.Gen
         stretch = _u(voice_rng, 0.75, 0.88) if faster else _u(voice_rng, 0.9, 1.15)
         return FliteSpeaker(FliteVoiceParams(voice, stretch, warp))
     if family == "festival":  # one female HTS voice: male speakers are warped down
-        warp = (_u(voice_rng, 1.08, 1.14) if female else _u(voice_rng, 0.72, 0.78)) if held_out else (
-            _u(voice_rng, 0.96, 1.08) if female else _u(voice_rng, 0.78, 0.86))  # fmt: skip
+        warp = (
+            (_u(voice_rng, 1.08, 1.14) if female else _u(voice_rng, 0.72, 0.78))
+            if held_out
+            else (_u(voice_rng, 0.96, 1.08) if female else _u(voice_rng, 0.78, 0.86))
+        )
         if faster:
             warp = round(warp * 1.1, 3)
         return FestivalSpeaker(FestivalVoiceParams(warp=warp))

@@ -74,9 +74,17 @@ def run_cli(*args) -> tuple[int, str]:
 DIGITS_SETTINGS = {
     "model": {"size": "xs", "frontend": "fbank", "body": "conformer"},
     "objective": {"mask_prob": 0.2, "channel_mask_prob": 0.1},
-    "train": {"max_steps": 150, "max_duration": 30.0, "lr": 2.0e-3, "warmup_steps": 20, "schedule": "linear",
-              "checkpoint_every": 50, "log_every": 10, "device": "cpu"},
-}  # fmt: skip
+    "train": {
+        "max_steps": 150,
+        "max_duration": 30.0,
+        "lr": 2.0e-3,
+        "warmup_steps": 20,
+        "schedule": "linear",
+        "checkpoint_every": 50,
+        "log_every": 10,
+        "device": "cpu",
+    },
+}
 
 
 @pytest.fixture(scope="session")
@@ -97,8 +105,22 @@ def digits_model(digits, tmp_path_factory) -> dict[str, Path]:
     code, out = run_cli("lm", "build", "--text", digits["train"], "--order", 3, "--out", root / "lm")
     assert code == 0, out
     # --dev: the learning curve (tests/test_validation.py reads it); validation does not change the training
-    code, out = run_cli("finetune", "--cuts", digits["train"], "--tokenizer", root / "chars", "--exp-dir", root / "exp",
-                    "--config", conf, "--no-progress", "--dev", digits["test"], "--valid-every", 50)  # fmt: skip
+    code, out = run_cli(
+        "finetune",
+        "--cuts",
+        digits["train"],
+        "--tokenizer",
+        root / "chars",
+        "--exp-dir",
+        root / "exp",
+        "--config",
+        conf,
+        "--no-progress",
+        "--dev",
+        digits["test"],
+        "--valid-every",
+        50,
+    )
     assert code == 0, out
     return {"model": root / "exp" / "ctc_model.pt", "lm": root / "lm", "root": root, **digits}
 
@@ -113,9 +135,20 @@ def digits_phone_model(digits_model, tmp_path_factory) -> Path:
     (root / "conf.yaml").write_text(yaml.safe_dump({**DIGITS_SETTINGS, "train": train}))
     code, out = run_cli("tokenizer", "train", "--kind", "phone", "--out", root / "phone")
     assert code == 0, out
-    code, out = run_cli("finetune", "--cuts", digits_model["train"], "--tokenizer", root / "phone", "--exp-dir",
-                        root / "exp", "--config", root / "conf.yaml", "--init", digits_model["root"] / "exp" / "encoder.pt",
-                        "--no-progress")  # fmt: skip
+    code, out = run_cli(
+        "finetune",
+        "--cuts",
+        digits_model["train"],
+        "--tokenizer",
+        root / "phone",
+        "--exp-dir",
+        root / "exp",
+        "--config",
+        root / "conf.yaml",
+        "--init",
+        digits_model["root"] / "exp" / "encoder.pt",
+        "--no-progress",
+    )
     assert code == 0, out
     return root / "exp"
 
@@ -151,8 +184,18 @@ def run_recipe(script: Path, tmp: Path, *args: str, timeout: float = 900):
 
     root = Path(__file__).resolve().parents[1]
     env = {**os.environ, "PATH": f"{root / '.venv' / 'bin'}:{os.environ['PATH']}"}
-    cmd = ["bash", str(script), "--skip-setup", "--nj", "2", "--data", str(tmp / "data"), "--exp", str(tmp / "exp"),
-           *args]  # fmt: skip
+    cmd = [
+        "bash",
+        str(script),
+        "--skip-setup",
+        "--nj",
+        "2",
+        "--data",
+        str(tmp / "data"),
+        "--exp",
+        str(tmp / "exp"),
+        *args,
+    ]
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
 
 
@@ -172,19 +215,37 @@ def write_hf_checkpoint(root: Path, vocab: dict[str, int], *, layer_norm: bool, 
 
     torch.manual_seed(0)
     config = transformers.Wav2Vec2Config(
-        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=48,
-        conv_dim=(16,) * 7, num_conv_pos_embeddings=8, num_conv_pos_embedding_groups=4,
-        feat_extract_norm="layer" if layer_norm else "group", do_stable_layer_norm=layer_norm,
-        conv_bias=layer_norm, pad_token_id=vocab["<pad>"], ctc_loss_reduction="mean",
-    )  # fmt: skip
+        vocab_size=len(vocab),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=48,
+        conv_dim=(16,) * 7,
+        num_conv_pos_embeddings=8,
+        num_conv_pos_embedding_groups=4,
+        feat_extract_norm="layer" if layer_norm else "group",
+        do_stable_layer_norm=layer_norm,
+        conv_bias=layer_norm,
+        pad_token_id=vocab["<pad>"],
+        ctc_loss_reduction="mean",
+    )
     model = transformers.Wav2Vec2ForCTC(config).eval()
     with torch.no_grad():  # sharper than random init, so that greedy decoding emits tokens
         model.lm_head.weight.mul_(20.0)
     model.save_pretrained(root)
     (root / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    (root / "preprocessor_config.json").write_text(json.dumps({
-        "do_normalize": True, "feature_extractor_type": "Wav2Vec2FeatureExtractor", "feature_size": 1,
-        "padding_side": "right", "padding_value": 0.0, "return_attention_mask": layer_norm, "sampling_rate": 16000,
-    }))  # fmt: skip
+    (root / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "do_normalize": True,
+                "feature_extractor_type": "Wav2Vec2FeatureExtractor",
+                "feature_size": 1,
+                "padding_side": "right",
+                "padding_value": 0.0,
+                "return_attention_mask": layer_norm,
+                "sampling_rate": 16000,
+            }
+        )
+    )
     (root / "tokenizer_config.json").write_text(json.dumps({"tokenizer_class": tokenizer_class}))
     return root

@@ -28,8 +28,13 @@ def app_url(digits_phone_model):
         PronunciationAssessor.from_path(digits_phone_model), AppConfig(limits=LIMITS, max_words=20)
     )
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
-                max_file_size=LIMITS.max_bytes)  # fmt: skip
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        max_file_size=LIMITS.max_bytes,
+    )
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -102,9 +107,15 @@ def test_unknown_words_are_analysed_and_flagged(client, tmp_path):
 
 
 def _bad_files(tmp: Path) -> dict[str, Path]:
-    files = {"empty": tmp / "empty.wav", "not audio": tmp / "notes.wav", "corrupt header": tmp / "cut.wav",
-             "too long": tmp / "long.wav", "too large": tmp / "large.wav", "silence": tmp / "silence.wav",
-             "too short": tmp / "short.wav"}  # fmt: skip
+    files = {
+        "empty": tmp / "empty.wav",
+        "not audio": tmp / "notes.wav",
+        "corrupt header": tmp / "cut.wav",
+        "too long": tmp / "long.wav",
+        "too large": tmp / "large.wav",
+        "silence": tmp / "silence.wav",
+        "too short": tmp / "short.wav",
+    }
     files["empty"].write_bytes(b"")
     files["not audio"].write_text("this is a text file with an audio extension\n" * 20)
     sf.write(tmp / "good.wav", _tone(1.0, 16000), 16000)
@@ -146,9 +157,14 @@ def test_bad_audio_gets_its_message(client, tmp_path, case):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("", "type the sentence"), ("  ?!... ", "no word to pronounce"), ("один два", "not written in English letters"),
-     ("one " * 30, "the limit is 20"), ("x" * 500, "the limit is 400")],
-)  # fmt: skip
+    [
+        ("", "type the sentence"),
+        ("  ?!... ", "no word to pronounce"),
+        ("один два", "not written in English letters"),
+        ("one " * 30, "the limit is 20"),
+        ("x" * 500, "the limit is 400"),
+    ],
+)
 def test_bad_prompts_get_their_message(client, tmp_path, text, message):
     from gradio_client.exceptions import AppError
 
@@ -220,8 +236,16 @@ def test_the_app_says_what_its_model_heard_and_keeps_its_calibration(digits_phon
     bare = Analyser(PronunciationAssessor.from_path(model), AppConfig(limits=LIMITS))
     assert "no model card" in bare.assessor.about and bare.assessor.cfg.flag_below_gop == 0.0
     write_model_card(model, "espeak-ng digits", real_speech=False)
-    write_calibration(model, {"flag_below_gop": -2.5, "target_false_rejection": 0.15, "dev_cuts": "dev",
-                              "dev_correct_words": 50, "dev_false_rejection": 0.1})  # fmt: skip
+    write_calibration(
+        model,
+        {
+            "flag_below_gop": -2.5,
+            "target_false_rejection": 0.15,
+            "dev_cuts": "dev",
+            "dev_correct_words": 50,
+            "dev_false_rejection": 0.1,
+        },
+    )
     analyser = Analyser(PronunciationAssessor.from_path(model), AppConfig(limits=LIMITS, max_words=7))
     cfg = analyser.assessor.cfg
     assert (cfg.flag_below_gop, cfg.limits, cfg.max_words) == (

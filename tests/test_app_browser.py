@@ -17,8 +17,14 @@ from conftest import free_port, speak_phones
 pytestmark = pytest.mark.slow  # a trained phone model (the session's digits model, fine-tuned to phones)
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
 TIMEOUT_MS = 30_000  # one analysis takes well under a second; the rest is the page and the upload
 
@@ -34,8 +40,14 @@ def app_url(digits_phone_model):
         PronunciationAssessor.from_path(digits_phone_model), AppConfig(limits=limits, max_words=20)
     )
     port = free_port()
-    demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True, css=CSS,
-                max_file_size=limits.max_bytes)  # fmt: skip
+    demo.launch(
+        server_name="127.0.0.1",
+        server_port=port,
+        prevent_thread_lock=True,
+        quiet=True,
+        css=CSS,
+        max_file_size=limits.max_bytes,
+    )
     yield f"http://127.0.0.1:{port}/"
     demo.close()
 
@@ -128,12 +140,18 @@ def test_app_command_serves_a_public_checkpoint_in_the_browser(browser, tmp_path
     from conftest import ESPEAK_VOCAB, write_hf_checkpoint
     from playwright.sync_api import expect
 
-    model = write_hf_checkpoint(tmp_path / "xlsr-espeak", ESPEAK_VOCAB, layer_norm=True,
-                                tokenizer_class="Wav2Vec2PhonemeCTCTokenizer")  # fmt: skip
+    model = write_hf_checkpoint(
+        tmp_path / "xlsr-espeak", ESPEAK_VOCAB, layer_norm=True, tokenizer_class="Wav2Vec2PhonemeCTCTokenizer"
+    )
     port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    server = subprocess.Popen([sys.executable, "-m", "asr.cli", "app", "--model", str(model), "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "asr.cli", "app", "--model", str(model), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
     url = f"http://127.0.0.1:{port}/"
     try:
         for _ in range(240):

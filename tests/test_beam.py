@@ -282,9 +282,18 @@ def test_lexicon_free_needs_a_token_lm(lm_dir, char, phone, tmp_path):
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("beam_size", 0), ("beam_size", 2.5), ("nbest", 0), ("beam_size_token", -1), ("lm_weight", float("nan")),
-     ("word_score", float("inf")), ("beam_threshold", 0.0), ("unk_score", float("inf")), ("log_add", "yes")],
-)  # fmt: skip
+    [
+        ("beam_size", 0),
+        ("beam_size", 2.5),
+        ("nbest", 0),
+        ("beam_size_token", -1),
+        ("lm_weight", float("nan")),
+        ("word_score", float("inf")),
+        ("beam_threshold", 0.0),
+        ("unk_score", float("inf")),
+        ("log_add", "yes"),
+    ],
+)
 def test_config_validation(field, value):
     with pytest.raises(ValueError, match=field):
         BeamSearchConfig(**{field: value})

@@ -27,51 +27,151 @@ NATIVE_ONLINE = f"{collect.ROOT}/recipes/mini/exp/mini_seed0/mdd/native-online"
 SCRATCH_1H = f"{collect.ROOT}/recipes/mini/exp/mini_seed0/finetune/1h/scratch/ctc_model.pt"
 RAW = {
     "pretrain": [
-        {"objective": "wav2vec2", "model": "xs", "frontend": "fbank", "body": "conformer",
-         "encoder_params": 4053376, "trained_params": 4431360, "max_duration": 60.0, "threads": 2, "steps": 127,
-         "train_seconds": 180.7, "audio_seconds": 6749.9, "audio_s_per_s": 37.35, "seconds_per_step": 1.423,
-         "peak_rss_mib": 3371.3, "loss_start": 8.8915, "loss_end": 4.993, "prep_seconds": 0.0,
-         "final_metrics": {"contrastive_loss": 4.6141, "accuracy": 0.0124, "gumbel_temperature": 1.9987}},
+        {
+            "objective": "wav2vec2",
+            "model": "xs",
+            "frontend": "fbank",
+            "body": "conformer",
+            "encoder_params": 4053376,
+            "trained_params": 4431360,
+            "max_duration": 60.0,
+            "threads": 2,
+            "steps": 127,
+            "train_seconds": 180.7,
+            "audio_seconds": 6749.9,
+            "audio_s_per_s": 37.35,
+            "seconds_per_step": 1.423,
+            "peak_rss_mib": 3371.3,
+            "loss_start": 8.8915,
+            "loss_end": 4.993,
+            "prep_seconds": 0.0,
+            "final_metrics": {"contrastive_loss": 4.6141, "accuracy": 0.0124, "gumbel_temperature": 1.9987},
+        },
     ],
     "finetune": [
-        {"bench": "finetune_throughput", "cuts_file": f"{collect.ROOT}/recipes/mini/data/manifests/mini_seed0/"
-         "librispeech_finetuning_cuts_1h.jsonl.gz", "steps": 30, "cpus": 2, "torch_threads": 2,
-         "pipeline_audio_s_per_s": 27.48, "pipeline_audio_seconds": 680.0, "bare_audio_s_per_s": 29.58,
-         "bare_audio_seconds": 680.0, "overhead": 0.0766},
-        {"bench": "decode_rtf", "model": SCRATCH_1H, "cuts_file": "dev-clean.jsonl.gz", "lm": "lm", "cpus": 2,
-         "method": "greedy", "cuts": 259, "audio_seconds": 1864.99, "network_seconds": 25.307,
-         "search_seconds": 0.201, "rtf": 0.01368, "search_rtf": 0.00011},
+        {
+            "bench": "finetune_throughput",
+            "cuts_file": f"{collect.ROOT}/recipes/mini/data/manifests/mini_seed0/"
+            "librispeech_finetuning_cuts_1h.jsonl.gz",
+            "steps": 30,
+            "cpus": 2,
+            "torch_threads": 2,
+            "pipeline_audio_s_per_s": 27.48,
+            "pipeline_audio_seconds": 680.0,
+            "bare_audio_s_per_s": 29.58,
+            "bare_audio_seconds": 680.0,
+            "overhead": 0.0766,
+        },
+        {
+            "bench": "decode_rtf",
+            "model": SCRATCH_1H,
+            "cuts_file": "dev-clean.jsonl.gz",
+            "lm": "lm",
+            "cpus": 2,
+            "method": "greedy",
+            "cuts": 259,
+            "audio_seconds": 1864.99,
+            "network_seconds": 25.307,
+            "search_seconds": 0.201,
+            "rtf": 0.01368,
+            "search_rtf": 0.00011,
+        },
     ],
     "semi": [
-        {"bench": "pseudo_label_throughput", "method": "greedy", "model": SCRATCH_1H,
-         "cuts_file": "/tmp/bench-semi-04hu0kad/unlabelled.jsonl.gz", "cuts": 536, "audio_seconds": 1928.336,
-         "audio_s_per_s": 54.24, "cpus": 2},
-        {"bench": "online_ensemble_step_cost", "steps": 30, "model": SCRATCH_1H, "plain_seconds_per_update": 0.768,
-         "online_seconds_per_update": 0.916, "extra_per_update": 0.193, "plain_audio_s_per_s": 29.53,
-         "online_audio_s_per_s": 27.12, "cpus": 2},
+        {
+            "bench": "pseudo_label_throughput",
+            "method": "greedy",
+            "model": SCRATCH_1H,
+            "cuts_file": "/tmp/bench-semi-04hu0kad/unlabelled.jsonl.gz",
+            "cuts": 536,
+            "audio_seconds": 1928.336,
+            "audio_s_per_s": 54.24,
+            "cpus": 2,
+        },
+        {
+            "bench": "online_ensemble_step_cost",
+            "steps": 30,
+            "model": SCRATCH_1H,
+            "plain_seconds_per_update": 0.768,
+            "online_seconds_per_update": 0.916,
+            "extra_per_update": 0.193,
+            "plain_audio_s_per_s": 29.53,
+            "online_audio_s_per_s": 27.12,
+            "cpus": 2,
+        },
     ],
     "mdd": [
-        {"bench": "diagnose_run", "model": "recipes/mini/exp/mini_seed0/mdd/native-online", "utterances": 240,
-         "failures": 0, "failure_examples": [], "p50_s": 0.0746, "p95_s": 0.1493, "audio_s_per_s": 41.4,
-         "threads": 2},
-        {"bench": "diagnose_detection", "model": "recipes/mini/exp/mini_seed0/mdd/native-online",
-         "scored_utterances": 190, "skipped_mismatch": 50, "mispronounced": 291, "correct": 6302,
-         "recall": 0.9313, "precision": 0.2777, "false_rejection": 0.1119},
+        {
+            "bench": "diagnose_run",
+            "model": "recipes/mini/exp/mini_seed0/mdd/native-online",
+            "utterances": 240,
+            "failures": 0,
+            "failure_examples": [],
+            "p50_s": 0.0746,
+            "p95_s": 0.1493,
+            "audio_s_per_s": 41.4,
+            "threads": 2,
+        },
+        {
+            "bench": "diagnose_detection",
+            "model": "recipes/mini/exp/mini_seed0/mdd/native-online",
+            "scored_utterances": 190,
+            "skipped_mismatch": 50,
+            "mispronounced": 291,
+            "correct": 6302,
+            "recall": 0.9313,
+            "precision": 0.2777,
+            "false_rejection": 0.1119,
+        },
     ],
     "app": [
-        {"bench": "app_library", "runtime": "torch", "model": NATIVE_ONLINE, "threads": 2, "load_avg_1m": 0.94,
-         "utterance_s": 4.92, "words": 18, "n": 20, "p50_s": 0.1126, "p95_s": 0.129, "mean_s": 0.1118,
-         "max_s": 0.1403},
-        {"bench": "app_concurrency", "runtime": "torch", "model": NATIVE_ONLINE, "threads": 2, "load_avg_1m": 0.94,
-         "utterance_s": 4.92, "requests": 10, "answered": 10, "right": 10, "lost": 0, "errors": [],
-         "total_s": 2.62, "latencies_s": [1.007, 2.599], "p50_s": 1.8345, "p95_s": 2.5364, "mean_s": 1.7843,
-         "max_s": 2.599},
-        {"bench": "summary", "model": NATIVE_ONLINE, "cpus": 2, "threads": 2, "load_avg_1m_at_start": 1.62,
-         "onnx_export_s": 4.9, "torch_library_aim_met": True, "torch_library_p50_p95_s": {"5s": [0.0933, 0.1033]},
-         "torch_concurrent": {"requests": 10, "answered": 10, "lost": 0, "total_s": 2.198},
-         "aim": "p95 <= 0.3 s for a 5 s utterance"},
+        {
+            "bench": "app_library",
+            "runtime": "torch",
+            "model": NATIVE_ONLINE,
+            "threads": 2,
+            "load_avg_1m": 0.94,
+            "utterance_s": 4.92,
+            "words": 18,
+            "n": 20,
+            "p50_s": 0.1126,
+            "p95_s": 0.129,
+            "mean_s": 0.1118,
+            "max_s": 0.1403,
+        },
+        {
+            "bench": "app_concurrency",
+            "runtime": "torch",
+            "model": NATIVE_ONLINE,
+            "threads": 2,
+            "load_avg_1m": 0.94,
+            "utterance_s": 4.92,
+            "requests": 10,
+            "answered": 10,
+            "right": 10,
+            "lost": 0,
+            "errors": [],
+            "total_s": 2.62,
+            "latencies_s": [1.007, 2.599],
+            "p50_s": 1.8345,
+            "p95_s": 2.5364,
+            "mean_s": 1.7843,
+            "max_s": 2.599,
+        },
+        {
+            "bench": "summary",
+            "model": NATIVE_ONLINE,
+            "cpus": 2,
+            "threads": 2,
+            "load_avg_1m_at_start": 1.62,
+            "onnx_export_s": 4.9,
+            "torch_library_aim_met": True,
+            "torch_library_p50_p95_s": {"5s": [0.0933, 0.1033]},
+            "torch_concurrent": {"requests": 10, "answered": 10, "lost": 0, "total_s": 2.198},
+            "aim": "p95 <= 0.3 s for a 5 s utterance",
+        },
     ],
-}  # fmt: skip
+}
 DATE = "2026-11-23"
 
 
@@ -106,9 +206,18 @@ def test_every_record_kind_becomes_figures_of_one_schema(raw_dir: Path, tmp_path
         assert isinstance(f["unit"], str) and isinstance(f["setting"], dict)
         assert f["date"] == DATE and f["machine"].startswith("2 CPU cores")
         assert f["source"].endswith(f"{f['bench']}-{DATE}.jsonl") and f["line"] >= 1
-    assert {f["record"] for f in figures} == {"pretrain", "finetune_throughput", "decode_rtf",
-        "pseudo_label_throughput", "online_ensemble_step_cost", "diagnose_run", "diagnose_detection",
-        "app_library", "app_concurrency", "summary"}  # fmt: skip
+    assert {f["record"] for f in figures} == {
+        "pretrain",
+        "finetune_throughput",
+        "decode_rtf",
+        "pseudo_label_throughput",
+        "online_ensemble_step_cost",
+        "diagnose_run",
+        "diagnose_detection",
+        "app_library",
+        "app_concurrency",
+        "summary",
+    }
 
     (speed,) = collect.select(figures, "pretrain", "audio_s_per_s", objective="wav2vec2")
     assert (speed["value"], speed["unit"], speed["command"]) == (
@@ -116,8 +225,14 @@ def test_every_record_kind_becomes_figures_of_one_schema(raw_dir: Path, tmp_path
         "audio s/s",
         "python bench/pretrain.py",
     )
-    assert speed["setting"] == {"objective": "wav2vec2", "model": "xs", "frontend": "fbank", "body": "conformer",
-                                "max_duration": 60.0, "threads": 2}  # fmt: skip
+    assert speed["setting"] == {
+        "objective": "wav2vec2",
+        "model": "xs",
+        "frontend": "fbank",
+        "body": "conformer",
+        "max_duration": 60.0,
+        "threads": 2,
+    }
     assert collect.select(figures, "pretrain", "final_metrics.accuracy")[0]["unit"] == "fraction"
     (rtf,) = collect.select(figures, "finetune", "rtf", method="greedy")
     assert (rtf["value"], rtf["unit"], rtf["command"]) == (
@@ -142,8 +257,10 @@ def test_every_record_kind_becomes_figures_of_one_schema(raw_dir: Path, tmp_path
     assert (p95["value"], p95["unit"]) == (0.129, "s")
     # lists and the summary's copies of other records are left out
     assert not collect.select(figures, figure="latencies_s") and not collect.select(figures, figure="errors")
-    assert {f["figure"] for f in collect.select(figures, record="summary")} == {"load_avg_1m_at_start",
-                                                                                "onnx_export_s"}  # fmt: skip
+    assert {f["figure"] for f in collect.select(figures, record="summary")} == {
+        "load_avg_1m_at_start",
+        "onnx_export_s",
+    }
 
 
 def test_newest_date_of_each_bench_wins(tmp_path: Path, caplog) -> None:
@@ -212,8 +329,21 @@ def test_a_malformed_line_is_a_one_line_error_naming_file_and_line(
 
 
 def test_unknown_benches_and_fields_are_kept_without_units(raw_dir: Path, tmp_path: Path, caplog) -> None:
-    write_raw(raw_dir, "gpu", [{"bench": "kernel", "name": "matmul", "tflops": 3.5, "sizes": [1, 2],
-                                "nested": {"ms": 2}, "ok": True, "none": None}])  # fmt: skip
+    write_raw(
+        raw_dir,
+        "gpu",
+        [
+            {
+                "bench": "kernel",
+                "name": "matmul",
+                "tflops": 3.5,
+                "sizes": [1, 2],
+                "nested": {"ms": 2},
+                "ok": True,
+                "none": None,
+            }
+        ],
+    )
     write_raw(raw_dir, "pretrain", [{**RAW["pretrain"][0], "grad_norm": 1.5, "final_metrics": {"new": 2}}])
     out = tmp_path / "results.jsonl"
     with caplog.at_level(logging.WARNING):

@@ -36,8 +36,17 @@ def setup(tmp_path_factory) -> dict[str, Path]:
     cuts.to_file(root / "cuts.jsonl.gz")
     tokenizer_dir = CharTokenizer().save(root / "chars")
     torch.manual_seed(0)
-    cfg = encoder_config("xs", "fbank", "transformer", dim=64, layers=1, heads=2, ffn_dim=64,
-                         fbank_layers=((64, 3, 2),), layer_drop=0.0)  # fmt: skip
+    cfg = encoder_config(
+        "xs",
+        "fbank",
+        "transformer",
+        dim=64,
+        layers=1,
+        heads=2,
+        ffn_dim=64,
+        fbank_layers=((64, 3, 2),),
+        layer_drop=0.0,
+    )
     model = CTCModel(build_encoder(cfg), CharTokenizer().vocab_size)
     save_ctc_model(model, root / "ctc_model.pt", tokenizer_dir)
     code, out = asr("lm", "build", "--text", root / "cuts.jsonl.gz", "--order", 2, "--out", root / "lm")
@@ -99,14 +108,31 @@ def test_posteriors_cache_is_reused_until_inputs_change(setup, tmp_path, caplog)
 
 
 def test_tune_writes_the_grid_and_params_reuse_it(setup, tmp_path):
-    code, out = decode(setup, tmp_path / "dev.txt", "--method", "wfst", "--lm", setup["lm"], "--tune",
-                       "--grid", "acoustic_scale=0.5,1")  # fmt: skip
+    code, out = decode(
+        setup,
+        tmp_path / "dev.txt",
+        "--method",
+        "wfst",
+        "--lm",
+        setup["lm"],
+        "--tune",
+        "--grid",
+        "acoustic_scale=0.5,1",
+    )
     assert code == 0, out
     tuned = json.loads((tmp_path / "dev.tune.json").read_text())
     assert [p["acoustic_scale"] for p in tuned["grid"]] == [0.5, 1.0]
     assert tuned["best"]["acoustic_scale"] in (0.5, 1.0) and tuned["method"] == "wfst"
-    code, out = decode(setup, tmp_path / "test.txt", "--method", "wfst", "--lm", setup["lm"], "--params",
-                       tmp_path / "dev.tune.json")  # fmt: skip
+    code, out = decode(
+        setup,
+        tmp_path / "test.txt",
+        "--method",
+        "wfst",
+        "--lm",
+        setup["lm"],
+        "--params",
+        tmp_path / "dev.tune.json",
+    )
     assert code == 0, out
 
 

@@ -16,12 +16,27 @@ from asr.training import load_checkpoint
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 TINY = {
-    "model": {"size": "xs", "frontend": "fbank", "dim": 64, "layers": 2, "heads": 2, "ffn_dim": 128,
-              "fbank_layers": [[64, 3, 1], [64, 3, 2]], "layer_drop": 0.0},
+    "model": {
+        "size": "xs",
+        "frontend": "fbank",
+        "dim": 64,
+        "layers": 2,
+        "heads": 2,
+        "ffn_dim": 128,
+        "fbank_layers": [[64, 3, 1], [64, 3, 2]],
+        "layer_drop": 0.0,
+    },
     "objective": {"freeze_frontend": False, "mask_prob": 0.0, "channel_mask_prob": 0.0},
-    "train": {"max_duration": 20.0, "lr": 3e-3, "warmup_steps": 2, "checkpoint_every": 2, "log_every": 1,
-              "device": "cpu", "num_buckets": 2},
-}  # fmt: skip
+    "train": {
+        "max_duration": 20.0,
+        "lr": 3e-3,
+        "warmup_steps": 2,
+        "checkpoint_every": 2,
+        "log_every": 1,
+        "device": "cpu",
+        "num_buckets": 2,
+    },
+}
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +54,20 @@ def test_finetune_decode_round_trip(tmp_path, train_cuts):
     code, out = asr("tokenizer", "train", "--kind", "char", "--cuts", train_cuts, "--out", tmp_path / "chars")
     assert code == 0, out
     exp = tmp_path / "exp"
-    base = ("finetune", "--cuts", train_cuts, "--tokenizer", tmp_path / "chars", "--exp-dir", exp, "--config", conf,
-            "--no-progress", "--average", 2)  # fmt: skip
+    base = (
+        "finetune",
+        "--cuts",
+        train_cuts,
+        "--tokenizer",
+        tmp_path / "chars",
+        "--exp-dir",
+        exp,
+        "--config",
+        conf,
+        "--no-progress",
+        "--average",
+        2,
+    )
     code, out = asr(*base, "--max-steps", 2)
     assert code == 0 and "step 2 (resumed from 0)" in out, out
     code, out = asr(*base, "--max-steps", 4)  # resumes
@@ -50,8 +77,16 @@ def test_finetune_decode_round_trip(tmp_path, train_cuts):
     two, four = (load_checkpoint(exp / f"checkpoint-{s}.pt")["model"] for s in (2, 4))
     torch.testing.assert_close(model.head.weight, (two["model.head.weight"] + four["model.head.weight"]) / 2)
     assert tokenizer_dir == (tmp_path / "chars").resolve()
-    code, out = asr("decode", "--model", exp / "ctc_model.pt", "--cuts", train_cuts, "--out", tmp_path / "hyp.txt",
-                    "--no-progress")  # fmt: skip
+    code, out = asr(
+        "decode",
+        "--model",
+        exp / "ctc_model.pt",
+        "--cuts",
+        train_cuts,
+        "--out",
+        tmp_path / "hyp.txt",
+        "--no-progress",
+    )
     assert code == 0, out
     lines = (tmp_path / "hyp.txt").read_text().splitlines()
     from lhotse import CutSet
@@ -84,7 +119,17 @@ def test_finetune_names_a_transcript_the_tokenizer_cannot_encode(tmp_path, train
     CutSet.from_cuts(cuts).to_file(tmp_path / "cuts.jsonl.gz")
     code, out = asr("tokenizer", "train", "--kind", "char", "--out", tmp_path / "chars")
     assert code == 0, out
-    code, out = asr("finetune", "--cuts", tmp_path / "cuts.jsonl.gz", "--tokenizer", tmp_path / "chars",
-                    "--exp-dir", tmp_path / "exp", "--max-steps", 1, "--no-progress")  # fmt: skip
+    code, out = asr(
+        "finetune",
+        "--cuts",
+        tmp_path / "cuts.jsonl.gz",
+        "--tokenizer",
+        tmp_path / "chars",
+        "--exp-dir",
+        tmp_path / "exp",
+        "--max-steps",
+        1,
+        "--no-progress",
+    )
     assert code == 2 and bad.id in out and "Ω" in out, out
     assert not list((tmp_path / "exp").glob("checkpoint-*.pt"))

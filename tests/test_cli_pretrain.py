@@ -22,12 +22,25 @@ from asr.training import load_checkpoint
 
 # A ~60 k-parameter encoder and a few steps: each run takes seconds on one CPU thread.
 TINY = {
-    "model": {"dim": 32, "layers": 2, "heads": 2, "ffn_dim": 64, "layer_drop": 0.0,
-              "conv_layers": [[32, 10, 5]] + [[32, 3, 2]] * 4 + [[32, 2, 2]] * 2},
+    "model": {
+        "dim": 32,
+        "layers": 2,
+        "heads": 2,
+        "ffn_dim": 64,
+        "layer_drop": 0.0,
+        "conv_layers": [[32, 10, 5]] + [[32, 3, 2]] * 4 + [[32, 2, 2]] * 2,
+    },
     "objective": {},
-    "train": {"max_duration": 6.0, "lr": 2e-3, "warmup_steps": 1, "checkpoint_every": 2, "log_every": 1,
-              "device": "cpu", "num_buckets": 2},
-}  # fmt: skip
+    "train": {
+        "max_duration": 6.0,
+        "lr": 2e-3,
+        "warmup_steps": 1,
+        "checkpoint_every": 2,
+        "log_every": 1,
+        "device": "cpu",
+        "num_buckets": 2,
+    },
+}
 OBJECTIVE_SETTINGS = {  # keep every objective cheap: fewer distractors / copies than the papers
     "wav2vec2": {"num_negatives": 10},
     "hubert": {},
@@ -68,16 +81,40 @@ def test_cli_choices_are_the_librarys():
 def test_pretrain_runs_writes_settings_and_resumes(tmp_path, cuts_path, objective):
     conf = settings_file(tmp_path / "conf.yaml", objective)
     exp = tmp_path / "exp"
-    code, out = asr("pretrain", "--objective", objective, "--cuts", cuts_path, "--exp-dir", exp,
-                    "--config", conf, "--max-steps", 2, "--no-progress")  # fmt: skip
+    code, out = asr(
+        "pretrain",
+        "--objective",
+        objective,
+        "--cuts",
+        cuts_path,
+        "--exp-dir",
+        exp,
+        "--config",
+        conf,
+        "--max-steps",
+        2,
+        "--no-progress",
+    )
     assert code == 0, out
     assert "step 2 (resumed from 0)" in out
     written = yaml.safe_load((exp / "pretrain.yaml").read_text())
     assert written["objective"] == objective and written["model"]["dim"] == 32
     assert written["train"]["max_steps"] == 2 and written["train"]["lr"] == 2e-3  # option beats file
     # A second call with more steps continues from the checkpoint.
-    code, out = asr("pretrain", "--objective", objective, "--cuts", cuts_path, "--exp-dir", exp,
-                    "--config", conf, "--max-steps", 3, "--no-progress")  # fmt: skip
+    code, out = asr(
+        "pretrain",
+        "--objective",
+        objective,
+        "--cuts",
+        cuts_path,
+        "--exp-dir",
+        exp,
+        "--config",
+        conf,
+        "--max-steps",
+        3,
+        "--no-progress",
+    )
     assert code == 0 and "step 3 (resumed from 2)" in out, out
     final = load_checkpoint(exp / "encoder.pt")
     assert final["objective"] == objective and final["step"] == 3
@@ -92,30 +129,117 @@ def test_pretrain_runs_writes_settings_and_resumes(tmp_path, cuts_path, objectiv
 def test_hubert_two_iterations_through_the_cli(tmp_path, cuts_path):
     conf = settings_file(tmp_path / "conf.yaml", "hubert")
     it1, it2 = tmp_path / "iter1", tmp_path / "iter2"
-    code, out = asr("hubert-kmeans", "fit", "--cuts", cuts_path, "--features", "mfcc", "-k", 8,
-                    "--n-init", 2, "--out", it1 / "centres.npz")  # fmt: skip
+    code, out = asr(
+        "hubert-kmeans",
+        "fit",
+        "--cuts",
+        cuts_path,
+        "--features",
+        "mfcc",
+        "-k",
+        8,
+        "--n-init",
+        2,
+        "--out",
+        it1 / "centres.npz",
+    )
     assert code == 0 and "8 centres of dimension 39" in out, out
-    code, out = asr("hubert-kmeans", "label", "--cuts", cuts_path, "--centres", it1 / "centres.npz",
-                    "--out-dir", it1 / "labels")  # fmt: skip
+    code, out = asr(
+        "hubert-kmeans",
+        "label",
+        "--cuts",
+        cuts_path,
+        "--centres",
+        it1 / "centres.npz",
+        "--out-dir",
+        it1 / "labels",
+    )
     assert code == 0 and "labelled 10 cuts" in out, out
     labelled = it1 / "labels" / "cuts.jsonl.gz"
     # Wrong k for the labels: refused before training, naming the manifest and the fix.
-    code, out = asr("pretrain", "--objective", "hubert", "--cuts", labelled, "--exp-dir", tmp_path / "bad",
-                    "--config", conf, "--num-clusters", 2, "--max-steps", 1, "--no-progress")  # fmt: skip
+    code, out = asr(
+        "pretrain",
+        "--objective",
+        "hubert",
+        "--cuts",
+        labelled,
+        "--exp-dir",
+        tmp_path / "bad",
+        "--config",
+        conf,
+        "--num-clusters",
+        2,
+        "--max-steps",
+        1,
+        "--no-progress",
+    )
     assert code == 2 and "--num-clusters" in out and str(labelled) in out, out
-    code, out = asr("pretrain", "--objective", "hubert", "--cuts", labelled, "--exp-dir", it1 / "exp",
-                    "--config", conf, "--num-clusters", 8, "--max-steps", 2, "--no-progress")  # fmt: skip
+    code, out = asr(
+        "pretrain",
+        "--objective",
+        "hubert",
+        "--cuts",
+        labelled,
+        "--exp-dir",
+        it1 / "exp",
+        "--config",
+        conf,
+        "--num-clusters",
+        8,
+        "--max-steps",
+        2,
+        "--no-progress",
+    )
     assert code == 0, out
     # Iteration 2 clusters block 1 of the iteration-1 encoder (32 dimensions).
-    code, out = asr("hubert-kmeans", "fit", "--cuts", cuts_path, "--features", it1 / "exp" / "encoder.pt",
-                    "--layer", 1, "-k", 12, "--n-init", 2, "--out", it2 / "centres.npz")  # fmt: skip
+    code, out = asr(
+        "hubert-kmeans",
+        "fit",
+        "--cuts",
+        cuts_path,
+        "--features",
+        it1 / "exp" / "encoder.pt",
+        "--layer",
+        1,
+        "-k",
+        12,
+        "--n-init",
+        2,
+        "--out",
+        it2 / "centres.npz",
+    )
     assert code == 0 and "12 centres of dimension 32" in out, out
-    code, out = asr("hubert-kmeans", "label", "--cuts", cuts_path, "--centres", it2 / "centres.npz",
-                    "--features", it1 / "exp" / "encoder.pt", "--layer", 1, "--out-dir", it2 / "labels")  # fmt: skip
+    code, out = asr(
+        "hubert-kmeans",
+        "label",
+        "--cuts",
+        cuts_path,
+        "--centres",
+        it2 / "centres.npz",
+        "--features",
+        it1 / "exp" / "encoder.pt",
+        "--layer",
+        1,
+        "--out-dir",
+        it2 / "labels",
+    )
     assert code == 0, out
-    code, out = asr("pretrain", "--objective", "hubert", "--cuts", it2 / "labels" / "cuts.jsonl.gz",
-                    "--exp-dir", it2 / "exp", "--config", conf, "--num-clusters", 12, "--max-steps", 2,
-                    "--no-progress")  # fmt: skip
+    code, out = asr(
+        "pretrain",
+        "--objective",
+        "hubert",
+        "--cuts",
+        it2 / "labels" / "cuts.jsonl.gz",
+        "--exp-dir",
+        it2 / "exp",
+        "--config",
+        conf,
+        "--num-clusters",
+        12,
+        "--max-steps",
+        2,
+        "--no-progress",
+    )
     assert code == 0 and "step 2" in out, out
 
 
@@ -137,12 +261,32 @@ def test_user_mistakes_are_one_line_errors(tmp_path, cuts_path):
     code, out = asr(*base, "--config", bad)
     assert code == 2 and "modle" in out, out
 
-    code, out = asr("pretrain", "--objective", "wav2vec2", "--cuts", tmp_path / "none.jsonl.gz",
-                    "--exp-dir", exp, "--config", conf)  # fmt: skip
+    code, out = asr(
+        "pretrain",
+        "--objective",
+        "wav2vec2",
+        "--cuts",
+        tmp_path / "none.jsonl.gz",
+        "--exp-dir",
+        exp,
+        "--config",
+        conf,
+    )
     assert code == 2 and "none.jsonl.gz" in out, out
 
-    code, out = asr("pretrain", "--objective", "hubert", "--cuts", cuts_path, "--exp-dir", exp,
-                    "--config", settings_file(tmp_path / "hubert.yaml", "hubert"), "--max-steps", 1)  # fmt: skip
+    code, out = asr(
+        "pretrain",
+        "--objective",
+        "hubert",
+        "--cuts",
+        cuts_path,
+        "--exp-dir",
+        exp,
+        "--config",
+        settings_file(tmp_path / "hubert.yaml", "hubert"),
+        "--max-steps",
+        1,
+    )
     assert code == 2 and "hubert_labels" in out and "asr hubert-kmeans label" in out, out
 
     code, out = asr(*base, "--config", conf, "--max-steps", 1)
@@ -150,12 +294,31 @@ def test_user_mistakes_are_one_line_errors(tmp_path, cuts_path):
     code, out = asr(*base, "--config", conf, "--max-steps", 2, "--no-resume")
     assert code == 2 and "checkpoint" in out.lower(), out
     # Another objective in the same experiment folder is refused by the checkpoint check.
-    code, out = asr("pretrain", "--objective", "data2vec", "--cuts", cuts_path, "--exp-dir", exp,
-                    "--config", settings_file(tmp_path / "d2v.yaml", "data2vec"), "--max-steps", 2)  # fmt: skip
+    code, out = asr(
+        "pretrain",
+        "--objective",
+        "data2vec",
+        "--cuts",
+        cuts_path,
+        "--exp-dir",
+        exp,
+        "--config",
+        settings_file(tmp_path / "d2v.yaml", "data2vec"),
+        "--max-steps",
+        2,
+    )
     assert code == 2 and "wav2vec2" in out, out
 
-    code, out = asr("hubert-kmeans", "fit", "--cuts", cuts_path, "--features", tmp_path / "no.pt",
-                    "--out", tmp_path / "c.npz")  # fmt: skip
+    code, out = asr(
+        "hubert-kmeans",
+        "fit",
+        "--cuts",
+        cuts_path,
+        "--features",
+        tmp_path / "no.pt",
+        "--out",
+        tmp_path / "c.npz",
+    )
     assert code == 2 and "no.pt" in out, out
     assert "Traceback" not in out
 
@@ -165,10 +328,33 @@ def test_pretrain_under_torchrun_with_two_cpu_ranks(tmp_path, cuts_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     exp = tmp_path / "exp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-           "--master-port", str(port), "-m", "asr.cli", "pretrain", "--objective", "data2vec",
-           "--cuts", str(cuts_path), "--exp-dir", str(exp), "--config", str(settings_file(tmp_path / "c.yaml", "data2vec")),
-           "--max-steps", "2", "--device", "cpu", "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+        "-m",
+        "asr.cli",
+        "pretrain",
+        "--objective",
+        "data2vec",
+        "--cuts",
+        str(cuts_path),
+        "--exp-dir",
+        str(exp),
+        "--config",
+        str(settings_file(tmp_path / "c.yaml", "data2vec")),
+        "--max-steps",
+        "2",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     # Each worker ends with os._exit, skipping interpreter finalisation (asr/cli/__main__.py says why):
     # an atexit hook, planted through sitecustomize, must not run.
     site = tmp_path / "site"
@@ -275,15 +461,38 @@ def test_ranks_with_their_own_shards_take_every_batch_of_their_stream():
 def test_pretrain_on_a_shar_folder_and_its_errors(tmp_path, shar_dir):
     conf = settings_file(tmp_path / "conf.yaml", "data2vec")
     exp = tmp_path / "exp"
-    code, out = asr("pretrain", "--objective", "data2vec", "--cuts", shar_dir, "--exp-dir", exp,
-                    "--config", conf, "--max-steps", 2, "--no-progress")  # fmt: skip
+    code, out = asr(
+        "pretrain",
+        "--objective",
+        "data2vec",
+        "--cuts",
+        shar_dir,
+        "--exp-dir",
+        exp,
+        "--config",
+        conf,
+        "--max-steps",
+        2,
+        "--no-progress",
+    )
     assert code == 0 and "step 2 (resumed from 0)" in out, out
     written = yaml.safe_load((exp / "pretrain.yaml").read_text())
     assert written["cuts"] == str(shar_dir) and written["cuts_format"] == "shar"
     empty = tmp_path / "empty"
     empty.mkdir()
-    code, out = asr("pretrain", "--objective", "data2vec", "--cuts", empty, "--exp-dir", tmp_path / "e",
-                    "--config", conf, "--max-steps", 1)  # fmt: skip
+    code, out = asr(
+        "pretrain",
+        "--objective",
+        "data2vec",
+        "--cuts",
+        empty,
+        "--exp-dir",
+        tmp_path / "e",
+        "--config",
+        conf,
+        "--max-steps",
+        1,
+    )
     assert code == 2 and f"Error: no Lhotse Shar shards (cuts.000000.jsonl.gz, ...) in {empty}" in out, out
     assert "Traceback" not in out
 
@@ -293,10 +502,33 @@ def test_pretrain_on_a_shar_folder_under_torchrun_reads_each_shard_once(tmp_path
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     exp = tmp_path / "exp"
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-           "--master-port", str(port), "-m", "asr.cli", "pretrain", "--objective", "data2vec",
-           "--cuts", str(shar_dir), "--exp-dir", str(exp), "--config", str(settings_file(tmp_path / "c.yaml", "data2vec")),
-           "--max-steps", "2", "--device", "cpu", "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+        "-m",
+        "asr.cli",
+        "pretrain",
+        "--objective",
+        "data2vec",
+        "--cuts",
+        str(shar_dir),
+        "--exp-dir",
+        str(exp),
+        "--config",
+        str(settings_file(tmp_path / "c.yaml", "data2vec")),
+        "--max-steps",
+        "2",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     proc = subprocess.run(
         cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300
     )

@@ -24,8 +24,20 @@ def char_ids(cut) -> list[int]:
 
 def tiny_encoder(**kw):
     torch.manual_seed(0)
-    return build_encoder(encoder_config("xs", "fbank", "transformer", dim=64, layers=2, heads=2, ffn_dim=128,
-                                        fbank_layers=((64, 3, 1), (64, 3, 2)), layer_drop=0.0, **kw))  # fmt: skip
+    return build_encoder(
+        encoder_config(
+            "xs",
+            "fbank",
+            "transformer",
+            dim=64,
+            layers=2,
+            heads=2,
+            ffn_dim=128,
+            fbank_layers=((64, 3, 1), (64, 3, 2)),
+            layer_drop=0.0,
+            **kw,
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +68,10 @@ def test_ctc_loss_falls_and_greedy_decoding_reads_the_transcript(cuts):
     log_probs, frames = objective.model.log_probs(batch.audio, batch.audio_lengths)
     decoded = ctc.greedy_decode(log_probs, frames)
     wanted = batch.targets["tokens"]
-    errors = sum(torch.tensor(d).ne(w[w >= 0][: len(d)]).sum().item() + abs(len(d) - int((w >= 0).sum()))
-                 for d, w in zip(decoded, wanted, strict=True))  # fmt: skip
+    errors = sum(
+        torch.tensor(d).ne(w[w >= 0][: len(d)]).sum().item() + abs(len(d) - int((w >= 0).sum()))
+        for d, w in zip(decoded, wanted, strict=True)
+    )
     assert errors < 0.2 * int((wanted >= 0).sum())  # memorised: the transcripts come back
 
 
@@ -65,8 +79,16 @@ def test_frontend_stays_frozen_and_the_encoder_waits_for_the_head(cuts, tmp_path
     encoder = tiny_encoder()
     objective = ctc.build(encoder, len(LETTERS), freeze_encoder_steps=2)
     before = {k: v.clone() for k, v in objective.state_dict().items()}
-    cfg = TrainConfig(exp_dir=str(tmp_path / "exp"), max_steps=2, max_duration=8.0, lr=1e-3, warmup_steps=1,
-                      device="cpu", progress=False, num_buckets=2)  # fmt: skip
+    cfg = TrainConfig(
+        exp_dir=str(tmp_path / "exp"),
+        max_steps=2,
+        max_duration=8.0,
+        lr=1e-3,
+        warmup_steps=1,
+        device="cpu",
+        progress=False,
+        num_buckets=2,
+    )
     result = train(objective, cuts, cfg, dataset=AudioDataset(tokenize=char_ids))
     after = {k: v.clone() for k, v in objective.state_dict().items()}
     changed = {k for k in before if not torch.equal(before[k], after[k])}

@@ -72,10 +72,14 @@ def test_hubert_labels_are_padded_with_minus_100(tmp_path):
         _recording(tmp_path / "b.wav", _tone(0.5)).to_cut(),
     ]
     labelled = CutSet.from_cuts(
-        c.attach_tensor("hubert_labels", np.arange(round(c.duration / 0.02), dtype=np.int64) % 7,
-                        frame_shift=0.02, temporal_dim=0)
+        c.attach_tensor(
+            "hubert_labels",
+            np.arange(round(c.duration / 0.02), dtype=np.int64) % 7,
+            frame_shift=0.02,
+            temporal_dim=0,
+        )
         for c in cuts
-    )  # fmt: skip
+    )
     batch = AudioDataset()[labelled]
     labels = batch.targets["hubert_labels"]
     assert labels.dtype == torch.int64 and labels.shape == (2, 50)

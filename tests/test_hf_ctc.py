@@ -57,14 +57,47 @@ def test_every_vocabulary_symbol_is_mapped_or_declared_unmappable():
 @pytest.mark.parametrize(
     "token, phones",
     [
-        ("iː", "IY"), ("aɪ", "AY"), ("oʊ", "OW"), ("əʊ", "OW"), ("ɔɪ", "OY"), ("ɚ", "ER"), ("ɜː", "ER"),
-        ("ɑːɹ", "AA R"), ("ɔːɹ", "AO R"), ("oːɹ", "AO R"), ("ɪɹ", "IH R"), ("iə", "IH R"), ("aɪɚ", "AY ER"),
-        ("aɪə", "AY ER"), ("əl", "AH L"), ("n̩", "AH N"), ("r̩", "ER"), ("tʃ", "CH"), ("dʒ", "JH"),
-        ("tɕ", "CH"), ("ts", "T S"), ("ts.h", "CH"), ("s.", "SH"), ("ɑ̃", "AA"), ("pː", "P"), ("tʲ", "T"),
-        ("i5", "IY"), ("iɜ", "IY"), ("iɛ5", "Y EH"), ("uo5", "W OW"), ("x", "HH"), ("ʁ", "R"), ("ɾ", "T"),
-        ("y", "UW"), ("ø", "ER"), ("ɲ", "N"), ("ç", "HH"), ("β", "B"), ("ʔe", "EY"),
+        ("iː", "IY"),
+        ("aɪ", "AY"),
+        ("oʊ", "OW"),
+        ("əʊ", "OW"),
+        ("ɔɪ", "OY"),
+        ("ɚ", "ER"),
+        ("ɜː", "ER"),
+        ("ɑːɹ", "AA R"),
+        ("ɔːɹ", "AO R"),
+        ("oːɹ", "AO R"),
+        ("ɪɹ", "IH R"),
+        ("iə", "IH R"),
+        ("aɪɚ", "AY ER"),
+        ("aɪə", "AY ER"),
+        ("əl", "AH L"),
+        ("n̩", "AH N"),
+        ("r̩", "ER"),
+        ("tʃ", "CH"),
+        ("dʒ", "JH"),
+        ("tɕ", "CH"),
+        ("ts", "T S"),
+        ("ts.h", "CH"),
+        ("s.", "SH"),
+        ("ɑ̃", "AA"),
+        ("pː", "P"),
+        ("tʲ", "T"),
+        ("i5", "IY"),
+        ("iɜ", "IY"),
+        ("iɛ5", "Y EH"),
+        ("uo5", "W OW"),
+        ("x", "HH"),
+        ("ʁ", "R"),
+        ("ɾ", "T"),
+        ("y", "UW"),
+        ("ø", "ER"),
+        ("ɲ", "N"),
+        ("ç", "HH"),
+        ("β", "B"),
+        ("ʔe", "EY"),
     ],
-)  # fmt: skip
+)
 def test_hard_cases(token, phones):
     assert " ".join(ipa_to_arpabet(token)) == phones
 
@@ -78,10 +111,16 @@ def test_unmappable_tokens_say_why(token):
 def test_english_espeak_output_maps_to_cmudict():
     from asr.text.lexicon import Lexicon
 
-    words = ("car air tour fire tower bottle butter bird huge judge church measure thing pure nurse cats "
-             "hello water boy day eye now put food sing yes").split()  # fmt: skip
-    ipa = subprocess.run(["espeak-ng", "-q", "--ipa", "--sep=_", "-v", "en-us", " ".join(words)],
-                         capture_output=True, text=True, check=True).stdout.split()  # fmt: skip
+    words = (
+        "car air tour fire tower bottle butter bird huge judge church measure thing pure nurse cats "
+        "hello water boy day eye now put food sing yes"
+    ).split()
+    ipa = subprocess.run(
+        ["espeak-ng", "-q", "--ipa", "--sep=_", "-v", "en-us", " ".join(words)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
     lexicon = Lexicon.from_cmudict()
     for word, spoken in zip(words, ipa, strict=True):
         tokens = [t for t in spoken.replace("ˈ", "").replace("ˌ", "").split("_") if t]
@@ -92,14 +131,22 @@ def test_english_espeak_output_maps_to_cmudict():
 # -- tiny checkpoints ---------------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def phone_dir(tmp_path_factory) -> Path:
-    return write_hf_checkpoint(tmp_path_factory.mktemp("xlsr-espeak"), ESPEAK_VOCAB, layer_norm=True,
-                             tokenizer_class="Wav2Vec2PhonemeCTCTokenizer")  # fmt: skip
+    return write_hf_checkpoint(
+        tmp_path_factory.mktemp("xlsr-espeak"),
+        ESPEAK_VOCAB,
+        layer_norm=True,
+        tokenizer_class="Wav2Vec2PhonemeCTCTokenizer",
+    )
 
 
 @pytest.fixture(scope="module")
 def char_dir(tmp_path_factory) -> Path:
-    return write_hf_checkpoint(tmp_path_factory.mktemp("base-960h"), CHAR_VOCAB, layer_norm=False,
-                             tokenizer_class="Wav2Vec2CTCTokenizer")  # fmt: skip
+    return write_hf_checkpoint(
+        tmp_path_factory.mktemp("base-960h"),
+        CHAR_VOCAB,
+        layer_norm=False,
+        tokenizer_class="Wav2Vec2CTCTokenizer",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -267,14 +314,16 @@ def test_decode_cli_with_the_char_model(char_dir, tmp_path):
     from lhotse import CutSet, SupervisionSegment
 
     cuts = []
-    for cut, text in zip(CutSet.from_file(write_tone_cuts(tmp_path, 3, 1.0, 1.5)), ["A CAT", "THE DOG", "A"],
-                         strict=True):  # fmt: skip
+    for cut, text in zip(
+        CutSet.from_file(write_tone_cuts(tmp_path, 3, 1.0, 1.5)), ["A CAT", "THE DOG", "A"], strict=True
+    ):
         cut.supervisions = [SupervisionSegment(cut.id, cut.recording_id, 0.0, cut.duration, text=text)]
         cuts.append(cut)
     CutSet.from_cuts(cuts).to_file(tmp_path / "cuts.jsonl.gz")
     out = tmp_path / "hyp.txt"
-    code, output = asr("decode", "--model", char_dir, "--cuts", tmp_path / "cuts.jsonl.gz", "--out", out,
-                       "--no-progress")  # fmt: skip
+    code, output = asr(
+        "decode", "--model", char_dir, "--cuts", tmp_path / "cuts.jsonl.gz", "--out", out, "--no-progress"
+    )
     assert code == 0, output
     lines = out.read_text().splitlines()
     assert sorted(line.split(" ")[0] for line in lines) == sorted(c.id for c in cuts)

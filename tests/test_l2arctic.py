@@ -110,8 +110,11 @@ def test_wav_is_the_logged_phones_spoken_by_the_logged_voice(corpus: Path):
     for e, synthesis in zip(
         sample, resynthesize([(e["espeak"], Voice(**e["voice"])) for e in sample]), strict=True
     ):
-        expected = to_pcm16(finish_audio(synthesis.samples, e["lead_samples"], e["trail_samples"],
-                                          e["snr_db"], e["noise_seed"]))  # fmt: skip
+        expected = to_pcm16(
+            finish_audio(
+                synthesis.samples, e["lead_samples"], e["trail_samples"], e["snr_db"], e["noise_seed"]
+            )
+        )
         actual, _ = sf.read(str(corpus / e["speaker"] / "wav" / f"{e['utterance']}.wav"), dtype="int16")
         assert np.array_equal(actual, expected), e["utterance"]
 
@@ -179,7 +182,8 @@ def test_prepare_splits_and_lhotse_agreement(corpus: Path, tmp_path: Path):
     recs, sups = _manifests_by_hand(utts)
     for mine, theirs in ((recs, read["recordings"]), (sups, read["supervisions"])):
         assert sorted(json.dumps(x.to_dict(), sort_keys=True) for x in mine) == sorted(
-            json.dumps(x.to_dict(), sort_keys=True) for x in theirs)  # fmt: skip
+            json.dumps(x.to_dict(), sort_keys=True) for x in theirs
+        )
 
 
 def test_same_seed_same_bytes_other_seed_other_corpus(corpus: Path, tmp_path: Path):
@@ -225,11 +229,18 @@ def test_bad_files_are_skipped_and_listed(corpus: Path, tmp_path: Path):
         root / "ABA/wav/arctic_a0001.wav": lambda p: p.write_bytes(b"RIFF\x00\x00not a wav at all"),
         root / "SKA/wav/arctic_a0002.wav": lambda p: p.write_bytes(b""),
         root / "BWC/transcript/arctic_a0003.txt": lambda p: p.write_text("\n"),
-        root / annotated[5]["speaker"] / "annotation" / f"{annotated[5]['utterance']}.TextGrid": _break_annotation_end,
-        root / annotated[9]["speaker"] / "annotation" / f"{annotated[9]['utterance']}.TextGrid":
-            lambda p: p.write_text(p.read_text().replace('text = "' + annotated[9]["words"][0].lower() + '"',
-                                                          'text = "zebra"', 1)),
-    }  # fmt: skip
+        root
+        / annotated[5]["speaker"]
+        / "annotation"
+        / f"{annotated[5]['utterance']}.TextGrid": _break_annotation_end,
+        root / annotated[9]["speaker"] / "annotation" / f"{annotated[9]['utterance']}.TextGrid": lambda p: (
+            p.write_text(
+                p.read_text().replace(
+                    'text = "' + annotated[9]["words"][0].lower() + '"', 'text = "zebra"', 1
+                )
+            )
+        ),
+    }
     for path, breaker in bad.items():
         breaker(path)
     summary = prepare_l2arctic(root, tmp_path / "out")
@@ -238,10 +249,16 @@ def test_bad_files_are_skipped_and_listed(corpus: Path, tmp_path: Path):
     assert "end at different times" in reasons[str(list(bad)[3])]
     assert "does not match the transcript" in reasons[str(list(bad)[4])]
     bad_ids = {f"{p.parent.parent.name.lower()}-{p.stem}" for p in bad}
-    expected = {f"{e['speaker'].lower()}-{e['utterance']}" for e in entries
-                if (e["annotated"] or e["speaker"] not in TEST_SPEAKERS)} - bad_ids  # fmt: skip
-    found = {s.id for part in ("train", "test", "unlabelled")
-             for s in load_manifest(tmp_path / "out" / f"l2arctic_supervisions_{part}.jsonl.gz")}  # fmt: skip
+    expected = {
+        f"{e['speaker'].lower()}-{e['utterance']}"
+        for e in entries
+        if (e["annotated"] or e["speaker"] not in TEST_SPEAKERS)
+    } - bad_ids
+    found = {
+        s.id
+        for part in ("train", "test", "unlabelled")
+        for s in load_manifest(tmp_path / "out" / f"l2arctic_supervisions_{part}.jsonl.gz")
+    }
     assert found == expected
     assert "skipped 5 item(s)" in summary.report()
 

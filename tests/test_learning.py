@@ -24,8 +24,17 @@ WER_BOUND = 30.0
 
 def decode_and_score(trained, name: str, *options) -> dict:
     hyp = trained["root"] / f"{name}.txt"
-    code, out = asr("decode", "--model", trained["model"], "--cuts", trained["test"], "--out", hyp, "--no-progress",
-                    *options)  # fmt: skip
+    code, out = asr(
+        "decode",
+        "--model",
+        trained["model"],
+        "--cuts",
+        trained["test"],
+        "--out",
+        hyp,
+        "--no-progress",
+        *options,
+    )
     assert code == 0, out
     code, out = asr("score", "wer", "--ref", trained["test"], "--hyp", hyp, "--json")
     assert code == 0, out
@@ -48,8 +57,16 @@ def test_greedy_learns_digits(trained):
 @pytest.mark.parametrize("method", ["wfst", "beam"])
 def test_lm_decoders_read_the_model(trained, method):
     greedy = trained.get("greedy") or decode_and_score(trained, "greedy")
-    scored = decode_and_score(trained, method, "--method", method, "--lm", trained["lm"], "--emissions",
-                              trained["root"] / "posteriors.pt")  # fmt: skip
+    scored = decode_and_score(
+        trained,
+        method,
+        "--method",
+        method,
+        "--lm",
+        trained["lm"],
+        "--emissions",
+        trained["root"] / "posteriors.pt",
+    )
     print(f"digits: {method} WER {scored['wer']:.2f} % (greedy {greedy['wer']:.2f} %)")
     assert scored["wer"] < WER_BOUND, scored
     one_word = 100.0 / scored["ref_words"]

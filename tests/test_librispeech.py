@@ -34,8 +34,11 @@ def test_layout_is_librispeechs(tiny_librispeech: Path):
 def test_lhotse_recipe_parses_it_and_durations_round_trip(tiny_librispeech: Path):
     manifests = lhotse_prepare_librispeech(tiny_librispeech, dataset_parts=PARTS)
     assert set(manifests) == set(PARTS)
-    texts = {line.split(" ", 1)[0]: line.split(" ", 1)[1] for t in tiny_librispeech.rglob("*.trans.txt")
-             for line in t.read_text().splitlines()}  # fmt: skip
+    texts = {
+        line.split(" ", 1)[0]: line.split(" ", 1)[1]
+        for t in tiny_librispeech.rglob("*.trans.txt")
+        for line in t.read_text().splitlines()
+    }
     for part in PARTS:
         recs, sups = manifests[part]["recordings"], manifests[part]["supervisions"]
         assert len(recs) > 0
@@ -150,11 +153,15 @@ def test_finetuning_splits_nest_like_the_release(tiny_librilight: Path, tmp_path
     assert sorted(p.name for p in (ft / "1h").iterdir()) == [str(i) for i in range(6)]
     assert sorted(p.name for p in (ft / "9h").iterdir()) == ["clean", "other"]
     prepare_librilight_finetuning(ft, tmp_path)
-    ids = {s: {c.id for c in load_manifest(tmp_path / f"librispeech_finetuning_supervisions_{s}.jsonl.gz")}
-           for s in ("10min", "1h", "10h")}  # fmt: skip
+    ids = {
+        s: {c.id for c in load_manifest(tmp_path / f"librispeech_finetuning_supervisions_{s}.jsonl.gz")}
+        for s in ("10min", "1h", "10h")
+    }
     assert ids["10min"] < ids["1h"] < ids["10h"]
-    dur = {s: sum(c.duration for c in CutSet.from_file(tmp_path / f"librispeech_finetuning_cuts_{s}.jsonl.gz"))
-           for s in ("10min", "1h")}  # fmt: skip
+    dur = {
+        s: sum(c.duration for c in CutSet.from_file(tmp_path / f"librispeech_finetuning_cuts_{s}.jsonl.gz"))
+        for s in ("10min", "1h")
+    }
     assert 5 < dur["1h"] / dur["10min"] < 7  # six folds of equal size
 
 

@@ -23,11 +23,13 @@ from asr.text.tokenizer import CharTokenizer, PhoneTokenizer
 REFERENCE = Path(__file__).parent / "data" / "mdd_reference"
 # what the published scorer (cageyoko/CTC-Attention-Mispronunciation) prints on these files
 PUBLISHED = {
-    "hyp_cnn_rnn_ctc.txt": dict(ta=20194, fr=5520, fa=1082, cd=2072, de=1137, precision=0.3676, recall=0.7478,
-                                f1=0.4929, der=0.3543),
-    "hyp_ctc_attention.txt": dict(ta=23884, fr=1830, fa=1914, cd=1810, de=567, precision=0.5650, recall=0.5540,
-                                  f1=0.5594, der=0.2385),
-}  # fmt: skip
+    "hyp_cnn_rnn_ctc.txt": dict(
+        ta=20194, fr=5520, fa=1082, cd=2072, de=1137, precision=0.3676, recall=0.7478, f1=0.4929, der=0.3543
+    ),
+    "hyp_ctc_attention.txt": dict(
+        ta=23884, fr=1830, fa=1914, cd=1810, de=567, precision=0.5650, recall=0.5540, f1=0.5594, der=0.2385
+    ),
+}
 
 
 # -- alignment --
@@ -131,8 +133,19 @@ def test_rates_from_counts():
 
 @pytest.mark.parametrize("hyp", sorted(PUBLISHED))
 def test_reproduces_the_published_l2arctic_scores(hyp, tmp_path):
-    code, out = asr("score", "mdd", "--canonical", REFERENCE / "canonical.txt", "--perceived",
-                    REFERENCE / "perceived.txt", "--hyp", REFERENCE / hyp, "--json", "--out-dir", tmp_path)  # fmt: skip
+    code, out = asr(
+        "score",
+        "mdd",
+        "--canonical",
+        REFERENCE / "canonical.txt",
+        "--perceived",
+        REFERENCE / "perceived.txt",
+        "--hyp",
+        REFERENCE / hyp,
+        "--json",
+        "--out-dir",
+        tmp_path,
+    )
     assert code == 0, out
     result = json.loads(out)
     assert {"ta", "fr", "fa", "tr", "cd", "de", "precision", "recall", "f1", "der", "per"} <= result.keys()
@@ -153,8 +166,15 @@ def test_perceived_statistics_of_the_reference():
     for utt in report.utterances:
         for col in utt.columns:
             if col.verdict is not None:
-                ops["I" if col.canonical is None else "D" if col.perceived is None else
-                    "C" if col.canonical == col.perceived else "S"] += 1  # fmt: skip
+                ops[
+                    "I"
+                    if col.canonical is None
+                    else "D"
+                    if col.perceived is None
+                    else "C"
+                    if col.canonical == col.perceived
+                    else "S"
+                ] += 1
     assert ops == {"C": 25714, "S": 3154, "D": 918, "I": 219}
     perceived = read_phone_file(REFERENCE / "perceived.txt")
     assert sum(phones.count("err") for phones in perceived.values()) == 118  # unclear phones, kept as err
@@ -183,8 +203,17 @@ def test_scoring_bad_inputs(tmp_path):
     code, out = asr("score", "mdd", "--canonical", write("e.txt", "\n"), "--perceived", per, "--hyp", per)
     assert code == 2 and "no utterances" in out
     # case, stress digits and sil are conventions, not errors
-    code, out = asr("score", "mdd", "--canonical", can, "--perceived", per, "--hyp",
-                    write("ok.txt", "u1 sil AH0 B\nu2 K AE1 T sil\n"), "--json")  # fmt: skip
+    code, out = asr(
+        "score",
+        "mdd",
+        "--canonical",
+        can,
+        "--perceived",
+        per,
+        "--hyp",
+        write("ok.txt", "u1 sil AH0 B\nu2 K AE1 T sil\n"),
+        "--json",
+    )
     assert code == 0 and json.loads(out)["fa"] == 1
 
 
@@ -306,8 +335,12 @@ def test_read_audio_bad_files(tmp_path):
     good = tmp_path / "long.wav"
     sf.write(good, np.zeros(16000 * 3, np.float32), 16000)
     (tmp_path / "cut.wav").write_bytes(good.read_bytes()[:30])  # header cut short
-    for name, message in [("missing.wav", "no such audio file"), ("empty.wav", "the file is empty"),
-                          ("text.wav", "not a readable audio file"), ("cut.wav", "not a readable audio file")]:  # fmt: skip
+    for name, message in [
+        ("missing.wav", "no such audio file"),
+        ("empty.wav", "the file is empty"),
+        ("text.wav", "not a readable audio file"),
+        ("cut.wav", "not a readable audio file"),
+    ]:
         with pytest.raises(AudioError, match=message):
             read_audio(tmp_path / name)
     with pytest.raises(AudioError, match="limit is 2 s"):
@@ -336,8 +369,17 @@ def random_phone_model(tmp_path_factory) -> Path:
 def test_diagnose_cli(random_phone_model, tmp_path):
     code, out = asr("synth", "say", "--phones", "S IH1 NG K | F AE1 S T", "--out", tmp_path / "think.wav")
     assert code == 0 and "think.wav" in out, out
-    code, out = asr("mdd", "diagnose", "--model", random_phone_model, "--audio", tmp_path / "think.wav",
-                    "--text", "Think fast, Zorblax!", "--json")  # fmt: skip
+    code, out = asr(
+        "mdd",
+        "diagnose",
+        "--model",
+        random_phone_model,
+        "--audio",
+        tmp_path / "think.wav",
+        "--text",
+        "Think fast, Zorblax!",
+        "--json",
+    )
     assert code == 0, out
     result = json.loads(out)
     assert [w["word"] for w in result["words"]] == ["think", "fast", "zorblax"]
@@ -384,11 +426,19 @@ def test_reference_files_from_annotated_cuts(tmp_path):
         sup = SupervisionSegment(utt, utt, 0, 1, text="a cat", custom=custom)
         return MonoCut(utt, 0, 1, 0, supervisions=[sup])
 
-    cuts = CutSet.from_cuts([
-        cut("u2", {"canonical_phones": ["AH0", "K", "AE1", "T"], "perceived_phones": ["AH", "K", "EH", "T", "sil"]}),
-        cut("u1", {"canonical_phones": ["K", "AE", "T"], "perceived_phones": ["K", "err", "T"]}),
-        cut("u3", {"canonical_phones": ["K"]}),  # not annotated: skipped
-    ])  # fmt: skip
+    cuts = CutSet.from_cuts(
+        [
+            cut(
+                "u2",
+                {
+                    "canonical_phones": ["AH0", "K", "AE1", "T"],
+                    "perceived_phones": ["AH", "K", "EH", "T", "sil"],
+                },
+            ),
+            cut("u1", {"canonical_phones": ["K", "AE", "T"], "perceived_phones": ["K", "err", "T"]}),
+            cut("u3", {"canonical_phones": ["K"]}),  # not annotated: skipped
+        ]
+    )
     cuts.to_file(tmp_path / "cuts.jsonl.gz")
     code, out = asr("mdd", "reference", "--cuts", tmp_path / "cuts.jsonl.gz", "--out-dir", tmp_path / "ref")
     assert code == 0 and "2 utterances (1 without annotation skipped)" in out, out

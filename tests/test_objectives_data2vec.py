@@ -16,9 +16,18 @@ from asr.objectives.data2vec2 import block_mask
 from asr.objectives.ema import EMATeacher, average_top_layers, ema_decay, instance_norm, teacher_targets
 
 TINY = dict(
-    dim=64, layers=2, heads=4, ffn_dim=128, conv_layers=((64, 10, 5),) + ((64, 3, 2),) * 4 + ((64, 2, 2),) * 2,
-    pos_conv_kernel=16, pos_conv_groups=4, dropout=0.0, attention_dropout=0.0, dropout_input=0.0, layer_drop=0.0,
-)  # fmt: skip
+    dim=64,
+    layers=2,
+    heads=4,
+    ffn_dim=128,
+    conv_layers=((64, 10, 5),) + ((64, 3, 2),) * 4 + ((64, 2, 2),) * 2,
+    pos_conv_kernel=16,
+    pos_conv_groups=4,
+    dropout=0.0,
+    attention_dropout=0.0,
+    dropout_input=0.0,
+    layer_drop=0.0,
+)
 
 
 def tiny_encoder(seed: int = 0, **overrides):
@@ -32,9 +41,13 @@ def speech() -> Batch:
     from asr.text.espeak import IsolatedSynthesizer, Voice
 
     with IsolatedSynthesizer() as tts:
-        waves = [tts.synthesize(text, Voice("en-us", variant), sample_rate=16000).samples[:n]
-                 for text, variant, n in (("the quick brown fox jumps over the lazy dog", None, 25600),
-                                          ("she sells sea shells by the sea shore", "m3", 19200))]  # fmt: skip
+        waves = [
+            tts.synthesize(text, Voice("en-us", variant), sample_rate=16000).samples[:n]
+            for text, variant, n in (
+                ("the quick brown fox jumps over the lazy dog", None, 25600),
+                ("she sells sea shells by the sea shore", "m3", 19200),
+            )
+        ]
     lengths = torch.tensor([len(w) for w in waves])
     audio = torch.zeros(len(waves), int(lengths.max()))
     for i, w in enumerate(waves):
@@ -219,8 +232,13 @@ def test_resume_restores_the_teacher_exactly(speech):
 def test_fbank_conformer_encoder_and_ffn_targets(name, speech):
     """The Conformer body's targets come from its second feed-forward module; hooks do not outlive a step."""
     module = data2vec if name == "data2vec" else data2vec2
-    encoder = tiny_encoder(frontend="fbank", body="conformer", ffn_dim=64, fbank_layers=((64, 3, 1), (64, 3, 2)),
-                           conformer_kernel=7)  # fmt: skip
+    encoder = tiny_encoder(
+        frontend="fbank",
+        body="conformer",
+        ffn_dim=64,
+        fbank_layers=((64, 3, 1), (64, 3, 2)),
+        conformer_kernel=7,
+    )
     objective = module.build(encoder, **({} if name == "data2vec" else {"num_copies": 2}))
     out = objective(speech)
     assert torch.isfinite(out.loss) and out.num_targets > 0

@@ -115,8 +115,10 @@ def test_span_mask_respects_padding_and_is_deterministic():
     torch.manual_seed(3)
     assert torch.equal(mask, span_mask((8, 250), lengths))
     gen = torch.Generator().manual_seed(5)
-    assert torch.equal(span_mask((8, 250), lengths, generator=gen),
-                       span_mask((8, 250), lengths, generator=torch.Generator().manual_seed(5)))  # fmt: skip
+    assert torch.equal(
+        span_mask((8, 250), lengths, generator=gen),
+        span_mask((8, 250), lengths, generator=torch.Generator().manual_seed(5)),
+    )
     frames = torch.arange(250)[None, :]
     assert not (mask & (frames >= lengths[:, None])).any()  # padding never masked
     assert mask[0].sum() == 0 and mask[1].sum() == 1  # empty utterance: nothing; one frame: itself

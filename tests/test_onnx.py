@@ -26,8 +26,17 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 ATOL = 1e-4
 VOCAB = 29
-SMALL = dict(dim=64, layers=2, heads=2, ffn_dim=128, pos_conv_kernel=32, conformer_kernel=15, layer_drop=0.0,
-             fbank_layers=((64, 3, 1), (64, 3, 2)), conv_layers=((64, 10, 5),) + ((64, 3, 2),) * 4 + ((64, 2, 2),) * 2)  # fmt: skip
+SMALL = dict(
+    dim=64,
+    layers=2,
+    heads=2,
+    ffn_dim=128,
+    pos_conv_kernel=32,
+    conformer_kernel=15,
+    layer_drop=0.0,
+    fbank_layers=((64, 3, 1), (64, 3, 2)),
+    conv_layers=((64, 10, 5),) + ((64, 3, 2),) * 4 + ((64, 2, 2),) * 2,
+)
 KINDS = [("fbank", "conformer"), ("conv", "transformer")]
 
 
@@ -112,8 +121,9 @@ def test_metadata_and_interface(exported):
         onnx_model.log_probs(torch.zeros(1, model.min_samples - 1), torch.tensor([model.min_samples - 1]))
     # no lengths: every row is full length
     audio, _ = batch_of([9_000, 9_000], seed=3)
-    torch.testing.assert_close(onnx_model.log_probs(audio)[0],
-                               onnx_model.log_probs(audio, torch.tensor([9_000, 9_000]))[0])  # fmt: skip
+    torch.testing.assert_close(
+        onnx_model.log_probs(audio)[0], onnx_model.log_probs(audio, torch.tensor([9_000, 9_000]))[0]
+    )
 
 
 def json_round_trip(value):
@@ -190,8 +200,17 @@ def test_cli_round_trip(tmp_path):
         want, frames = torch_model.log_probs(audio, lengths)
     got, got_frames = onnx_model.log_probs(audio, lengths)
     assert torch.equal(got_frames, frames) and max_valid_difference(got, want, frames) < ATOL
-    code, out = asr("export", "onnx", "--model", tmp_path / "ctc_model.pt", "--out", tmp_path / "fast.onnx",
-                    "--opset", 18, "--no-check")  # fmt: skip
+    code, out = asr(
+        "export",
+        "onnx",
+        "--model",
+        tmp_path / "ctc_model.pt",
+        "--out",
+        tmp_path / "fast.onnx",
+        "--opset",
+        18,
+        "--no-check",
+    )
     assert code == 0 and "not checked" in out, out
     assert OnnxCTCModel(tmp_path / "fast.onnx").vocab_size == VOCAB
 
@@ -219,9 +238,12 @@ def test_bad_files_are_user_errors(tmp_path):
     with pytest.raises(ExportError, match=re.escape(f"{garbage}: not a readable ONNX model")):
         OnnxCTCModel(garbage)
     # a valid ONNX graph that is not one of ours
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None])],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])])  # fmt: skip
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["y"])],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None])],
+    )
     foreign = tmp_path / "foreign.onnx"
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), foreign)
     with pytest.raises(ExportError, match=re.escape(f"{foreign}: not an asr CTC model export")):

@@ -19,6 +19,10 @@ def test_readme_opens_with_the_two_commands():
 
 
 def test_a_test_run_that_collects_nothing_fails():
-    proc = subprocess.run(["bash", str(ROOT / "scripts" / "test.sh"), "tests", "-k", "no_test_has_this_name"],
-                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "test.sh"), "tests", "-k", "no_test_has_this_name"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert proc.returncode == 1 and "collected no tests" in proc.stderr, proc.stderr[-2000:]

@@ -21,10 +21,17 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "mini" / "run.sh"
 TAG = "tiny_seed0"
 EXPECTED = [
-    "librispeech_cuts_train-clean-100", "librispeech_cuts_dev-clean", "librispeech_cuts_test-other",
-    "librilight_cuts_small", "librispeech_finetuning_cuts_10min", "librispeech_finetuning_cuts_1h",
-    "librispeech_finetuning_cuts_10h", "l2arctic_cuts_train", "l2arctic_cuts_test", "l2arctic_cuts_unlabelled",
-]  # fmt: skip
+    "librispeech_cuts_train-clean-100",
+    "librispeech_cuts_dev-clean",
+    "librispeech_cuts_test-other",
+    "librilight_cuts_small",
+    "librispeech_finetuning_cuts_10min",
+    "librispeech_finetuning_cuts_1h",
+    "librispeech_finetuning_cuts_10h",
+    "l2arctic_cuts_train",
+    "l2arctic_cuts_test",
+    "l2arctic_cuts_unlabelled",
+]
 
 
 def recipe(data: Path, *args: str, **kwargs) -> subprocess.Popen:
@@ -43,8 +50,15 @@ def recipe(data: Path, *args: str, **kwargs) -> subprocess.Popen:
         str(data / "exp"),
         *args,
     ]
-    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-                            start_new_session=True, **kwargs)  # fmt: skip
+    return subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+        **kwargs,
+    )
 
 
 def finish(proc: subprocess.Popen) -> str:

@@ -151,8 +151,10 @@ def test_real_preset_without_the_corpus_says_where_to_get_it(tmp_path: Path):
     assert not (tmp_path / "data" / "corpora" / "LibriSpeech").exists()  # nothing downloaded before the check
     # L2-ARCTIC in place, the optional TIMIT asked for but missing: its instructions, and exit 1 again
     l2arctic = tmp_path / "l2arctic"
-    for speaker in ("ABA SKA YBAA ZHAA BWC LXC NCC TXHC ASI RRBI SVBI TNI HJK HKK YDCK YKWK EBVS ERMS MBMPS NJS "
-                    "HQTV PNV THV TLV").split():  # fmt: skip
+    for speaker in (
+        "ABA SKA YBAA ZHAA BWC LXC NCC TXHC ASI RRBI SVBI TNI HJK HKK YDCK YKWK EBVS ERMS MBMPS NJS "
+        "HQTV PNV THV TLV"
+    ).split():
         (l2arctic / speaker / "wav").mkdir(parents=True)
     run = recipe(tmp_path, "--l2arctic", str(l2arctic), "--timit", str(tmp_path / "timit"), timeout=60)
     assert run.returncode == 1 and "https://catalog.ldc.upenn.edu/LDC93S1" in run.stderr, run.stderr

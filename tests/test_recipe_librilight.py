@@ -163,8 +163,10 @@ def test_real_preset_without_libri_light_says_where_to_get_it(tmp_path: Path):
     run = recipe(tmp_path, timeout=60)  # the default preset: the real corpora
     assert run.returncode == 1, run.stdout + run.stderr
     assert "Libri-light is not in" in run.stderr and "missing: small/ librispeech_finetuning/" in run.stderr
-    for url in ("https://dl.fbaipublicfiles.com/librilight/data/small.tar",
-                "https://dl.fbaipublicfiles.com/librilight/data/librispeech_finetuning.tgz"):  # fmt: skip
+    for url in (
+        "https://dl.fbaipublicfiles.com/librilight/data/small.tar",
+        "https://dl.fbaipublicfiles.com/librilight/data/librispeech_finetuning.tgz",
+    ):
         assert url in run.stderr
     assert "--librilight DIR" in run.stderr and "Traceback" not in run.stderr
     assert not (tmp_path / "data" / "corpora" / "LibriSpeech").exists()  # nothing downloaded before the check

@@ -170,8 +170,18 @@ def test_cli_json_and_summary(tmp_path: Path):
     )
     assert res.exit_code == 0, res.output
     data = json.loads(res.stdout)
-    assert set(data) == {"wer", "sub", "del", "ins", "ref_words", "utts", "normalization", "cer", "char_errors",
-                         "ref_chars"}  # fmt: skip
+    assert set(data) == {
+        "wer",
+        "sub",
+        "del",
+        "ins",
+        "ref_words",
+        "utts",
+        "normalization",
+        "cer",
+        "char_errors",
+        "ref_chars",
+    }
     assert (data["sub"], data["del"], data["ins"], data["ref_words"], data["utts"]) == (0, 1, 1, 4, 2)
     # characters: "a b c" -> "a b" (two deletions: " c"), "d" -> "d e" (two insertions) of 6 characters
     assert (data["char_errors"], data["ref_chars"]) == (4, 6) and abs(data["cer"] - 66.6667) < 1e-3

@@ -78,8 +78,9 @@ def test_filter_keeps_and_drops_by_its_rules():
     def hyp(tokens, confidence=0.9, score=-10.0):
         return Hypothesis("x", list(range(1, tokens + 1)), list(range(tokens)), score, [], confidence)
 
-    cfg = FilterConfig(min_confidence=0.5, min_score_per_frame=-1.0, min_tokens_per_second=2.0,
-                       max_tokens_per_second=20.0)  # fmt: skip
+    cfg = FilterConfig(
+        min_confidence=0.5, min_score_per_frame=-1.0, min_tokens_per_second=2.0, max_tokens_per_second=20.0
+    )
     # 1 s = 50 frames: score -10 is -0.2 per frame
     assert filter_reason(hyp(10), 1.0, cfg) is None
     assert filter_reason(None, 1.0, cfg) == "unusable audio"
@@ -96,8 +97,15 @@ def test_filter_keeps_and_drops_by_its_rules():
 
 def test_an_oracle_teacher_gives_the_truth_and_every_cut_is_accounted_for(unlabelled, chars, tmp_path):
     cuts, broken = unlabelled
-    summary = pseudo_label(oracle_for(cuts, chars), chars, GreedyDecoder(chars.decode), cuts, tmp_path,
-                           chunk_size=5, progress=False)  # fmt: skip
+    summary = pseudo_label(
+        oracle_for(cuts, chars),
+        chars,
+        GreedyDecoder(chars.decode),
+        cuts,
+        tmp_path,
+        chunk_size=5,
+        progress=False,
+    )
     assert summary["cuts"] == 13 and summary["kept"] == 12
     assert [r.split(" (")[0] for r in summary["dropped_by_reason"]] == ["unreadable audio"]
     decisions = [json.loads(line) for line in (tmp_path / "decisions.jsonl").read_text().splitlines()]
@@ -111,8 +119,15 @@ def test_an_oracle_teacher_gives_the_truth_and_every_cut_is_accounted_for(unlabe
 def test_everything_filtered_out_is_an_error_with_the_counts(unlabelled, chars, tmp_path):
     cuts, _ = unlabelled
     with pytest.raises(PseudoLabelError, match=r"every one of the 13 cuts.*'low confidence': 12"):
-        pseudo_label(oracle_for(cuts, chars), chars, GreedyDecoder(chars.decode), cuts, tmp_path,
-                     FilterConfig(min_confidence=1.0), progress=False)  # fmt: skip
+        pseudo_label(
+            oracle_for(cuts, chars),
+            chars,
+            GreedyDecoder(chars.decode),
+            cuts,
+            tmp_path,
+            FilterConfig(min_confidence=1.0),
+            progress=False,
+        )
     assert json.loads((tmp_path / "summary.json").read_text())["kept"] == 0
 
 
@@ -141,8 +156,9 @@ def test_pseudo_labelling_resumes_after_a_kill_and_shards_merge(unlabelled, char
     assert summary["kept"] == 12
     # two shards: the first to finish waits for the other; the second merges the same manifest
     for index, expected in ((0, None), (1, 12)):
-        out = pseudo_label(oracle, chars, greedy, cuts, tmp_path / "two", chunk_size=5, shard=Shard(index, 2),
-                           progress=False)  # fmt: skip
+        out = pseudo_label(
+            oracle, chars, greedy, cuts, tmp_path / "two", chunk_size=5, shard=Shard(index, 2), progress=False
+        )
         assert (out and out["kept"]) == expected
     assert (tmp_path / "two" / "decisions.jsonl").read_text() == (
         tmp_path / "one" / "decisions.jsonl"
@@ -167,16 +183,29 @@ def test_mixing_reaches_the_labelled_share(unlabelled):
     labelled, pool = CutSet.from_cuts(cuts[:3]), CutSet.from_cuts(cuts[3:])
     for share in (0.5, 0.8):
         mixed = mix_cuts(labelled, pool, share)
-        seconds = [sum(c.duration for c in mixed if bool(c.custom and c.custom.get("unlabelled")) == u)
-                   for u in (False, True)]  # fmt: skip
+        seconds = [
+            sum(c.duration for c in mixed if bool(c.custom and c.custom.get("unlabelled")) == u)
+            for u in (False, True)
+        ]
         assert abs(seconds[0] / sum(seconds) - share) < 0.1, (share, seconds)
         assert len({c.id for c in mixed}) == len(mixed)
 
 
 def tiny_ctc(vocab: int) -> ctc.CTCObjective:
     torch.manual_seed(0)
-    encoder = build_encoder(encoder_config("xs", "fbank", "transformer", dim=32, layers=1, heads=2, ffn_dim=64,
-                                           fbank_layers=((32, 3, 1), (32, 3, 2)), layer_drop=0.0))  # fmt: skip
+    encoder = build_encoder(
+        encoder_config(
+            "xs",
+            "fbank",
+            "transformer",
+            dim=32,
+            layers=1,
+            heads=2,
+            ffn_dim=64,
+            fbank_layers=((32, 3, 1), (32, 3, 2)),
+            layer_drop=0.0,
+        )
+    )
     return ctc.build(encoder, vocab, freeze_frontend=False)
 
 
@@ -244,11 +273,33 @@ def test_a_teacher_of_other_units_is_a_clear_error(unlabelled, chars, tmp_path):
     assert code == 0, out
     cuts = tmp_path / "cuts.jsonl.gz"
     CutSet.from_cuts([c for c in unlabelled[0] if c.supervisions]).to_file(cuts)
-    code, out = asr("finetune", "--cuts", cuts, "--tokenizer", tmp_path / "phones", "--exp-dir", tmp_path / "x",
-                    "--init", tmp_path / "char_model.pt", "--max-steps", 1)  # fmt: skip
+    code, out = asr(
+        "finetune",
+        "--cuts",
+        cuts,
+        "--tokenizer",
+        tmp_path / "phones",
+        "--exp-dir",
+        tmp_path / "x",
+        "--init",
+        tmp_path / "char_model.pt",
+        "--max-steps",
+        1,
+    )
     assert code == 2 and "predicts char units" in out and "phone tokenizer" in out, out
-    code, out = asr("pseudo-label", "--model", tmp_path / "char_model.pt", "--cuts", cuts, "--out-dir",
-                    tmp_path / "pl", "--expect-units", "phone", "--method", "greedy")  # fmt: skip
+    code, out = asr(
+        "pseudo-label",
+        "--model",
+        tmp_path / "char_model.pt",
+        "--cuts",
+        cuts,
+        "--out-dir",
+        tmp_path / "pl",
+        "--expect-units",
+        "phone",
+        "--method",
+        "greedy",
+    )
     assert code == 2 and "predicts char units" in out, out
 
 
@@ -260,15 +311,41 @@ def test_online_ensemble_pseudo_labels_get_better_as_training_goes(digits, chars
 
     chars.save(tmp_path / "chars")
     conf = tmp_path / "conf.yaml"
-    conf.write_text(json.dumps({
-        "model": {"size": "xs", "frontend": "fbank", "body": "conformer"},
-        "objective": {"mask_prob": 0.2, "channel_mask_prob": 0.1},
-        "train": {"max_steps": 100, "max_duration": 30.0, "lr": 2.0e-3, "warmup_steps": 20, "schedule": "linear",
-                  "checkpoint_every": 50, "log_every": 5, "device": "cpu"},
-        "semi": {"warmup_steps": 60, "half_lives": [0.25], "labelled_share": 0.8},
-    }))  # fmt: skip
-    code, out = asr("finetune", "--cuts", digits["train"], "--unlabelled", digits["test"], "--semi", "online-ensemble",
-                    "--tokenizer", tmp_path / "chars", "--exp-dir", tmp_path / "exp", "--config", conf, "--no-progress")  # fmt: skip
+    conf.write_text(
+        json.dumps(
+            {
+                "model": {"size": "xs", "frontend": "fbank", "body": "conformer"},
+                "objective": {"mask_prob": 0.2, "channel_mask_prob": 0.1},
+                "train": {
+                    "max_steps": 100,
+                    "max_duration": 30.0,
+                    "lr": 2.0e-3,
+                    "warmup_steps": 20,
+                    "schedule": "linear",
+                    "checkpoint_every": 50,
+                    "log_every": 5,
+                    "device": "cpu",
+                },
+                "semi": {"warmup_steps": 60, "half_lives": [0.25], "labelled_share": 0.8},
+            }
+        )
+    )
+    code, out = asr(
+        "finetune",
+        "--cuts",
+        digits["train"],
+        "--unlabelled",
+        digits["test"],
+        "--semi",
+        "online-ensemble",
+        "--tokenizer",
+        tmp_path / "chars",
+        "--exp-dir",
+        tmp_path / "exp",
+        "--config",
+        conf,
+        "--no-progress",
+    )
     assert code == 0, out
     events = EventAccumulator(str(tmp_path / "exp" / "tensorboard"))
     events.Reload()
@@ -288,13 +365,31 @@ def test_noisy_student_resumes_in_the_generation_it_was_killed_in(digits_model, 
     cuts = CutSet.from_file(digits_model["train"]).to_eager()
     cuts.subset(first=20).to_file(tmp_path / "labelled.jsonl.gz")
     cuts.subset(last=30).to_file(tmp_path / "unlabelled.jsonl.gz")
-    settings = {"model": {}, "objective": {"mask_prob": 0.2, "channel_mask_prob": 0.1},
-                "train": {"max_steps": 4, "checkpoint_every": 2, "lr": 5e-4, "warmup_steps": 1, "progress": False,
-                          "device": "cpu"}}  # fmt: skip
+    settings = {
+        "model": {},
+        "objective": {"mask_prob": 0.2, "channel_mask_prob": 0.1},
+        "train": {
+            "max_steps": 4,
+            "checkpoint_every": 2,
+            "lr": 5e-4,
+            "warmup_steps": 1,
+            "progress": False,
+            "device": "cpu",
+        },
+    }
     cfg = NoisyStudentConfig(generations=2, method="greedy", chunk_size=10, speed_perturb=False)
     tokenizer = digits_model["root"] / "chars"
-    args = (tmp_path / "labelled.jsonl.gz", tmp_path / "unlabelled.jsonl.gz", digits_model["test"], tokenizer,
-            digits_model["model"], tmp_path / "nst", settings, cfg, False)  # fmt: skip
+    args = (
+        tmp_path / "labelled.jsonl.gz",
+        tmp_path / "unlabelled.jsonl.gz",
+        digits_model["test"],
+        tokenizer,
+        digits_model["model"],
+        tmp_path / "nst",
+        settings,
+        cfg,
+        False,
+    )
     save = loop._Run._save
 
     def killed_in_generation_two(self):
@@ -336,10 +431,34 @@ def test_pseudo_labelling_under_torchrun_shards_over_two_processes(unlabelled, c
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-addr", "127.0.0.1",
-           "--master-port", str(port), "-m", "asr.cli", "pseudo-label", "--model", str(tmp_path / "model.pt"),
-           "--cuts", str(cuts), "--out-dir", str(tmp_path / "pl"), "--method", "greedy", "--keep-empty",
-           "--chunk-size", "3", "--device", "cpu", "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc-per-node",
+        "2",
+        "--master-addr",
+        "127.0.0.1",
+        "--master-port",
+        str(port),
+        "-m",
+        "asr.cli",
+        "pseudo-label",
+        "--model",
+        str(tmp_path / "model.pt"),
+        "--cuts",
+        str(cuts),
+        "--out-dir",
+        str(tmp_path / "pl"),
+        "--method",
+        "greedy",
+        "--keep-empty",
+        "--chunk-size",
+        "3",
+        "--device",
+        "cpu",
+        "--no-progress",
+    ]
     proc = subprocess.run(
         cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300
     )

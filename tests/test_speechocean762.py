@@ -51,13 +51,30 @@ def test_expert_phone_notation_errors(text):
 
 
 def test_scores_from_five_experts_and_from_means():
-    detail = {"text": "we bear", "accuracy": [7, 9, 8, 8, 9], "completeness": [1, 1, 1, 0.75, 1],
-              "fluency": [10, 9, 8, 8, 10], "prosodic": [10, 9, 7, 8, 9], "total": [7.6, 9.0, 7.9, 6.4, 9.1],
-              "words": [{"text": "we", "accuracy": [10] * 5, "stress": [10] * 5, "total": [10.0] * 5,
-                         "phones": ["W IY"] * 5},
-                        {"text": "bear", "accuracy": [3, 7, 10, 2, 6], "stress": [10] * 5,
-                         "total": [4.4, 7.6, 10.0, 3.6, 6.8],
-                         "phones": ["B (EH) R", "B EH {R}", "B AR", "B (AR)", "B EH [L] R"]}]}  # fmt: skip
+    detail = {
+        "text": "we bear",
+        "accuracy": [7, 9, 8, 8, 9],
+        "completeness": [1, 1, 1, 0.75, 1],
+        "fluency": [10, 9, 8, 8, 10],
+        "prosodic": [10, 9, 7, 8, 9],
+        "total": [7.6, 9.0, 7.9, 6.4, 9.1],
+        "words": [
+            {
+                "text": "we",
+                "accuracy": [10] * 5,
+                "stress": [10] * 5,
+                "total": [10.0] * 5,
+                "phones": ["W IY"] * 5,
+            },
+            {
+                "text": "bear",
+                "accuracy": [3, 7, 10, 2, 6],
+                "stress": [10] * 5,
+                "total": [4.4, 7.6, 10.0, 3.6, 6.8],
+                "phones": ["B (EH) R", "B EH {R}", "B AR", "B (AR)", "B EH [L] R"],
+            },
+        ],
+    }
     s = normalise_scores(detail, [["W", "IY0"], ["B", "EH0", "R"]], "expert-scores-mi1", "x")
     assert s["accuracy"] == pytest.approx(8.2) and s["completeness"] == pytest.approx(0.95)
     we, bear = s["words"]
@@ -67,9 +84,25 @@ def test_scores_from_five_experts_and_from_means():
     )
     # experts 1, 2 and 5 wrote one phone per canonical phone (5 after its insertion is set aside); 3 and 4 merged EH R
     assert bear["phone_accuracy"] == pytest.approx([2, 4 / 3, 5 / 3], abs=1e-3)
-    means = {"text": "WE", "accuracy": 9, "completeness": 10.0, "fluency": 9, "prosodic": 9, "total": 9,
-             "words": [{"text": "WE", "accuracy": 10, "stress": 10, "total": 10, "phones": ["W", "IY0"],
-                        "phones-accuracy": [2.0, 1.8], "mispronunciations": []}]}  # fmt: skip
+    means = {
+        "text": "WE",
+        "accuracy": 9,
+        "completeness": 10.0,
+        "fluency": 9,
+        "prosodic": 9,
+        "total": 9,
+        "words": [
+            {
+                "text": "WE",
+                "accuracy": 10,
+                "stress": 10,
+                "total": 10,
+                "phones": ["W", "IY0"],
+                "phones-accuracy": [2.0, 1.8],
+                "mispronunciations": [],
+            }
+        ],
+    }
     s = normalise_scores(means, [["W", "IY0"]], "scores.json", "x")
     assert s["words"][0]["phone_accuracy"] == [2.0, 1.8] and s["words"][0]["wrong_votes"] is None
     with pytest.raises(ValueError, match="x: 1 scored words but 2 words"):
@@ -108,8 +141,10 @@ def test_prepares_the_shared_real_sample(tmp_path):
 def _write_corpus(root: Path, scores: dict | None = None) -> Path:
     """A two-speaker corpus in speechocean762's exact layout (tones for audio)."""
     rng = np.random.default_rng(0)
-    utts = {"train": [("000010001", "0001", "WE CALL"), ("000010002", "0001", "IT")],
-            "test": [("000020001", "0002", "WE CALL IT")]}  # fmt: skip
+    utts = {
+        "train": [("000010001", "0001", "WE CALL"), ("000010002", "0001", "IT")],
+        "test": [("000020001", "0002", "WE CALL IT")],
+    }
     phones = {"WE": "W_B IY0_E", "CALL": "K_B AO0_I L_E", "IT": "IH0_B T_E"}
     text_phone = []
     for part, rows in utts.items():
@@ -124,8 +159,12 @@ def _write_corpus(root: Path, scores: dict | None = None) -> Path:
             (root / part / name).write_text("\n".join(lines) + "\n")
         for u, s, t in rows:
             (root / "WAVE" / f"SPEAKER{s}").mkdir(parents=True, exist_ok=True)
-            sf.write(root / "WAVE" / f"SPEAKER{s}" / f"{u}.WAV", 0.1 * rng.standard_normal(16000).astype(np.float32),
-                     16000, subtype="PCM_16")  # fmt: skip
+            sf.write(
+                root / "WAVE" / f"SPEAKER{s}" / f"{u}.WAV",
+                0.1 * rng.standard_normal(16000).astype(np.float32),
+                16000,
+                subtype="PCM_16",
+            )
             text_phone += [f"{u}.{i} {phones[w]}" for i, w in enumerate(t.split())]
     (root / "resource").mkdir()
     (root / "resource" / "text-phone").write_text("\n".join(text_phone) + "\n")
@@ -146,8 +185,17 @@ def _word(text: str, accuracy: list[float]) -> dict:
 
 
 def test_prepares_the_corpus_layout_with_scores_json(tmp_path):
-    scores = {"000020001": {"text": "WE CALL IT", "accuracy": 9, "completeness": 10.0, "fluency": 9, "prosodic": 8,
-                            "total": 9, "words": [_word("WE", [2, 2]), _word("CALL", [2, 0.4, 2]), _word("IT", [2, 2])]}}  # fmt: skip
+    scores = {
+        "000020001": {
+            "text": "WE CALL IT",
+            "accuracy": 9,
+            "completeness": 10.0,
+            "fluency": 9,
+            "prosodic": 8,
+            "total": 9,
+            "words": [_word("WE", [2, 2]), _word("CALL", [2, 0.4, 2]), _word("IT", [2, 2])],
+        }
+    }
     corpus = _write_corpus(tmp_path / "so", scores)
     code, out = run_cli("prepare", "speechocean762", corpus, tmp_path / "out")
     assert code == 0 and "prepared test=1, train=2" in out, out
@@ -226,12 +274,22 @@ def test_counts_against_the_experts(tmp_path):
     from asr.mdd.experts import judge_against_experts
 
     detail = lambda accuracy, words: {  # noqa: E731
-        "accuracy": [accuracy] * 5, "completeness": [1] * 5, "fluency": [9] * 5, "prosodic": [9] * 5, "total": [9] * 5,
-        "words": [{"text": w, "accuracy": [10] * 5, "stress": [10] * 5, "total": [10] * 5, "phones": e} for w, e in words]}  # fmt: skip
+        "accuracy": [accuracy] * 5,
+        "completeness": [1] * 5,
+        "fluency": [9] * 5,
+        "prosodic": [9] * 5,
+        "total": [9] * 5,
+        "words": [
+            {"text": w, "accuracy": [10] * 5, "stress": [10] * 5, "total": [10] * 5, "phones": e}
+            for w, e in words
+        ],
+    }
     scores = {
         "000010001": detail(9.2, [("WE", ["W IY"] * 5), ("CALL", ["K (AO) L"] + ["K AO L"] * 4)]),
-        "000020001": detail(6, [("WE", ["W IY"] * 5), ("CALL", ["K AO L"] * 5), ("IT", ["(IH) T"] * 3 + ["IH T"] * 2)]),
-    }  # fmt: skip
+        "000020001": detail(
+            6, [("WE", ["W IY"] * 5), ("CALL", ["K AO L"] * 5), ("IT", ["(IH) T"] * 3 + ["IH T"] * 2)]
+        ),
+    }
     corpus = _write_corpus(tmp_path / "so")
     (corpus / "resource" / "scores-detail.json").write_text(json.dumps(scores))
     prepare_speechocean762(corpus, tmp_path / "out")
@@ -265,8 +323,11 @@ def test_experts_cli_on_real_learners(tmp_path):
     tokenizer = PhoneTokenizer()
     tokenizer.save(tmp_path / "phone")
     torch.manual_seed(0)
-    save_ctc_model(CTCModel(build_encoder(encoder_config("xs", "fbank", "conformer")), tokenizer.vocab_size),
-                   tmp_path / "model" / "ctc_model.pt", tmp_path / "phone")  # fmt: skip
+    save_ctc_model(
+        CTCModel(build_encoder(encoder_config("xs", "fbank", "conformer")), tokenizer.vocab_size),
+        tmp_path / "model" / "ctc_model.pt",
+        tmp_path / "phone",
+    )
     prepare_speechocean762(SAMPLE, tmp_path / "so")
     test = _cuts(tmp_path / "so", "test")
     scored = CutSet.from_cuts(c for c in test if "scores" in c.supervisions[0].custom)
@@ -288,8 +349,15 @@ def test_experts_cli_on_real_learners(tmp_path):
         "mdd", "card", "--model", tmp_path / "model", "--trained-on", "noise", "--synthetic-only"
     )
     assert code == 0, out
-    code, out = run_cli(*base, "--training-cuts", tmp_path / "so" / "speechocean762_cuts_train.jsonl.gz",
-                        "--out-dir", tmp_path / "t6", "--label", "random")  # fmt: skip
+    code, out = run_cli(
+        *base,
+        "--training-cuts",
+        tmp_path / "so" / "speechocean762_cuts_train.jsonl.gz",
+        "--out-dir",
+        tmp_path / "t6",
+        "--label",
+        "random",
+    )
     assert code == 0 and "false rejections" in out, out
     result = json.loads((tmp_path / "t6" / "experts.json").read_text())
     assert result["scored_utterances"] + len(result["skipped"]) == 20 and result["label"] == "random"
@@ -320,16 +388,37 @@ def test_calibration_picks_the_strictest_leniency_within_the_target(tmp_path):
 
         def diagnose_samples(self, samples, rate, text):
             assert self.cfg.flag_below_gop is None  # every disagreement reaches the calibration
-            words = [WordResult(w.lower(), 0, 1, 50, 100, ["X"], [PhoneResult("X", "substituted", "Y", 0, 1, g, 10)
-                                                                   for g in gops[w]]) for w in text.split()]  # fmt: skip
+            words = [
+                WordResult(
+                    w.lower(),
+                    0,
+                    1,
+                    50,
+                    100,
+                    ["X"],
+                    [PhoneResult("X", "substituted", "Y", 0, 1, g, 10) for g in gops[w]],
+                )
+                for w in text.split()
+            ]
             return Diagnosis(text, text.lower(), 1, 50, 100, words, [])
 
-    correct = lambda words: {"accuracy": [9] * 5, "completeness": [1] * 5, "fluency": [9] * 5, "prosodic": [9] * 5,  # noqa: E731
-                             "total": [9] * 5, "words": [{"text": w, "accuracy": [10] * 5, "stress": [10] * 5,
-                                                          "total": [10] * 5, "phones": ["X"] * 5} for w in words]}  # fmt: skip
+    def correct(words):
+        return {
+            "accuracy": [9] * 5,
+            "completeness": [1] * 5,
+            "fluency": [9] * 5,
+            "prosodic": [9] * 5,
+            "total": [9] * 5,
+            "words": [
+                {"text": w, "accuracy": [10] * 5, "stress": [10] * 5, "total": [10] * 5, "phones": ["X"] * 5}
+                for w in words
+            ],
+        }
+
     corpus = _write_corpus(tmp_path / "so")
-    (corpus / "resource" / "scores-detail.json").write_text(json.dumps(
-        {"000010001": correct(["WE", "CALL"]), "000020001": correct(["WE", "CALL", "IT"])}))  # fmt: skip
+    (corpus / "resource" / "scores-detail.json").write_text(
+        json.dumps({"000010001": correct(["WE", "CALL"]), "000020001": correct(["WE", "CALL", "IT"])})
+    )
     prepare_speechocean762(corpus, tmp_path / "out")
     cuts = [*_cuts(tmp_path / "out", "train"), *_cuts(tmp_path / "out", "test")]
     assessor = Scripted()

@@ -114,9 +114,16 @@ def test_normalize_is_explicit(tokenizers):
 # --- unencodable text ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("kind, text, bad", [("char", "HELLO 42 WORLD", "'4'"), ("char", "HELLO, WORLD", "','"),
-                                             ("phone", "HELLO 42", "'4'"), ("bpe", "HELLO 9 WORLD", "'9'"),
-                                             ("bpe", "HELLO wORLD", "'w'")])  # fmt: skip
+@pytest.mark.parametrize(
+    "kind, text, bad",
+    [
+        ("char", "HELLO 42 WORLD", "'4'"),
+        ("char", "HELLO, WORLD", "','"),
+        ("phone", "HELLO 42", "'4'"),
+        ("bpe", "HELLO 9 WORLD", "'9'"),
+        ("bpe", "HELLO wORLD", "'w'"),
+    ],
+)
 def test_unencodable_text_names_utterance_and_characters(tokenizers, kind, text, bad):
     with pytest.raises(TokenizerError, match="utt-7") as info:
         tokenizers[kind].encode(text, utt_id="utt-7")
@@ -249,13 +256,29 @@ def test_cli_train_bpe_from_text_and_cuts(sentences, tmp_path):
     text = tmp_path / "text"
     text.write_text("".join(f"utt{i} {s.lower()}, 42!\n" for i, s in enumerate(sentences[:150])))
     cuts = CutSet.from_cuts(
-        MonoCut(id=f"c{i}", start=0, duration=1, channel=0,
-                supervisions=[SupervisionSegment(id=f"s{i}", recording_id=f"r{i}", start=0, duration=1, text=s)])
+        MonoCut(
+            id=f"c{i}",
+            start=0,
+            duration=1,
+            channel=0,
+            supervisions=[SupervisionSegment(id=f"s{i}", recording_id=f"r{i}", start=0, duration=1, text=s)],
+        )
         for i, s in enumerate(sentences[150:])
-    )  # fmt: skip
+    )
     cuts.to_file(tmp_path / "cuts.jsonl.gz")
-    result = _invoke("--kind", "bpe", "--out", str(tmp_path / "tok"), "--text", str(text), "--kaldi",
-                     "--cuts", str(tmp_path / "cuts.jsonl.gz"), "--vocab-size", "150")  # fmt: skip
+    result = _invoke(
+        "--kind",
+        "bpe",
+        "--out",
+        str(tmp_path / "tok"),
+        "--text",
+        str(text),
+        "--kaldi",
+        "--cuts",
+        str(tmp_path / "cuts.jsonl.gz"),
+        "--vocab-size",
+        "150",
+    )
     assert result.exit_code == 0, result.output
     assert result.output.strip().splitlines() == [
         f"bpe tokenizer: 150 tokens (<blk> included) from 300 transcript(s) -> {tmp_path / 'tok'}"

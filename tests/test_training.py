@@ -86,8 +86,19 @@ def cuts_file(tmp_path_factory) -> str:
 
 
 def _cfg(exp_dir, **kw) -> TrainConfig:
-    base = dict(exp_dir=str(exp_dir), max_steps=8, max_duration=1.5, lr=3e-3, warmup_steps=2,
-                checkpoint_every=2, keep_last=2, log_every=2, device="cpu", num_buckets=2, progress=False)  # fmt: skip
+    base = dict(
+        exp_dir=str(exp_dir),
+        max_steps=8,
+        max_duration=1.5,
+        lr=3e-3,
+        warmup_steps=2,
+        checkpoint_every=2,
+        keep_last=2,
+        log_every=2,
+        device="cpu",
+        num_buckets=2,
+        progress=False,
+    )
     return TrainConfig(**{**base, **kw})
 
 

@@ -60,8 +60,14 @@ def test_probe_ranks_a_trained_encoder_above_random_weights(digits_model, tmp_pa
 
     cfg = ProbeConfig(steps=200, lr=1e-2, warmup_steps=20, batch_frames=1000, eval_every=100)
     train, dev = load_cuts(digits_model["train"]), load_cuts(digits_model["test"])
-    trained = run_probe(load_encoder(digits_model["root"] / "exp" / "encoder.pt"), train, dev, PhoneTokenizer(), cfg,
-                        out_dir=tmp_path / "trained")  # fmt: skip
+    trained = run_probe(
+        load_encoder(digits_model["root"] / "exp" / "encoder.pt"),
+        train,
+        dev,
+        PhoneTokenizer(),
+        cfg,
+        out_dir=tmp_path / "trained",
+    )
     torch.manual_seed(0)
     random = run_probe(
         build_encoder(encoder_config("xs", "fbank", "conformer")), train, dev, PhoneTokenizer(), cfg

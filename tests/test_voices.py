@@ -78,7 +78,15 @@ def test_piper_speaks_an_edited_phone_string_with_phone_spans():
 
 def test_arpabet_to_ipa_follows_espeak_conventions():
     assert [arpabet_to_ipa(p) for p in ("AH0", "AH1", "ER0", "ER1", "IY0", "IY2", "T", "G")] == [
-        "ə", "ˈʌ", "ɚ", "ˈɜː", "i", "ˌiː", "t", "ɡ"]  # fmt: skip
+        "ə",
+        "ˈʌ",
+        "ɚ",
+        "ˈɜː",
+        "i",
+        "ˌiː",
+        "t",
+        "ɡ",
+    ]
     with pytest.raises(ValueError):
         arpabet_to_ipa("QQ")
 
@@ -88,9 +96,15 @@ def test_shares_parse_and_reject_bad_specs():
     assert parse_shares("piper=1") == {"piper": 1.0}
     assert parse_shares("festival=0.5, espeak=0.5,flite=0") == {"espeak": 0.5, "festival": 0.5}
     assert format_shares({"espeak": 0.5, "piper": 0.5}) == "espeak=0.5,piper=0.5"
-    for bad, words in (("piper=-1", ">= 0"), ("foo=1", "unknown voice family"), ("espeak=0.5,piper=0.3", "sum to 1"),
-                       ("espeak", "family=share"), ("piper=x", "not a number"), ("piper=0.5,piper=0.5", "twice"),
-                       ("espeak=nan", ">= 0")):  # fmt: skip
+    for bad, words in (
+        ("piper=-1", ">= 0"),
+        ("foo=1", "unknown voice family"),
+        ("espeak=0.5,piper=0.3", "sum to 1"),
+        ("espeak", "family=share"),
+        ("piper=x", "not a number"),
+        ("piper=0.5,piper=0.5", "twice"),
+        ("espeak=nan", ">= 0"),
+    ):
         with pytest.raises(VoiceSharesError, match=words):
             parse_shares(bad)
     with pytest.raises(VoiceSharesError, match="cannot speak"):
@@ -136,8 +150,9 @@ def test_tiny_librispeech_records_every_speakers_family(tiny_librispeech: Path):
 
 
 def test_piper_only_corpus_for_a_cross_voice_test_set(tmp_path: Path):
-    result = CliRunner().invoke(cli, ["synth", "librilight", "--preset", "tiny", "--voices", "piper=1",
-                                      "--out", str(tmp_path)])  # fmt: skip
+    result = CliRunner().invoke(
+        cli, ["synth", "librilight", "--preset", "tiny", "--voices", "piper=1", "--out", str(tmp_path)]
+    )
     assert result.exit_code == 0, result.output
     meta = json.loads((tmp_path / "librilight.voices.json").read_text())
     assert meta["shares"] == {"piper": 1.0} and {s["family"] for s in meta["speakers"].values()} == {"piper"}

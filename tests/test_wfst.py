@@ -51,8 +51,14 @@ def make_lm(lm_dir: Path, sentences: Sequence[str], order: int = 3) -> Path:
     return lm_dir
 
 
-def emissions(ids: Sequence[int | tuple[int, int]], vocab_size: int, seed: int = 0, repeat: int = 2,
-              peak: float = 8.0, noise: float = 0.5) -> torch.Tensor:  # fmt: skip
+def emissions(
+    ids: Sequence[int | tuple[int, int]],
+    vocab_size: int,
+    seed: int = 0,
+    repeat: int = 2,
+    peak: float = 8.0,
+    noise: float = 0.5,
+) -> torch.Tensor:
     """CTC log-probabilities spelling ``ids``: each token peaked for ``repeat`` frames, a blank after it.
 
     A pair ``(a, b)`` is a frame the model cannot decide: ``a`` and ``b`` equally likely.
@@ -198,8 +204,14 @@ def test_empty_and_silent_input(char, decoders):
 
 def test_config_validation():
     WfstConfig(beam=8, max_active=100, min_active=10, acoustic_scale=0.5, blank_penalty=1.0)
-    for bad in [{"beam": 0}, {"acoustic_scale": -1}, {"min_active": 0}, {"max_active": 5, "min_active": 10},
-                {"max_active": 2.5}, {"blank_penalty": float("nan")}]:  # fmt: skip
+    for bad in [
+        {"beam": 0},
+        {"acoustic_scale": -1},
+        {"min_active": 0},
+        {"max_active": 5, "min_active": 10},
+        {"max_active": 2.5},
+        {"blank_penalty": float("nan")},
+    ]:
         with pytest.raises(ValueError):
             WfstConfig(**bad)
 

@@ -120,8 +120,12 @@ def result_html(d: Diagnosis) -> str:
         phones = []
         for p in w.phones:
             colour, template = STATUS_STYLE[p.status]
-            title = {"correct": f"{p.phone}: right", "substituted": f"said {p.said} instead of {p.phone}",
-                     "deleted": f"{p.phone} missing", "inserted": f"extra {p.said}"}[p.status]  # fmt: skip
+            title = {
+                "correct": f"{p.phone}: right",
+                "substituted": f"said {p.said} instead of {p.phone}",
+                "deleted": f"{p.phone} missing",
+                "inserted": f"extra {p.said}",
+            }[p.status]
             shown = template.format(phone=html.escape(p.phone or ""), said=html.escape(p.said or ""))
             phones.append(
                 f'<span class="pp-phone pp-{p.status}" style="color:{colour}" title="{title}">{shown}</span>'
@@ -148,8 +152,13 @@ def summary_markdown(d: Diagnosis) -> str:
     for w in wrong:
         notes = []
         for p in w.errors:
-            notes.append({"substituted": f"said **{p.said}** instead of **{p.phone}**", "deleted": f"**{p.phone}** missing",
-                          "inserted": f"extra **{p.said}**"}[p.status])  # fmt: skip
+            notes.append(
+                {
+                    "substituted": f"said **{p.said}** instead of **{p.phone}**",
+                    "deleted": f"**{p.phone}** missing",
+                    "inserted": f"extra **{p.said}**",
+                }[p.status]
+            )
         lines.append(
             f"- *{w.word}* ({w.accuracy:.0f}/100, complete {w.completeness:.0f}/100): {'; '.join(notes)}"
         )
@@ -215,8 +224,14 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
             raise gr.Error(str(exc), print_exception=False) from None
         choices = [(f"{i + 1}. {w.word}", i) for i, w in enumerate(d.words)]
         first_wrong = next((i for i, w in enumerate(d.words) if w.errors), 0)
-        return (result_html(d), summary_markdown(d), waveform_figure(d, samples), write_json(d),
-                gr.update(choices=choices, value=first_wrong), (d, samples))  # fmt: skip
+        return (
+            result_html(d),
+            summary_markdown(d),
+            waveform_figure(d, samples),
+            write_json(d),
+            gr.update(choices=choices, value=first_wrong),
+            (d, samples),
+        )
 
     def play(state, index):
         if not state or index is None:
@@ -235,9 +250,11 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
             raise gr.Error(str(exc), print_exception=False) from None
 
     with gr.Blocks(title="Pronunciation practice") as demo:
-        gr.Markdown("# Pronunciation practice\nChoose or type a sentence, record it (or upload a recording), "
-                    "press **Analyse**: each word is coloured by its score, and under it every sound: "
-                    "right, said as another sound, missing, or extra.")  # fmt: skip
+        gr.Markdown(
+            "# Pronunciation practice\nChoose or type a sentence, record it (or upload a recording), "
+            "press **Analyse**: each word is coloured by its score, and under it every sound: "
+            "right, said as another sound, missing, or extra."
+        )
         gr.Markdown(f"<small>{html.escape(analyser.assessor.about)}</small>", elem_id="pp-model")
         with gr.Row():
             with gr.Column(scale=1):
@@ -274,11 +291,26 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
     return demo
 
 
-def launch(model: Path, host: str = "127.0.0.1", port: int = 7860, auth: tuple[str, str] | None = None,
-           cfg: AppConfig | None = None, ssl_certfile: str | None = None, ssl_keyfile: str | None = None) -> None:  # fmt: skip
+def launch(
+    model: Path,
+    host: str = "127.0.0.1",
+    port: int = 7860,
+    auth: tuple[str, str] | None = None,
+    cfg: AppConfig | None = None,
+    ssl_certfile: str | None = None,
+    ssl_keyfile: str | None = None,
+) -> None:
     """Load ``model`` and serve the app (blocking)."""
     cfg = cfg or AppConfig()
     demo = build_app(PronunciationAssessor.from_path(model), cfg)
-    demo.launch(server_name=host, server_port=port, auth=auth, css=CSS, max_file_size=cfg.limits.max_bytes,
-                ssl_certfile=ssl_certfile, ssl_keyfile=ssl_keyfile, ssl_verify=ssl_certfile is None,
-                allowed_paths=[str(EXAMPLES_DIR)])  # fmt: skip
+    demo.launch(
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        css=CSS,
+        max_file_size=cfg.limits.max_bytes,
+        ssl_certfile=ssl_certfile,
+        ssl_keyfile=ssl_keyfile,
+        ssl_verify=ssl_certfile is None,
+        allowed_paths=[str(EXAMPLES_DIR)],
+    )

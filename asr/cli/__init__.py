@@ -38,8 +38,10 @@ class _Group(click.Group):
 @click.version_option(package_name="asr")
 def cli(verbose: bool) -> None:
     """Semi-supervised speech recognition and pronunciation assessment."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 from . import app, decode, export, finetune, lm, mdd, prepare, pretrain, probe, score, semi, synth, tokenizer  # noqa: E402  (subcommands register)

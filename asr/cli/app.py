@@ -14,8 +14,13 @@ DEFAULT_MODEL = ROOT / "recipes" / "mini" / "exp" / "mini_seed0" / "app_model"
 
 
 @cli.command("app")
-@click.option("--model", type=click.Path(path_type=Path), default=DEFAULT_MODEL, show_default=True,
-              help="Phone model: experiment folder, ctc_model.pt, .onnx export or a Hugging Face phoneme CTC folder.")  # fmt: skip
+@click.option(
+    "--model",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_MODEL,
+    show_default=True,
+    help="Phone model: experiment folder, ctc_model.pt, .onnx export or a Hugging Face phoneme CTC folder.",
+)
 @click.option(
     "--host", default="127.0.0.1", show_default=True, help="0.0.0.0 to serve other machines (use HTTPS)."
 )
@@ -27,8 +32,16 @@ DEFAULT_MODEL = ROOT / "recipes" / "mini" / "exp" / "mini_seed0" / "app_model"
 @click.option("--max-mb", type=float, default=20.0, show_default=True, help="Largest upload accepted.")
 @click.option("--ssl-certfile", type=click.Path(dir_okay=False), help="HTTPS certificate (PEM).")
 @click.option("--ssl-keyfile", type=click.Path(dir_okay=False), help="HTTPS private key (PEM).")
-def app(model: Path, host: str, port: int, auth: str | None, max_seconds: float, max_mb: float,
-        ssl_certfile: str | None, ssl_keyfile: str | None) -> None:  # fmt: skip
+def app(
+    model: Path,
+    host: str,
+    port: int,
+    auth: str | None,
+    max_seconds: float,
+    max_mb: float,
+    ssl_certfile: str | None,
+    ssl_keyfile: str | None,
+) -> None:
     """Serve the pronunciation-practice app (record or upload, see and hear each wrong sound)."""
     from asr.data.audio import AudioLimits
 

@@ -24,14 +24,24 @@ def sibling(out: Path, suffix: str) -> Path:
 
 
 @cli.command()
-@click.option("--model", "model_path", type=_path, required=True,
-              help="ctc_model.pt from `asr finetune`, model.onnx from `asr export onnx`, or a Hugging Face "
-              "Wav2Vec2ForCTC folder (letters or espeak phonemes).")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    type=_path,
+    required=True,
+    help="ctc_model.pt from `asr finetune`, model.onnx from `asr export onnx`, or a Hugging Face "
+    "Wav2Vec2ForCTC folder (letters or espeak phonemes).",
+)
 @click.option("--cuts", "cuts_path", type=_path, required=True, help="Cuts to transcribe.")
 @click.option("--tokenizer", "tokenizer_option", type=_path, help="Tokenizer folder [default: the model's].")
 @click.option("--out", type=_path, required=True, help="Kaldi-style hypothesis file (utt-id words...).")
-@click.option("--method", type=click.Choice(["greedy", "beam", "wfst", "wfst-k2"]), default="greedy", show_default=True,
-              help="wfst-k2: the WFST graph searched by k2 (optional dependency).")  # fmt: skip
+@click.option(
+    "--method",
+    type=click.Choice(["greedy", "beam", "wfst", "wfst-k2"]),
+    default="greedy",
+    show_default=True,
+    help="wfst-k2: the WFST graph searched by k2 (optional dependency).",
+)
 @click.option("--lm", "lm_dir", type=_path, help="`asr lm build` folder (beam, wfst).")
 @click.option("--lexicon-free", is_flag=True, help="beam: no lexicon; needs the LM folder's token n-gram.")
 @click.option(
@@ -46,20 +56,43 @@ def sibling(out: Path, suffix: str) -> Path:
 @click.option("--max-active", type=int, help="wfst: most states kept per frame [default: 7000].")
 @click.option("--params", "params_file", type=_path, help="Settings from an earlier --tune (its .tune.json).")
 @click.option("--tune", is_flag=True, help="Grid-search the method's weights on these cuts' transcripts.")
-@click.option("--grid", "grid_options", multiple=True, metavar="NAME=V1,V2,...",
-              help="Replace the default grid of one setting, e.g. --grid lm_weight=0,1,2.")  # fmt: skip
+@click.option(
+    "--grid",
+    "grid_options",
+    multiple=True,
+    metavar="NAME=V1,V2,...",
+    help="Replace the default grid of one setting, e.g. --grid lm_weight=0,1,2.",
+)
 @click.option(
     "--max-duration", type=float, default=120.0, show_default=True, help="Seconds of audio per batch."
 )
 @click.option("--threads", type=int, help="CPU threads for the network (default: torch's).")
-@click.option("--emissions", "emissions_file", type=_path,
-              help="Cache of the posteriors: reused while model and cuts are unchanged (one network pass "
-              "for greedy, beam, WFST and tuning).")  # fmt: skip
+@click.option(
+    "--emissions",
+    "emissions_file",
+    type=_path,
+    help="Cache of the posteriors: reused while model and cuts are unchanged (one network pass "
+    "for greedy, beam, WFST and tuning).",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out: Path, method: str, lm_dir: Path | None, lexicon_free: bool,
-           graph_dir: Path | None, params_file: Path | None, tune: bool, grid_options: tuple[str, ...],
-           max_duration: float, threads: int | None, emissions_file: Path | None, progress: bool,
-           **settings) -> None:  # fmt: skip
+def decode(
+    model_path: Path,
+    cuts_path: Path,
+    tokenizer_option: Path | None,
+    out: Path,
+    method: str,
+    lm_dir: Path | None,
+    lexicon_free: bool,
+    graph_dir: Path | None,
+    params_file: Path | None,
+    tune: bool,
+    grid_options: tuple[str, ...],
+    max_duration: float,
+    threads: int | None,
+    emissions_file: Path | None,
+    progress: bool,
+    **settings,
+) -> None:
     """Transcribe cuts with a fine-tuned CTC model; write hypotheses, n-best lists and timings."""
     import torch
 
@@ -81,8 +114,10 @@ def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out
         raise click.UsageError(f"{model_path} records no tokenizer folder: pass --tokenizer")
     tokenizer = load_tokenizer(tokenizer_dir)
     if tokenizer.vocab_size != model.vocab_size:
-        raise click.UsageError(f"{model_path} predicts {model.vocab_size} tokens but the tokenizer in "
-                               f"{tokenizer_dir} has {tokenizer.vocab_size}")  # fmt: skip
+        raise click.UsageError(
+            f"{model_path} predicts {model.vocab_size} tokens but the tokenizer in "
+            f"{tokenizer_dir} has {tokenizer.vocab_size}"
+        )
     cuts = load_cuts(cuts_path)
     if params_file is not None:
         settings = {
@@ -91,8 +126,9 @@ def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out
         }
 
     def build(**extra):
-        return make_decoder(method, tokenizer, lm_dir, lexicon_free=lexicon_free, graph_dir=graph_dir,
-                            **{**settings, **extra})  # fmt: skip
+        return make_decoder(
+            method, tokenizer, lm_dir, lexicon_free=lexicon_free, graph_dir=graph_dir, **{**settings, **extra}
+        )
 
     network, searching = Timer(), Timer()
     extra_report = ""
@@ -114,15 +150,22 @@ def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out
     if tune or emissions_file:
         with network:
             if emissions_file:
-                emissions = cached_emissions(model, model_path, cuts, cuts_path, emissions_file, max_duration,
-                                             progress)  # fmt: skip
+                emissions = cached_emissions(
+                    model, model_path, cuts, cuts_path, emissions_file, max_duration, progress
+                )
             else:
                 emissions = collect_emissions(model, cuts, max_duration, progress)
     if tune:
         with searching:
             result = run_tune(emissions, refs, build, grid, progress)
-        tune_file = write_params(result, sibling(out, ".tune.json"), method=method, cuts=str(cuts_path),
-                                 lm=str(lm_dir) if lm_dir else None, lexicon_free=lexicon_free)  # fmt: skip
+        tune_file = write_params(
+            result,
+            sibling(out, ".tune.json"),
+            method=method,
+            cuts=str(cuts_path),
+            lm=str(lm_dir) if lm_dir else None,
+            lexicon_free=lexicon_free,
+        )
         nbest = result.best_nbest
         extra_report = (
             f"; best {result.best.params} (WER {result.best.wer:.2f}% on these cuts) -> {tune_file}"
@@ -134,12 +177,19 @@ def decode(model_path: Path, cuts_path: Path, tokenizer_option: Path | None, out
     write_kaldi_text(best_texts(nbest), out)
     write_nbest(nbest, sibling(out, ".nbest.jsonl"), tokenizer.tokens)
     audio = sum(c.duration for c in cuts)
-    timing = {"method": method, "cuts": len(nbest), "audio_seconds": round(audio, 2),
-              "network_seconds": round(network.seconds, 3), "search_seconds": round(searching.seconds, 3),
-              "rtf": round((network.seconds + searching.seconds) / max(audio, 1e-9), 5),
-              "search_rtf": round(searching.seconds / max(audio, 1e-9), 5)}  # fmt: skip
+    timing = {
+        "method": method,
+        "cuts": len(nbest),
+        "audio_seconds": round(audio, 2),
+        "network_seconds": round(network.seconds, 3),
+        "search_seconds": round(searching.seconds, 3),
+        "rtf": round((network.seconds + searching.seconds) / max(audio, 1e-9), 5),
+        "search_rtf": round(searching.seconds / max(audio, 1e-9), 5),
+    }
     from asr.data.common import write_atomic
 
     write_atomic(sibling(out, ".timing.json"), (json.dumps(timing) + "\n").encode())
-    click.echo(f"decoded {len(nbest)} cuts ({audio:.1f} s) with {method}: network {network.seconds:.2f} s, "
-               f"search {searching.seconds:.2f} s, RTF {timing['rtf']:.4f} -> {out}{extra_report}")  # fmt: skip
+    click.echo(
+        f"decoded {len(nbest)} cuts ({audio:.1f} s) with {method}: network {network.seconds:.2f} s, "
+        f"search {searching.seconds:.2f} s, RTF {timing['rtf']:.4f} -> {out}{extra_report}"
+    )

@@ -15,15 +15,28 @@ def export() -> None:
 
 
 @export.command("onnx")
-@click.option("--model", "model_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="CTC model file written by asr finetune (EXP_DIR/ctc_model.pt).")  # fmt: skip
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="ONNX file to write (e.g. model.onnx).")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="CTC model file written by asr finetune (EXP_DIR/ctc_model.pt).",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="ONNX file to write (e.g. model.onnx).",
+)
 @click.option(
     "--opset", type=click.IntRange(14, 20), default=17, show_default=True, help="ONNX opset version."
 )
-@click.option("--check/--no-check", default=True, show_default=True,
-              help="Check the graph and compare onnxruntime with torch on random audio before writing.")  # fmt: skip
+@click.option(
+    "--check/--no-check",
+    default=True,
+    show_default=True,
+    help="Check the graph and compare onnxruntime with torch on random audio before writing.",
+)
 def onnx(model_path: Path, out: Path, opset: int, check: bool) -> None:
     """Write MODEL's log-probabilities (dynamic batch and length) as an ONNX graph with its metadata."""
     from asr.export.onnx import export_onnx, load_torch_ctc_model

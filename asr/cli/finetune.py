@@ -29,10 +29,19 @@ _path = click.Path(path_type=Path)
 @click.option("--model", "size", type=click.Choice(SIZES), help="Encoder size preset [default: xs].")
 @click.option("--frontend", type=click.Choice(FRONTENDS))
 @click.option("--body", type=click.Choice(BODIES))
-@click.option("--speed-perturb/--no-speed-perturb", default=False, show_default=True,
-              help="Add 0.9x and 1.1x copies of every cut (lhotse), as Kaldi/icefall recipes do.")  # fmt: skip
-@click.option("--average", type=int, default=1, show_default=True,
-              help="Average the weights of the last N checkpoints into ctc_model.pt.")  # fmt: skip
+@click.option(
+    "--speed-perturb/--no-speed-perturb",
+    default=False,
+    show_default=True,
+    help="Add 0.9x and 1.1x copies of every cut (lhotse), as Kaldi/icefall recipes do.",
+)
+@click.option(
+    "--average",
+    type=int,
+    default=1,
+    show_default=True,
+    help="Average the weights of the last N checkpoints into ctc_model.pt.",
+)
 @click.option("--max-steps", type=int)
 @click.option("--max-duration", type=float)
 @click.option("--lr", type=float)
@@ -63,17 +72,48 @@ _path = click.Path(path_type=Path)
     help="--semi: how the ensemble's posteriors are decoded (beam: with --lm).",
 )
 @click.option("--lm", "lm_dir", type=_path, help="--semi --pl-method beam: an `asr lm build` folder.")
-@click.option("--dev", "dev_path", type=_path,
-              help="Held-out labelled cuts: greedy error rates and loss every --valid-every updates (learning curve).")  # fmt: skip
+@click.option(
+    "--dev",
+    "dev_path",
+    type=_path,
+    help="Held-out labelled cuts: greedy error rates and loss every --valid-every updates (learning curve).",
+)
 @click.option("--valid-every", type=int, help="Updates between learning-curve points (with --dev) [50].")
-@click.option("--valid-minutes", type=float, default=10.0, show_default=True,
-              help="Minutes of --dev audio each learning-curve point decodes (round-robin over its speakers).")  # fmt: skip
+@click.option(
+    "--valid-minutes",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Minutes of --dev audio each learning-curve point decodes (round-robin over its speakers).",
+)
 @click.option("--resume/--no-resume", default=True, show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: Path | None, init: Path | None,
-             size, frontend, body, speed_perturb: bool, average: int, semi, unlabelled_path, labelled_share,
-             half_lives, include_online, warmup_steps, min_confidence, pl_method, lm_dir, dev_path,
-             valid_minutes: float, resume: bool, progress: bool, **train_options) -> None:  # fmt: skip
+def finetune(
+    cuts_path: Path,
+    tokenizer_dir: Path,
+    exp_dir: Path,
+    config_file: Path | None,
+    init: Path | None,
+    size,
+    frontend,
+    body,
+    speed_perturb: bool,
+    average: int,
+    semi,
+    unlabelled_path,
+    labelled_share,
+    half_lives,
+    include_online,
+    warmup_steps,
+    min_confidence,
+    pl_method,
+    lm_dir,
+    dev_path,
+    valid_minutes: float,
+    resume: bool,
+    progress: bool,
+    **train_options,
+) -> None:
     """Fine-tune an encoder with a CTC head on labelled cuts; resumable at any point.
 
     With --semi online-ensemble, unlabelled cuts join the batches and get their targets on the fly from
@@ -89,9 +129,13 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: P
         if value is not None:
             settings["model"][key] = value
     settings["train"].update(progress=progress, **{k: v for k, v in train_options.items() if v is not None})
-    semi_options = {"labelled_share": labelled_share, "include_online": include_online,
-                    "warmup_steps": warmup_steps, "min_confidence": min_confidence,
-                    "half_lives": [float(h) for h in half_lives.split(",")] if half_lives else None}  # fmt: skip
+    semi_options = {
+        "labelled_share": labelled_share,
+        "include_online": include_online,
+        "warmup_steps": warmup_steps,
+        "min_confidence": min_confidence,
+        "half_lives": [float(h) for h in half_lives.split(",")] if half_lives else None,
+    }
     settings["semi"].update({k: v for k, v in semi_options.items() if v is not None})
     validator = None
     if dev_path is not None:
@@ -103,11 +147,25 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, config_file: P
         from asr.text.tokenizer import load_tokenizer
 
         decoder = make_decoder("beam", load_tokenizer(tokenizer_dir), lm_dir)
-    out = run_finetune(cuts_path, tokenizer_dir, exp_dir, settings, init, speed_perturb=speed_perturb,
-                       average=average, resume=resume, unlabelled_path=unlabelled_path, semi=semi,
-                       semi_decoder=decoder, source=source, validator=validator)  # fmt: skip
-    click.echo(f"ctc: step {out.step} (resumed from {out.resumed_from}), last loss {out.last_loss:.4f}; "
-               f"model: {out.model_path} (average of {out.averaged})")  # fmt: skip
+    out = run_finetune(
+        cuts_path,
+        tokenizer_dir,
+        exp_dir,
+        settings,
+        init,
+        speed_perturb=speed_perturb,
+        average=average,
+        resume=resume,
+        unlabelled_path=unlabelled_path,
+        semi=semi,
+        semi_decoder=decoder,
+        source=source,
+        validator=validator,
+    )
+    click.echo(
+        f"ctc: step {out.step} (resumed from {out.resumed_from}), last loss {out.last_loss:.4f}; "
+        f"model: {out.model_path} (average of {out.averaged})"
+    )
 
 
 def make_validator(dev_path: Path, tokenizer_dir: Path, minutes: float):

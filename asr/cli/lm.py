@@ -24,19 +24,45 @@ def _parse_prune(ctx: click.Context, param: click.Parameter, value: str | None) 
 
 
 @lm.command("build")
-@click.option("--text", "texts", type=click.Path(dir_okay=False, path_type=Path), multiple=True, required=True,
-              help="Text file (one sentence a line, .gz allowed) or lhotse cut manifest; repeatable.")  # fmt: skip
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for lm.arpa, lm.bin, words.txt (and lexicon_phones.txt).")  # fmt: skip
+@click.option(
+    "--text",
+    "texts",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    required=True,
+    help="Text file (one sentence a line, .gz allowed) or lhotse cut manifest; repeatable.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for lm.arpa, lm.bin, words.txt (and lexicon_phones.txt).",
+)
 @click.option("--order", type=click.IntRange(1, 6), default=3, show_default=True, help="n-gram order.")
-@click.option("--prune", callback=_parse_prune, default=None,
-              help="lmplz count thresholds per order, e.g. '0 0 1' drops singleton trigrams.")  # fmt: skip
-@click.option("--memory", default="20%", show_default=True,
-              help="Sorting memory for lmplz/build_binary (e.g. 20%, 2G, 64M).")  # fmt: skip
+@click.option(
+    "--prune",
+    callback=_parse_prune,
+    default=None,
+    help="lmplz count thresholds per order, e.g. '0 0 1' drops singleton trigrams.",
+)
+@click.option(
+    "--memory",
+    default="20%",
+    show_default=True,
+    help="Sorting memory for lmplz/build_binary (e.g. 20%, 2G, 64M).",
+)
 @click.option("--binary/--no-binary", default=True, show_default=True, help="Also write KenLM's lm.bin.")
 @click.option("--phone-lexicon", is_flag=True, help="Also write lexicon_phones.txt (CMUdict + G2P).")
-def build(texts: tuple[Path, ...], out_dir: Path, order: int, prune: tuple[int, ...], memory: str,
-          binary: bool, phone_lexicon: bool) -> None:  # fmt: skip
+def build(
+    texts: tuple[Path, ...],
+    out_dir: Path,
+    order: int,
+    prune: tuple[int, ...],
+    memory: str,
+    binary: bool,
+    phone_lexicon: bool,
+) -> None:
     """Estimate an n-gram LM from transcripts or LM text (normalised to upper-case words)."""
     from asr.data.common import write_atomic
     from asr.lm.ngram import (
@@ -64,12 +90,28 @@ def build(texts: tuple[Path, ...], out_dir: Path, order: int, prune: tuple[int, 
 
 
 @lm.command("tokens")
-@click.option("--text", "texts", type=click.Path(dir_okay=False, path_type=Path), multiple=True, required=True,
-              help="Text file (one sentence a line, .gz allowed) or lhotse cut manifest; repeatable.")  # fmt: skip
-@click.option("--tokenizer", "tokenizer_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="The acoustic model's tokenizer (`asr tokenizer train`).")  # fmt: skip
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="LM folder: the token n-gram is written beside a word LM (`asr decode --lexicon-free --lm`).")  # fmt: skip
+@click.option(
+    "--text",
+    "texts",
+    type=click.Path(dir_okay=False, path_type=Path),
+    multiple=True,
+    required=True,
+    help="Text file (one sentence a line, .gz allowed) or lhotse cut manifest; repeatable.",
+)
+@click.option(
+    "--tokenizer",
+    "tokenizer_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="The acoustic model's tokenizer (`asr tokenizer train`).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="LM folder: the token n-gram is written beside a word LM (`asr decode --lexicon-free --lm`).",
+)
 @click.option("--order", type=click.IntRange(1, 6), default=6, show_default=True, help="n-gram order.")
 @click.option("--memory", default="20%", show_default=True, help="Sorting memory for lmplz/build_binary.")
 def tokens(texts: tuple[Path, ...], tokenizer_dir: Path, out_dir: Path, order: int, memory: str) -> None:

@@ -16,21 +16,42 @@ def mdd() -> None:
 
 
 @mdd.command("diagnose")
-@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path),
-              help="Phone model: an experiment folder (its ctc_model.pt), a ctc_model.pt or an .onnx export.")  # fmt: skip
-@click.option("--audio", "audio_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="wav/flac/ogg/mp3, any rate and channel count.")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Phone model: an experiment folder (its ctc_model.pt), a ctc_model.pt or an .onnx export.",
+)
+@click.option(
+    "--audio",
+    "audio_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="wav/flac/ogg/mp3, any rate and channel count.",
+)
 @click.option("--text", required=True, help="What the speaker was asked to say.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as one JSON object.")
 @click.option(
     "--max-seconds", type=float, default=30.0, show_default=True, help="Longest recording accepted."
 )
-@click.option("--flag-below-gop", default="0", show_default=True,
-              help="Flag a phone the recogniser missed or heard as another only when its GOP is below this "
-                   "(another phone likelier there); 'none': flag every disagreement.")  # fmt: skip
+@click.option(
+    "--flag-below-gop",
+    default="0",
+    show_default=True,
+    help="Flag a phone the recogniser missed or heard as another only when its GOP is below this "
+    "(another phone likelier there); 'none': flag every disagreement.",
+)
 @click.option("--threads", type=int, help="torch CPU threads.")
-def diagnose(model_path: Path, audio_path: Path, text: str, as_json: bool, max_seconds: float,
-             flag_below_gop: str, threads: int | None) -> None:  # fmt: skip
+def diagnose(
+    model_path: Path,
+    audio_path: Path,
+    text: str,
+    as_json: bool,
+    max_seconds: float,
+    flag_below_gop: str,
+    threads: int | None,
+) -> None:
     """Which sounds of TEXT were said right, which wrong, and what was said instead (with times and scores)."""
     import torch
 
@@ -51,17 +72,41 @@ def diagnose(model_path: Path, audio_path: Path, text: str, as_json: bool, max_s
 
 
 @mdd.command("calibrate")
-@click.option("--model", "model_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Phone model (an experiment folder): calibration.json goes beside it.")  # fmt: skip
-@click.option("--cuts", "cuts_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Scored learners the model never heard and the test never uses (e.g. the sample's train part).")  # fmt: skip
-@click.option("--target-false-rejection", type=float, default=0.15, show_default=True,
-              help="Share of expert-correct words the app may flag.")  # fmt: skip
-@click.option("--training-cuts", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Cuts the model trained on: refused if a calibration speaker is among theirs (repeatable).")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="Phone model (an experiment folder): calibration.json goes beside it.",
+)
+@click.option(
+    "--cuts",
+    "cuts_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Scored learners the model never heard and the test never uses (e.g. the sample's train part).",
+)
+@click.option(
+    "--target-false-rejection",
+    type=float,
+    default=0.15,
+    show_default=True,
+    help="Share of expert-correct words the app may flag.",
+)
+@click.option(
+    "--training-cuts",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Cuts the model trained on: refused if a calibration speaker is among theirs (repeatable).",
+)
 @click.option("--threads", type=int, help="torch CPU threads.")
-def calibrate(model_path: Path, cuts_path: Path, target_false_rejection: float, training_cuts: tuple[Path, ...],
-              threads: int | None) -> None:  # fmt: skip
+def calibrate(
+    model_path: Path,
+    cuts_path: Path,
+    target_false_rejection: float,
+    training_cuts: tuple[Path, ...],
+    threads: int | None,
+) -> None:
     """Choose the leniency (flag_below_gop) whose false rejection on held-out scored learners meets the target."""
     from dataclasses import asdict
 
@@ -79,8 +124,10 @@ def calibrate(model_path: Path, cuts_path: Path, target_false_rejection: float, 
     assessor = PronunciationAssessor.from_path(model_path, DiagnoseConfig())
     result = run_calibration(assessor, cuts, target_false_rejection, str(cuts_path))
     path = write_calibration(model_path, asdict(result))
-    click.echo(f"flag_below_gop {result.flag_below_gop}: {100 * result.dev_false_rejection:.1f} % of "
-               f"{result.dev_correct_words} expert-correct words flagged on {cuts_path.name} -> {path}")  # fmt: skip
+    click.echo(
+        f"flag_below_gop {result.flag_below_gop}: {100 * result.dev_false_rejection:.1f} % of "
+        f"{result.dev_correct_words} expert-correct words flagged on {cuts_path.name} -> {path}"
+    )
 
 
 def _gop_threshold(value: str) -> float | None:
@@ -93,8 +140,13 @@ def _gop_threshold(value: str) -> float | None:
 
 
 @mdd.command("reference")
-@click.option("--cuts", "cuts_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Annotated cuts (asr prepare l2arctic's test part).")  # fmt: skip
+@click.option(
+    "--cuts",
+    "cuts_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Annotated cuts (asr prepare l2arctic's test part).",
+)
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 def reference(cuts_path: Path, out_dir: Path) -> None:
     """Write canonical.txt and perceived.txt (utt-id ph ph ..., keyed by cut id) for `asr score mdd`."""
@@ -107,26 +159,60 @@ def reference(cuts_path: Path, out_dir: Path) -> None:
 
 
 @mdd.command("experts")
-@click.option("--model", "model_path", required=True, type=click.Path(path_type=Path),
-              help="Phone model, as for `asr mdd diagnose`.")  # fmt: skip
-@click.option("--cuts", "cuts_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Scored cuts (asr prepare speechocean762), e.g. its test part.")  # fmt: skip
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write experts.json (the counts) and words.jsonl (every word's verdicts).")  # fmt: skip
-@click.option("--good-accuracy", type=float, default=9.0, show_default=True,
-              help="Sentence accuracy (0-10) from which an utterance counts as well spoken (PER column).")  # fmt: skip
-@click.option("--training-cuts", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Cuts the model trained on: refused if any judged speaker is among theirs (repeatable).")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Phone model, as for `asr mdd diagnose`.",
+)
+@click.option(
+    "--cuts",
+    "cuts_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Scored cuts (asr prepare speechocean762), e.g. its test part.",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write experts.json (the counts) and words.jsonl (every word's verdicts).",
+)
+@click.option(
+    "--good-accuracy",
+    type=float,
+    default=9.0,
+    show_default=True,
+    help="Sentence accuracy (0-10) from which an utterance counts as well spoken (PER column).",
+)
+@click.option(
+    "--training-cuts",
+    multiple=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Cuts the model trained on: refused if any judged speaker is among theirs (repeatable).",
+)
 @click.option("--label", default="", help="What this model is (a row name for T6), kept in experts.json.")
 @click.option("--scored-only", is_flag=True, help="Diagnose only the scored cuts (no flagged-share proxy).")
-@click.option("--flag-below-gop", default="model", show_default=True,
-              help="Flag a phone the recogniser missed or heard as another only when its GOP is below this "
-                   "(another phone likelier there); 'none': flag every disagreement; 'model': the model's "
-                   "calibration.json (asr mdd calibrate), else 0.")  # fmt: skip
+@click.option(
+    "--flag-below-gop",
+    default="model",
+    show_default=True,
+    help="Flag a phone the recogniser missed or heard as another only when its GOP is below this "
+    "(another phone likelier there); 'none': flag every disagreement; 'model': the model's "
+    "calibration.json (asr mdd calibrate), else 0.",
+)
 @click.option("--threads", type=int, help="torch CPU threads.")
-def experts(model_path: Path, cuts_path: Path, out_dir: Path | None, good_accuracy: float,
-            training_cuts: tuple[Path, ...], label: str, scored_only: bool, flag_below_gop: str,
-            threads: int | None) -> None:  # fmt: skip
+def experts(
+    model_path: Path,
+    cuts_path: Path,
+    out_dir: Path | None,
+    good_accuracy: float,
+    training_cuts: tuple[Path, ...],
+    label: str,
+    scored_only: bool,
+    flag_below_gop: str,
+    threads: int | None,
+) -> None:
     """The assessor's word verdicts against the experts' on real learners: false rejections and detections."""
     import torch
 
@@ -148,18 +234,32 @@ def experts(model_path: Path, cuts_path: Path, out_dir: Path | None, good_accura
     report = judge_against_experts(assessor, cuts, good_accuracy, words_out)
     click.echo(report.summary())
     if out_dir:
-        data = {"label": label, "flag_below_gop": assessor.cfg.flag_below_gop,
-                "calibration": assessor.calibration if cfg is None else None, "model": str(model_path), "cuts": str(cuts_path),
-                "model_card": assessor.model_card, **report.to_dict()}  # fmt: skip
+        data = {
+            "label": label,
+            "flag_below_gop": assessor.cfg.flag_below_gop,
+            "calibration": assessor.calibration if cfg is None else None,
+            "model": str(model_path),
+            "cuts": str(cuts_path),
+            "model_card": assessor.model_card,
+            **report.to_dict(),
+        }
         write_atomic(out_dir / "experts.json", (json.dumps(data, indent=1) + "\n").encode())
 
 
 @mdd.command("card")
-@click.option("--model", "model_path", required=True, type=click.Path(exists=True, path_type=Path),
-              help="The model's experiment folder (or its ctc_model.pt): the card goes beside it.")  # fmt: skip
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(exists=True, path_type=Path),
+    help="The model's experiment folder (or its ctc_model.pt): the card goes beside it.",
+)
 @click.option("--trained-on", required=True, help="Which corpora and voices it was trained on, in words.")
-@click.option("--real-speech/--synthetic-only", required=True,
-              help="Whether any training audio was recorded from people.")  # fmt: skip
+@click.option(
+    "--real-speech/--synthetic-only",
+    required=True,
+    help="Whether any training audio was recorded from people.",
+)
 @click.option("--name", default="", help="A short name for the model.")
 def card(model_path: Path, trained_on: str, real_speech: bool, name: str) -> None:
     """Write model_card.json (what the model heard), which `asr app` and `asr mdd diagnose` show."""

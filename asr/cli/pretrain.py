@@ -39,19 +39,35 @@ def _write_settings(exp_dir: Path, settings: dict) -> None:
 
 @cli.command()
 @click.option("--objective", type=click.Choice(OBJECTIVES), required=True, help="Self-supervised objective.")
-@click.option("--cuts", "cuts_path", type=click.Path(path_type=Path), required=True,
-              help="Unlabelled cut manifest, or a Lhotse Shar folder (under torchrun each rank reads its own "
-              "shards); split into windows of at most --segment s (HuBERT: the manifest `asr hubert-kmeans "
-              "label` wrote).")  # fmt: skip
-@click.option("--exp-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Checkpoints, TensorBoard logs, pretrain.yaml and the final encoder.pt.")  # fmt: skip
-@click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-              help="YAML settings with sections model, objective, train (options below override it).")  # fmt: skip
+@click.option(
+    "--cuts",
+    "cuts_path",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Unlabelled cut manifest, or a Lhotse Shar folder (under torchrun each rank reads its own "
+    "shards); split into windows of at most --segment s (HuBERT: the manifest `asr hubert-kmeans "
+    "label` wrote).",
+)
+@click.option(
+    "--exp-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Checkpoints, TensorBoard logs, pretrain.yaml and the final encoder.pt.",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="YAML settings with sections model, objective, train (options below override it).",
+)
 @click.option("--model", "size", type=click.Choice(SIZES), help="Encoder size preset [default: xs].")
 @click.option("--frontend", type=click.Choice(FRONTENDS), help="Waveform CNN or fbank [default: conv].")
 @click.option("--body", type=click.Choice(BODIES), help="Transformer or Conformer [default: transformer].")
-@click.option("--init", type=click.Path(path_type=Path),
-              help="Start from this encoder (encoder.pt, a fairseq file or a Hugging Face folder).")  # fmt: skip
+@click.option(
+    "--init",
+    type=click.Path(path_type=Path),
+    help="Start from this encoder (encoder.pt, a fairseq file or a Hugging Face folder).",
+)
 @click.option("--num-clusters", type=int, help="HuBERT: k of the k-means labels [default: 100].")
 @click.option("--segment", type=float, default=15.6, show_default=True, help="Longest window, seconds.")
 @click.option(
@@ -72,12 +88,28 @@ def _write_settings(exp_dir: Path, settings: dict) -> None:
 @click.option("--keep-last", type=int, help="Periodic checkpoints kept.")
 @click.option("--log-every", type=int, help="Steps between log lines / TensorBoard points.")
 @click.option("--num-workers", type=int, help="DataLoader processes reading audio.")
-@click.option("--resume/--no-resume", default=True, show_default=True,
-              help="Continue from the newest checkpoint in EXP_DIR (--no-resume: EXP_DIR must hold none).")  # fmt: skip
+@click.option(
+    "--resume/--no-resume",
+    default=True,
+    show_default=True,
+    help="Continue from the newest checkpoint in EXP_DIR (--no-resume: EXP_DIR must hold none).",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True, help="Progress bar.")
-def pretrain(objective: str, cuts_path: Path, exp_dir: Path, config_file: Path | None, size, frontend, body,
-             init: Path | None, num_clusters: int | None, segment: float, resume: bool, progress: bool,
-             **train_options) -> None:  # fmt: skip
+def pretrain(
+    objective: str,
+    cuts_path: Path,
+    exp_dir: Path,
+    config_file: Path | None,
+    size,
+    frontend,
+    body,
+    init: Path | None,
+    num_clusters: int | None,
+    segment: float,
+    resume: bool,
+    progress: bool,
+    **train_options,
+) -> None:
     """Pretrain an encoder with a self-supervised OBJECTIVE on unlabelled cuts; resumable at any point."""
     from asr.data.dataset import pretraining_cuts
     from asr.training import train
@@ -106,14 +138,19 @@ def pretrain(objective: str, cuts_path: Path, exp_dir: Path, config_file: Path |
 
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 writes
         exp_dir.mkdir(parents=True, exist_ok=True)
-        _write_settings(exp_dir, {
-            "objective": objective, "cuts": str(cuts_path), "cuts_format": "shar" if shar else "manifest",
-            "segment": segment,
-            "init": str(init) if init else None,
-            "model": dataclasses.asdict(encoder.cfg),
-            "objective_config": {**dataclasses.asdict(obj.cfg), **settings["objective"]},
-            "train": dataclasses.asdict(cfg),
-        })  # fmt: skip
+        _write_settings(
+            exp_dir,
+            {
+                "objective": objective,
+                "cuts": str(cuts_path),
+                "cuts_format": "shar" if shar else "manifest",
+                "segment": segment,
+                "init": str(init) if init else None,
+                "model": dataclasses.asdict(encoder.cfg),
+                "objective_config": {**dataclasses.asdict(obj.cfg), **settings["objective"]},
+                "train": dataclasses.asdict(cfg),
+            },
+        )
     result = train(obj, cuts, cfg, resume=resume, own_cuts=shar)
     last = result.losses[max(result.losses)] if result.losses else float("nan")
     skipped = ", ".join(f"{n} {r}" for r, n in sorted(result.skipped.items())) or "none"
@@ -127,18 +164,35 @@ def pretrain(objective: str, cuts_path: Path, exp_dir: Path, config_file: Path |
 # -- HuBERT targets -----------------------------------------------------------------------------------------
 
 _features = click.option(
-    "--features", default="mfcc", show_default=True,
+    "--features",
+    default="mfcc",
+    show_default=True,
     help="'mfcc' (iteration 1) or an encoder checkpoint whose --layer output is clustered (iteration 2).",
-)  # fmt: skip
-_layer = click.option("--layer", type=int,
-                      help="Block of the --features encoder to cluster [default: half its depth, 6 of BASE's 12].")  # fmt: skip
-_frontend = click.option("--frontend", type=click.Choice(FRONTENDS),
-                         help="With mfcc: the front-end of the encoder the labels are for (its frame count) "
-                         "[default: the --config's, else conv].")  # fmt: skip
-_config = click.option("--config", "config_file", type=click.Path(dir_okay=False, path_type=Path),
-                       help="With mfcc: the `asr pretrain` settings the labels are for (their model section).")  # fmt: skip
-_cuts = click.option("--cuts", "cuts_path", type=click.Path(dir_okay=False, path_type=Path), required=True,
-                     help="Unlabelled cut manifest (windowed as `asr pretrain` windows it).")  # fmt: skip
+)
+_layer = click.option(
+    "--layer",
+    type=int,
+    help="Block of the --features encoder to cluster [default: half its depth, 6 of BASE's 12].",
+)
+_frontend = click.option(
+    "--frontend",
+    type=click.Choice(FRONTENDS),
+    help="With mfcc: the front-end of the encoder the labels are for (its frame count) "
+    "[default: the --config's, else conv].",
+)
+_config = click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With mfcc: the `asr pretrain` settings the labels are for (their model section).",
+)
+_cuts = click.option(
+    "--cuts",
+    "cuts_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Unlabelled cut manifest (windowed as `asr pretrain` windows it).",
+)
 _segment = click.option(
     "--segment", type=float, default=15.6, show_default=True, help="Longest window, seconds."
 )
@@ -187,9 +241,19 @@ def hubert_kmeans() -> None:
 @click.option("--n-init", type=int, default=20, show_default=True, help="k-means++ restarts.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @_segment
-def kmeans_fit(cuts_path: Path, out: Path, features: str, layer: int | None, frontend: str | None,
-               config_file: Path | None, k: int, max_frames: int, n_init: int, seed: int,
-               segment: float) -> None:  # fmt: skip
+def kmeans_fit(
+    cuts_path: Path,
+    out: Path,
+    features: str,
+    layer: int | None,
+    frontend: str | None,
+    config_file: Path | None,
+    k: int,
+    max_frames: int,
+    n_init: int,
+    seed: int,
+    segment: float,
+) -> None:
     """Fit MiniBatchKMeans on frames sampled from the cuts and save the centres."""
     from asr.data.dataset import pretraining_cuts
     from asr.objectives.kmeans import fit_kmeans, save_centres
@@ -201,25 +265,43 @@ def kmeans_fit(cuts_path: Path, out: Path, features: str, layer: int | None, fro
     except ValueError as exc:
         raise UserMistake(f"{cuts_path}: {exc}") from exc
     save_centres(kmeans, out)
-    click.echo(f"k-means: {k} centres of dimension {kmeans.cluster_centers_.shape[1]} -> {out} "
-               f"(inertia {kmeans.inertia_:.4g})")  # fmt: skip
+    click.echo(
+        f"k-means: {k} centres of dimension {kmeans.cluster_centers_.shape[1]} -> {out} "
+        f"(inertia {kmeans.inertia_:.4g})"
+    )
 
 
 @hubert_kmeans.command("label")
 @_cuts
-@click.option("--centres", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Centres from `asr hubert-kmeans fit`.")  # fmt: skip
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Where labels (hubert_labels/*.npy) and the labelled manifest go.")  # fmt: skip
+@click.option(
+    "--centres",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Centres from `asr hubert-kmeans fit`.",
+)
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Where labels (hubert_labels/*.npy) and the labelled manifest go.",
+)
 @click.option("--manifest-name", default="cuts.jsonl.gz", show_default=True)
 @_features
 @_layer
 @_frontend
 @_config
 @_segment
-def kmeans_label(cuts_path: Path, centres: Path, out_dir: Path, manifest_name: str, features: str,
-                 layer: int | None, frontend: str | None, config_file: Path | None,
-                 segment: float) -> None:  # fmt: skip
+def kmeans_label(
+    cuts_path: Path,
+    centres: Path,
+    out_dir: Path,
+    manifest_name: str,
+    features: str,
+    layer: int | None,
+    frontend: str | None,
+    config_file: Path | None,
+    segment: float,
+) -> None:
     """Label every window of the cuts with its frames' nearest centres; write the labelled manifest."""
     from asr.data.dataset import pretraining_cuts
     from asr.objectives.kmeans import label_cuts, load_centres

@@ -49,9 +49,19 @@ _path = click.Path(path_type=Path)
 @click.option(
     "--seed", type=int, default=0, show_default=True, help="Seed of the head and of a --random encoder."
 )
-def probe(encoder_path: Path | None, random_init: bool, config_file: Path | None, cuts_path: Path, dev_path: Path,
-          tokenizer_dir: Path, out_dir: Path, dev_cuts: int, steps: int | None, lr: float | None,
-          seed: int) -> None:  # fmt: skip
+def probe(
+    encoder_path: Path | None,
+    random_init: bool,
+    config_file: Path | None,
+    cuts_path: Path,
+    dev_path: Path,
+    tokenizer_dir: Path,
+    out_dir: Path,
+    dev_cuts: int,
+    steps: int | None,
+    lr: float | None,
+    seed: int,
+) -> None:
     """Train a linear CTC head on a frozen encoder's layers (weighted sum) and report its phone error rate."""
     import torch
 
@@ -81,8 +91,10 @@ def probe(encoder_path: Path | None, random_init: bool, config_file: Path | None
     )
     result = run_probe(encoder, load_cuts(cuts_path), dev, tokenizer, cfg, out_dir=out_dir, describe=describe)
     weights = " ".join(f"{w:.2f}" for w in result.layer_weights)
-    click.echo(f"probe: dev PER {result.per:.2f} % (loss {result.dev_loss:.3f}), layer weights {weights}; "
-               f"{out_dir / 'probe.json'}")  # fmt: skip
+    click.echo(
+        f"probe: dev PER {result.per:.2f} % (loss {result.dev_loss:.3f}), layer weights {weights}; "
+        f"{out_dir / 'probe.json'}"
+    )
 
 
 def _pretraining(path: Path) -> dict:

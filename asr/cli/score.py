@@ -81,12 +81,26 @@ def _stem(path: Path) -> str:
     is_flag=True,
     help="Print one JSON object (ta fr fa tr cd de precision recall f1 der per ...).",
 )
-@click.option("--out-dir", type=click.Path(file_okay=False, path_type=Path),
-              help="Write mdd.json, alignment.txt (per utterance) and confusion.png here.")  # fmt: skip
-@click.option("--costs", type=click.Choice(["kaldi", "phonetic"]), default="kaldi", show_default=True,
-              help="Alignment costs: kaldi = align-text's unit costs (the published convention).")  # fmt: skip
-def mdd(canonical_path: Path, perceived_path: Path, hyp_path: Path, as_json: bool, out_dir: Path | None,
-        costs: str) -> None:  # fmt: skip
+@click.option(
+    "--out-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write mdd.json, alignment.txt (per utterance) and confusion.png here.",
+)
+@click.option(
+    "--costs",
+    type=click.Choice(["kaldi", "phonetic"]),
+    default="kaldi",
+    show_default=True,
+    help="Alignment costs: kaldi = align-text's unit costs (the published convention).",
+)
+def mdd(
+    canonical_path: Path,
+    perceived_path: Path,
+    hyp_path: Path,
+    as_json: bool,
+    out_dir: Path | None,
+    costs: str,
+) -> None:
     """Mispronunciation detection and diagnosis metrics (L2-ARCTIC convention; see asr.mdd.metrics).
 
     The three files must hold the same utterance ids; phones are ARPAbet in any case, stress digits and

@@ -23,7 +23,7 @@ def decoder_options(f):
             default="beam",
             show_default=True,
             help="How the teacher decodes (beam and wfst need --lm).",
-        ),  # fmt: skip
+        ),
         click.option("--lm", "lm_dir", type=_path, help="`asr lm build` folder."),
         click.option("--params", "params_file", type=_path, help="Decoder weights from `asr decode --tune`."),
         click.option("--beam-size", type=int),
@@ -70,21 +70,34 @@ def _filter(min_confidence, min_score_per_frame, min_tokens_per_second, max_toke
     from asr.semi import FilterConfig
 
     try:
-        return FilterConfig(min_confidence, min_score_per_frame, min_tokens_per_second, max_tokens_per_second,
-                            drop_empty=not keep_empty)  # fmt: skip
+        return FilterConfig(
+            min_confidence,
+            min_score_per_frame,
+            min_tokens_per_second,
+            max_tokens_per_second,
+            drop_empty=not keep_empty,
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
 
 
 @cli.command("pseudo-label")
 @click.option("--model", "model_path", type=_path, required=True, help="The teacher: a ctc_model.pt.")
-@click.option("--cuts", "cuts_path", type=_path, required=True,
-              help="Unlabelled cuts (Libri-light's are cut to their voice-activity segments).")  # fmt: skip
+@click.option(
+    "--cuts",
+    "cuts_path",
+    type=_path,
+    required=True,
+    help="Unlabelled cuts (Libri-light's are cut to their voice-activity segments).",
+)
 @click.option(
     "--out-dir", type=_path, required=True, help="cuts.jsonl.gz, decisions.jsonl, summary.json, ..."
 )
-@click.option("--expect-units", type=click.Choice(["char", "bpe", "phone"]),
-              help="Fail unless the teacher predicts these units.")  # fmt: skip
+@click.option(
+    "--expect-units",
+    type=click.Choice(["char", "bpe", "phone"]),
+    help="Fail unless the teacher predicts these units.",
+)
 @decoder_options
 @filter_options
 @click.option("--chunk-size", type=int, default=200, show_default=True, help="Cuts per resumable chunk.")
@@ -95,9 +108,27 @@ def _filter(min_confidence, min_score_per_frame, min_tokens_per_second, max_toke
 )
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def pseudo_label(model_path: Path, cuts_path: Path, out_dir: Path, expect_units, method, lm_dir, params_file,
-                 chunk_size, shard, num_shards, max_duration, device, progress, min_confidence, min_score_per_frame,
-                 min_tokens_per_second, max_tokens_per_second, keep_empty, **decoder) -> None:  # fmt: skip
+def pseudo_label(
+    model_path: Path,
+    cuts_path: Path,
+    out_dir: Path,
+    expect_units,
+    method,
+    lm_dir,
+    params_file,
+    chunk_size,
+    shard,
+    num_shards,
+    max_duration,
+    device,
+    progress,
+    min_confidence,
+    min_score_per_frame,
+    min_tokens_per_second,
+    max_tokens_per_second,
+    keep_empty,
+    **decoder,
+) -> None:
     """Decode unlabelled cuts with a teacher; keep what the filter accepts; account for every cut. Resumable."""
     import json
     import os
@@ -127,8 +158,19 @@ def pseudo_label(model_path: Path, cuts_path: Path, out_dir: Path, expect_units,
     filter_cfg = _filter(
         min_confidence, min_score_per_frame, min_tokens_per_second, max_tokens_per_second, keep_empty
     )
-    summary = run(model, tokenizer, search, unlabelled_cuts(cuts_path), out_dir, filter_cfg, teacher=str(model_path),
-                  chunk_size=chunk_size, max_duration=max_duration, shard=this, progress=progress)  # fmt: skip
+    summary = run(
+        model,
+        tokenizer,
+        search,
+        unlabelled_cuts(cuts_path),
+        out_dir,
+        filter_cfg,
+        teacher=str(model_path),
+        chunk_size=chunk_size,
+        max_duration=max_duration,
+        shard=this,
+        progress=progress,
+    )
     if summary is None:
         click.echo(
             f"shard {this.index} of {this.count} done; {out_dir} is merged when every shard has finished"
@@ -150,10 +192,19 @@ def pseudo_label(model_path: Path, cuts_path: Path, out_dir: Path, expect_units,
     "--config", "config_file", type=_path, help="The student's fine-tuning YAML (model, objective, train)."
 )
 @click.option("--generations", type=int, default=2, show_default=True)
-@click.option("--labelled-share", type=float, default=0.5, show_default=True,
-              help="Share of each student's audio that is labelled (the smaller side is repeated); 0: union.")  # fmt: skip
-@click.option("--student-init", default="teacher", show_default=True,
-              help="teacher (continue from it), scratch, or an encoder/ctc_model path.")  # fmt: skip
+@click.option(
+    "--labelled-share",
+    type=float,
+    default=0.5,
+    show_default=True,
+    help="Share of each student's audio that is labelled (the smaller side is repeated); 0: union.",
+)
+@click.option(
+    "--student-init",
+    default="teacher",
+    show_default=True,
+    help="teacher (continue from it), scratch, or an encoder/ctc_model path.",
+)
 @click.option("--speed-perturb/--no-speed-perturb", default=True, show_default=True)
 @decoder_options
 @filter_options
@@ -161,13 +212,42 @@ def pseudo_label(model_path: Path, cuts_path: Path, out_dir: Path, expect_units,
 @click.option("--average", type=int, default=1, show_default=True, help="Checkpoints averaged per student.")
 @click.option("--max-steps", type=int, help="Updates per student.")
 @click.option("--seed", type=int)
-@click.option("--valid-minutes", type=float, default=5.0, show_default=True,
-              help="Minutes of --dev each learning-curve point decodes (with the config's train.valid_every).")  # fmt: skip
+@click.option(
+    "--valid-minutes",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Minutes of --dev each learning-curve point decodes (with the config's train.valid_every).",
+)
 @click.option("--progress/--no-progress", default=True, show_default=True)
-def nst(labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, config_file, generations, labelled_share,
-        student_init, speed_perturb, method, lm_dir, params_file, chunk_size, average, max_steps, seed, valid_minutes,
-        progress, min_confidence, min_score_per_frame, min_tokens_per_second, max_tokens_per_second, keep_empty,
-        **decoder) -> None:  # fmt: skip
+def nst(
+    labelled,
+    unlabelled,
+    dev,
+    tokenizer_dir,
+    teacher,
+    exp_dir,
+    config_file,
+    generations,
+    labelled_share,
+    student_init,
+    speed_perturb,
+    method,
+    lm_dir,
+    params_file,
+    chunk_size,
+    average,
+    max_steps,
+    seed,
+    valid_minutes,
+    progress,
+    min_confidence,
+    min_score_per_frame,
+    min_tokens_per_second,
+    max_tokens_per_second,
+    keep_empty,
+    **decoder,
+) -> None:
     """Noisy-student training: G generations of teacher -> pseudo-labels -> noisy student. Resumable."""
     from asr.semi.noisy_student import NoisyStudentConfig, run_noisy_student
     from asr.training.finetune import SEMI_SECTIONS
@@ -178,12 +258,19 @@ def nst(labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, config_file,
     settings["train"].update({k: v for k, v in (("max_steps", max_steps), ("seed", seed)) if v is not None})
     try:
         cfg = NoisyStudentConfig(
-            generations=generations, labelled_share=labelled_share, student_init=student_init,
-            speed_perturb=speed_perturb, method=method, lm_dir=str(lm_dir) if lm_dir else None,
-            decoder_settings=_decoder_settings(method, params_file, **decoder), average=average, chunk_size=chunk_size,
-            filter=_filter(min_confidence, min_score_per_frame, min_tokens_per_second, max_tokens_per_second,
-                           keep_empty),
-        )  # fmt: skip
+            generations=generations,
+            labelled_share=labelled_share,
+            student_init=student_init,
+            speed_perturb=speed_perturb,
+            method=method,
+            lm_dir=str(lm_dir) if lm_dir else None,
+            decoder_settings=_decoder_settings(method, params_file, **decoder),
+            average=average,
+            chunk_size=chunk_size,
+            filter=_filter(
+                min_confidence, min_score_per_frame, min_tokens_per_second, max_tokens_per_second, keep_empty
+            ),
+        )
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     validator = None
@@ -197,5 +284,7 @@ def nst(labelled, unlabelled, dev, tokenizer_dir, teacher, exp_dir, config_file,
     for r in records:
         kept = r.get("pseudo_labels", {})
         rate = "PER" if r["dev"]["units"] == "phone" else "WER"
-        click.echo(f"generation {r['generation']}: dev {rate} {r['dev']['wer']:.2f} %"
-                   + (f", pseudo-labels kept {kept['kept']}/{kept['cuts']}" if kept else ""))  # fmt: skip
+        click.echo(
+            f"generation {r['generation']}: dev {rate} {r['dev']['wer']:.2f} %"
+            + (f", pseudo-labels kept {kept['kept']}/{kept['cuts']}" if kept else "")
+        )

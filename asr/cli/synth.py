@@ -8,15 +8,28 @@ import click
 
 from . import cli
 
-_preset = click.option("--preset", type=click.Choice(["tiny", "mini"]), default="tiny", show_default=True,
-                       help="tiny: seconds, for tests; mini: the main job's corpus.")  # fmt: skip
-_out = click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-                    help="Folder to write the corpus into.")  # fmt: skip
+_preset = click.option(
+    "--preset",
+    type=click.Choice(["tiny", "mini"]),
+    default="tiny",
+    show_default=True,
+    help="tiny: seconds, for tests; mini: the main job's corpus.",
+)
+_out = click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder to write the corpus into.",
+)
 _seed = click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 _jobs = click.option("-j", "--num-jobs", type=int, default=1, show_default=True, help="Worker processes.")
-_voices = click.option("--voices", metavar="FAMILY=SHARE,...",
-                       help="Shares of the voice families espeak, piper, flite, festival (sum 1), e.g. "
-                       "espeak=0.5,piper=0.3,flite=0.2; default: the preset's. espeak=1 gives the espeak-only corpus.")  # fmt: skip
+_voices = click.option(
+    "--voices",
+    metavar="FAMILY=SHARE,...",
+    help="Shares of the voice families espeak, piper, flite, festival (sum 1), e.g. "
+    "espeak=0.5,piper=0.3,flite=0.2; default: the preset's. espeak=1 gives the espeak-only corpus.",
+)
 
 
 def _shares(spec: str | None, allowed: tuple[str, ...] | None = None) -> dict[str, float] | None:
@@ -77,12 +90,29 @@ def librilight(preset: str, out_dir: Path, seed: int, num_jobs: int, voices: str
 @_seed
 @_jobs
 @_voices
-@click.option("--error-rate", type=float, default=0.12, show_default=True,
-              help="Chance that an eligible phone is mispronounced.")  # fmt: skip
-@click.option("--clean-share", type=float, default=0.2, show_default=True,
-              help="Share of utterances spoken with no error.")  # fmt: skip
-def l2arctic(preset: str, out_dir: Path, seed: int, num_jobs: int, voices: str | None, error_rate: float,
-             clean_share: float) -> None:  # fmt: skip
+@click.option(
+    "--error-rate",
+    type=float,
+    default=0.12,
+    show_default=True,
+    help="Chance that an eligible phone is mispronounced.",
+)
+@click.option(
+    "--clean-share",
+    type=float,
+    default=0.2,
+    show_default=True,
+    help="Share of utterances spoken with no error.",
+)
+def l2arctic(
+    preset: str,
+    out_dir: Path,
+    seed: int,
+    num_jobs: int,
+    voices: str | None,
+    error_rate: float,
+    clean_share: float,
+) -> None:
     """OUT/L2-ARCTIC: 24 speakers, annotated mispronunciations with exact labels (espeak, piper voices)."""
     from data_prep.l2arctic import synth_l2arctic
     from data_prep.voices import PHONE_FAMILIES
@@ -98,16 +128,20 @@ def l2arctic(preset: str, out_dir: Path, seed: int, num_jobs: int, voices: str |
             clean_share=clean_share,
             num_jobs=num_jobs,
             voices=shares,
-        )  # fmt: skip
+        )
     )
 
 
 @synth.command("say")
 @click.option("--text", help="Plain text to speak.")
-@click.option("--phones", help='ARPAbet to speak instead, words split by "|": "TH IH1 NG K | F AE1 S T" '
-              "(stress digits optional): a mispronunciation with exact labels.")  # fmt: skip
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help=".wav or .flac")  # fmt: skip
+@click.option(
+    "--phones",
+    help='ARPAbet to speak instead, words split by "|": "TH IH1 NG K | F AE1 S T" '
+    "(stress digits optional): a mispronunciation with exact labels.",
+)
+@click.option(
+    "--out", "out_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help=".wav or .flac"
+)
 @click.option("--voice", default="en-us", show_default=True, help="espeak-ng voice, e.g. en-us+m3, en-gb+f2.")
 @click.option("--rate", type=int, default=160, show_default=True, help="Words per minute.")
 def say(text: str | None, phones: str | None, out_path: Path, voice: str, rate: int) -> None:

@@ -51,8 +51,13 @@ def read_transcripts(
 
 @tokenizer.command("train")
 @click.option("--kind", type=click.Choice(("bpe", "char", "phone")), required=True, help="Token type.")
-@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True,
-              help="Folder for tokenizer.json (and bpe.model).")  # fmt: skip
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Folder for tokenizer.json (and bpe.model).",
+)
 @click.option("--cuts", "cuts", type=_file, multiple=True, help="lhotse cut manifest(s) with transcripts.")
 @click.option(
     "--text", "texts", type=_file, multiple=True, help="Text file(s), one transcript a line (.gz allowed)."
@@ -61,12 +66,26 @@ def read_transcripts(
 @click.option(
     "--vocab-size", type=int, default=500, show_default=True, help="BPE tokens, <blk> and <unk> included."
 )
-@click.option("--model-type", type=click.Choice(("unigram", "bpe")), default="unigram", show_default=True,
-              help="sentencepiece model type (bpe kind only).")  # fmt: skip
+@click.option(
+    "--model-type",
+    type=click.Choice(("unigram", "bpe")),
+    default="unigram",
+    show_default=True,
+    help="sentencepiece model type (bpe kind only).",
+)
 @click.option("--no-sil", is_flag=True, help="Phone kind: no `sil` token.")
 @click.option("--no-err", is_flag=True, help="Phone kind: no `err` token.")
-def train(kind: str, out_dir: Path, cuts: tuple[Path, ...], texts: tuple[Path, ...], kaldi: bool,
-          vocab_size: int, model_type: str, no_sil: bool, no_err: bool) -> None:  # fmt: skip
+def train(
+    kind: str,
+    out_dir: Path,
+    cuts: tuple[Path, ...],
+    texts: tuple[Path, ...],
+    kaldi: bool,
+    vocab_size: int,
+    model_type: str,
+    no_sil: bool,
+    no_err: bool,
+) -> None:
     """Train (bpe) or make (char, phone) a tokenizer from transcripts and write it to --out.
 
     Transcripts are normalised (upper case, numbers spelled out, punctuation dropped) as fine-tuning
@@ -92,5 +111,7 @@ def train(kind: str, out_dir: Path, cuts: tuple[Path, ...], texts: tuple[Path, .
         tok.encode(text, utt_id=utt_id)
     tok.save(out_dir)
     g2p = f", {len(tok.g2p_words)} word(s) from espeak-ng G2P" if isinstance(tok, PhoneTokenizer) else ""
-    click.echo(f"{kind} tokenizer: {tok.vocab_size} tokens (<blk> included) from {len(pairs)} transcript(s)"
-               f"{g2p} -> {out_dir}")  # fmt: skip
+    click.echo(
+        f"{kind} tokenizer: {tok.vocab_size} tokens (<blk> included) from {len(pairs)} transcript(s)"
+        f"{g2p} -> {out_dir}"
+    )

@@ -90,13 +90,16 @@ def read_audio(path: str | Path, limits: AudioLimits | None = None) -> Audio:
     if size == 0:
         raise AudioError(f"{path.name}: the file is empty")
     if size > limits.max_bytes:
-        raise AudioError(f"{path.name}: the file is {size / 2**20:.1f} MB; the limit is "
-                         f"{limits.max_bytes / 2**20:.0f} MB")  # fmt: skip
+        raise AudioError(
+            f"{path.name}: the file is {size / 2**20:.1f} MB; the limit is {limits.max_bytes / 2**20:.0f} MB"
+        )
     try:
         info = sf.info(str(path))
         if info.frames > 0 and info.duration > limits.max_seconds:
-            raise AudioError(f"{path.name}: the recording is {info.duration:.1f} s long; the limit is "
-                             f"{limits.max_seconds:g} s")  # fmt: skip
+            raise AudioError(
+                f"{path.name}: the recording is {info.duration:.1f} s long; the limit is "
+                f"{limits.max_seconds:g} s"
+            )
         samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except AudioError:
         raise
@@ -106,6 +109,8 @@ def read_audio(path: str | Path, limits: AudioLimits | None = None) -> Audio:
             f"{path.name}: not a readable audio file (wav, flac, ogg or mp3): {reason}"
         ) from None
     if len(samples) / rate > limits.max_seconds:  # headers without a frame count (e.g. some mp3s)
-        raise AudioError(f"{path.name}: the recording is {len(samples) / rate:.1f} s long; the limit is "
-                         f"{limits.max_seconds:g} s")  # fmt: skip
+        raise AudioError(
+            f"{path.name}: the recording is {len(samples) / rate:.1f} s long; the limit is "
+            f"{limits.max_seconds:g} s"
+        )
     return to_mono_16k(samples, rate, path.name)

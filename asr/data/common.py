@@ -72,8 +72,10 @@ class PrepareSummary:
         ]
         if self.skipped:
             by_reason = Counter(reason.split(" (")[0] for _, reason in self.skipped)
-            lines.append(f"{self.corpus}: skipped {len(self.skipped)} item(s): "
-                         + ", ".join(f"{r}: {n}" for r, n in by_reason.most_common()))  # fmt: skip
+            lines.append(
+                f"{self.corpus}: skipped {len(self.skipped)} item(s): "
+                + ", ".join(f"{r}: {n}" for r, n in by_reason.most_common())
+            )
             lines += [f"  skipped {p}: {r}" for p, r in self.skipped[:20]]
             if len(self.skipped) > 20:
                 lines.append(f"  ... and {len(self.skipped) - 20} more")

@@ -213,8 +213,14 @@ def shar_cuts(in_dir: str | Path, rank: int = 0, world_size: int = 1) -> CutSet:
             "export it with a smaller shard size"
         )
     mine = {name: paths[rank::world_size] for name, paths in fields.items()}
-    log.info("reading Lhotse Shar: %d of %d shards (rank %d of %d) from %s",
-             len(mine["cuts"]), count, rank, world_size, in_dir)  # fmt: skip
+    log.info(
+        "reading Lhotse Shar: %d of %d shards (rank %d of %d) from %s",
+        len(mine["cuts"]),
+        count,
+        rank,
+        world_size,
+        in_dir,
+    )
     return CutSet.from_shar(fields=mine)
 
 

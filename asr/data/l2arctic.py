@@ -32,13 +32,31 @@ if TYPE_CHECKING:  # lhotse (and torch) load lazily: the synthetic-corpus code i
 log = logging.getLogger(__name__)
 #: folder → (gender, L1), as in lhotse's table of the release.
 SPEAKERS: dict[str, tuple[str, str]] = {
-    "ABA": ("M", "Arabic"), "SKA": ("F", "Arabic"), "YBAA": ("M", "Arabic"), "ZHAA": ("F", "Arabic"),
-    "BWC": ("M", "Chinese"), "LXC": ("F", "Chinese"), "NCC": ("F", "Chinese"), "TXHC": ("M", "Chinese"),
-    "ASI": ("M", "Hindi"), "RRBI": ("M", "Hindi"), "SVBI": ("F", "Hindi"), "TNI": ("F", "Hindi"),
-    "HJK": ("F", "Korean"), "HKK": ("M", "Korean"), "YDCK": ("F", "Korean"), "YKWK": ("M", "Korean"),
-    "EBVS": ("M", "Spanish"), "ERMS": ("M", "Spanish"), "MBMPS": ("F", "Spanish"), "NJS": ("F", "Spanish"),
-    "HQTV": ("M", "Vietnamese"), "PNV": ("F", "Vietnamese"), "THV": ("F", "Vietnamese"), "TLV": ("M", "Vietnamese"),
-}  # fmt: skip
+    "ABA": ("M", "Arabic"),
+    "SKA": ("F", "Arabic"),
+    "YBAA": ("M", "Arabic"),
+    "ZHAA": ("F", "Arabic"),
+    "BWC": ("M", "Chinese"),
+    "LXC": ("F", "Chinese"),
+    "NCC": ("F", "Chinese"),
+    "TXHC": ("M", "Chinese"),
+    "ASI": ("M", "Hindi"),
+    "RRBI": ("M", "Hindi"),
+    "SVBI": ("F", "Hindi"),
+    "TNI": ("F", "Hindi"),
+    "HJK": ("F", "Korean"),
+    "HKK": ("M", "Korean"),
+    "YDCK": ("F", "Korean"),
+    "YKWK": ("M", "Korean"),
+    "EBVS": ("M", "Spanish"),
+    "ERMS": ("M", "Spanish"),
+    "MBMPS": ("F", "Spanish"),
+    "NJS": ("F", "Spanish"),
+    "HQTV": ("M", "Vietnamese"),
+    "PNV": ("F", "Vietnamese"),
+    "THV": ("F", "Vietnamese"),
+    "TLV": ("M", "Vietnamese"),
+}
 TEST_SPEAKERS = frozenset({"TLV", "NJS", "TNI", "TXHC", "ZHAA", "YKWK"})
 PARTS = ("train", "test", "unlabelled")
 _WORD_SILENCES = frozenset({"", "sil", "sp", "spn", "<sil>", "<unk>"})
@@ -133,8 +151,16 @@ class Annotation:
         out, index = [], 0
         for start, end, p in self.phones:
             if p.kind:
-                out.append({"index": index, "canonical": p.canonical, "perceived": p.perceived, "type": p.kind,
-                            "start": round(start, 6), "end": round(end, 6)})  # fmt: skip
+                out.append(
+                    {
+                        "index": index,
+                        "canonical": p.canonical,
+                        "perceived": p.perceived,
+                        "type": p.kind,
+                        "start": round(start, 6),
+                        "end": round(end, 6),
+                    }
+                )
             if p.canonical != SIL:
                 index += 1
         return out
@@ -228,8 +254,10 @@ def scan_speaker(speaker_dir: Path) -> tuple[list[Utterance], list[tuple[str, st
     speaker_dir = Path(speaker_dir)
     good: list[Utterance] = []
     skipped: list[tuple[str, str]] = []
-    stems = sorted({p.stem for p in (speaker_dir / "wav").glob("*.wav")}
-                   | {p.stem for p in (speaker_dir / "transcript").glob("*.txt")})  # fmt: skip
+    stems = sorted(
+        {p.stem for p in (speaker_dir / "wav").glob("*.wav")}
+        | {p.stem for p in (speaker_dir / "transcript").glob("*.txt")}
+    )
     for stem in stems:
         wav, trans = speaker_dir / "wav" / f"{stem}.wav", speaker_dir / "transcript" / f"{stem}.txt"
         problem = audio_problem(wav)
@@ -272,12 +300,22 @@ def _manifests_by_hand(utterances: list[Utterance]) -> tuple[RecordingSet, Super
         rec = Recording.from_file(u.wav, recording_id=u.id)
         gender, accent = SPEAKERS[u.speaker.upper()]
         recordings.append(rec)
-        supervisions.append(SupervisionSegment(
-            id=u.id, recording_id=u.id, start=0, duration=rec.duration, text=u.text, language="English",
-            speaker=u.speaker.lower(), gender=gender, custom={"accent": accent},
-        ))  # fmt: skip
-    recordings, supervisions = fix_manifests(RecordingSet.from_recordings(recordings),
-                                             SupervisionSet.from_segments(supervisions))  # fmt: skip
+        supervisions.append(
+            SupervisionSegment(
+                id=u.id,
+                recording_id=u.id,
+                start=0,
+                duration=rec.duration,
+                text=u.text,
+                language="English",
+                speaker=u.speaker.lower(),
+                gender=gender,
+                custom={"accent": accent},
+            )
+        )
+    recordings, supervisions = fix_manifests(
+        RecordingSet.from_recordings(recordings), SupervisionSet.from_segments(supervisions)
+    )
     validate_recordings_and_supervisions(recordings, supervisions)
     return recordings, supervisions
 
@@ -299,8 +337,11 @@ def _lhotse_manifests(corpus_dir: Path, utterances: list[Utterance]) -> tuple[Re
 def _canonical_from_lexicon(text: str) -> list[str]:
     from asr.text.lexicon import Lexicon
 
-    return [strip_stress(p) for pron in Lexicon.from_cmudict().canonical(normalize_text(text, upper=False).split())
-            for p in pron]  # fmt: skip
+    return [
+        strip_stress(p)
+        for pron in Lexicon.from_cmudict().canonical(normalize_text(text, upper=False).split())
+        for p in pron
+    ]
 
 
 def extend_supervision(sup: SupervisionSegment, utt: Utterance) -> SupervisionSegment:
@@ -311,8 +352,12 @@ def extend_supervision(sup: SupervisionSegment, utt: Utterance) -> SupervisionSe
     if ann is None:
         canonical = list(utt.canonical) if utt.canonical else _canonical_from_lexicon(utt.text)
         return replace(sup, custom={**custom, "canonical_phones": canonical, "annotated": False})
-    custom.update(canonical_phones=ann.canonical_phones(), perceived_phones=ann.perceived_phones(),
-                  errors=ann.errors(), annotated=True)  # fmt: skip
+    custom.update(
+        canonical_phones=ann.canonical_phones(),
+        perceived_phones=ann.perceived_phones(),
+        errors=ann.errors(),
+        annotated=True,
+    )
     return replace(sup, alignment=ann.alignment(), custom=custom)
 
 

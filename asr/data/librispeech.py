@@ -53,8 +53,9 @@ def scan_librispeech_dir(part_path: Path, summary: PrepareSummary) -> list[str]:
     return good
 
 
-def prepare_librispeech_dir(corpus_dir: Path, part: str, summary: PrepareSummary,
-                            num_jobs: int = 1) -> tuple[RecordingSet, SupervisionSet]:  # fmt: skip
+def prepare_librispeech_dir(
+    corpus_dir: Path, part: str, summary: PrepareSummary, num_jobs: int = 1
+) -> tuple[RecordingSet, SupervisionSet]:
     """Recordings and supervisions of one LibriSpeech-layout folder ``corpus_dir/part``."""
     part_path = require_dir(Path(corpus_dir) / part, f"{part} folder")
     n_skipped = len(summary.skipped)
@@ -72,8 +73,9 @@ def prepare_librispeech_dir(corpus_dir: Path, part: str, summary: PrepareSummary
     return recordings, supervisions
 
 
-def prepare_librispeech(corpus_dir: Path, out_dir: Path, parts: list[str] | None = None,
-                        num_jobs: int = 1) -> PrepareSummary:  # fmt: skip
+def prepare_librispeech(
+    corpus_dir: Path, out_dir: Path, parts: list[str] | None = None, num_jobs: int = 1
+) -> PrepareSummary:
     """Write ``librispeech_{recordings,supervisions,cuts}_{part}.jsonl.gz`` for each part.
 
     ``corpus_dir`` is the ``LibriSpeech`` folder holding ``train-clean-100``, ``dev-clean``, …;

@@ -110,8 +110,9 @@ def _word_scores(word: dict, canonical: list[str], where: str) -> dict:
     else:  # scores.json: the experts' means
         accuracy = word.get("phones-accuracy")
         if not isinstance(accuracy, list) or len(accuracy) != len(canonical):
-            raise ValueError(f"{where}: phones-accuracy {accuracy!r} does not match the {len(canonical)} "
-                             "canonical phones")  # fmt: skip
+            raise ValueError(
+                f"{where}: phones-accuracy {accuracy!r} does not match the {len(canonical)} canonical phones"
+            )
         out["phone_accuracy"] = [float(a) for a in accuracy]
         out["mispronunciations"] = list(word.get("mispronunciations", []))
         out["wrong_votes"] = None
@@ -140,8 +141,10 @@ def normalise_scores(raw: dict, canonical_words: list[list[str]], source: str, w
     if not isinstance(words, list) or len(words) != len(canonical_words):
         n = len(words) if isinstance(words, list) else "no"
         raise ValueError(f"{where}: {n} scored words but {len(canonical_words)} words in the transcript")
-    out["words"] = [_word_scores(w, c, f"{where}.words[{i}]")
-                    for i, (w, c) in enumerate(zip(words, canonical_words, strict=True))]  # fmt: skip
+    out["words"] = [
+        _word_scores(w, c, f"{where}.words[{i}]")
+        for i, (w, c) in enumerate(zip(words, canonical_words, strict=True))
+    ]
     return out
 
 
@@ -212,8 +215,9 @@ class _Utterance:
     scores: dict | None
 
 
-def _scan_part(corpus_dir: Path, part: str, text_phone: dict, scores: dict, source: str | None,
-               summary: PrepareSummary) -> list[_Utterance]:  # fmt: skip
+def _scan_part(
+    corpus_dir: Path, part: str, text_phone: dict, scores: dict, source: str | None, summary: PrepareSummary
+) -> list[_Utterance]:
     folder = corpus_dir / part
     for name in ("text", "wav.scp", "utt2spk"):
         if not (folder / name).is_file():
@@ -259,9 +263,19 @@ def _scan_part(corpus_dir: Path, part: str, text_phone: dict, scores: dict, sour
                 continue
         speaker = spk[utt]
         years = age.get(speaker)
-        good.append(_Utterance(utt, part, wav, " ".join(words), speaker,
-                               gender.get(speaker, "").upper() or None,
-                               int(years) if years and years.isdigit() else None, canonical, score))  # fmt: skip
+        good.append(
+            _Utterance(
+                utt,
+                part,
+                wav,
+                " ".join(words),
+                speaker,
+                gender.get(speaker, "").upper() or None,
+                int(years) if years and years.isdigit() else None,
+                canonical,
+                score,
+            )
+        )
     return good
 
 
@@ -299,15 +313,26 @@ def prepare_speechocean762(corpus_dir: Path, out_dir: Path, num_jobs: int = 1) -
             custom: dict[str, Any] = {
                 "canonical_phones": [strip_stress(p) for w in u.canonical_words for p in w],
                 "canonical_words": [[strip_stress(p) for p in w] for w in u.canonical_words],
-                "age": u.age, "accent": "Mandarin", "corpus": PREFIX,
-            }  # fmt: skip
+                "age": u.age,
+                "accent": "Mandarin",
+                "corpus": PREFIX,
+            }
             if u.scores is not None:
                 custom["scores"] = u.scores
             recordings.append(rec)
-            supervisions.append(SupervisionSegment(
-                id=u.id, recording_id=u.id, start=0, duration=rec.duration, text=u.text, language="English",
-                speaker=u.speaker, gender=u.gender, custom=custom,
-            ))  # fmt: skip
+            supervisions.append(
+                SupervisionSegment(
+                    id=u.id,
+                    recording_id=u.id,
+                    start=0,
+                    duration=rec.duration,
+                    text=u.text,
+                    language="English",
+                    speaker=u.speaker,
+                    gender=u.gender,
+                    custom=custom,
+                )
+            )
         if not supervisions:
             log.warning("speechocean762 part %s has no usable utterances; not written", part)
             continue

@@ -18,9 +18,19 @@ from asr.text.phones import is_phone
 from .common import CorpusError, save_manifest
 
 TIMIT_TO_ARPABET: dict[str, tuple[str, ...]] = {
-    "ax": ("AH",), "ax-h": ("AH",), "axr": ("ER",), "ix": ("IH",), "ux": ("UW",), "hv": ("HH",), "nx": ("N",),
-    "eng": ("NG",), "dx": ("T",), "el": ("AH", "L"), "em": ("AH", "M"), "en": ("AH", "N"),
-}  # fmt: skip
+    "ax": ("AH",),
+    "ax-h": ("AH",),
+    "axr": ("ER",),
+    "ix": ("IH",),
+    "ux": ("UW",),
+    "hv": ("HH",),
+    "nx": ("N",),
+    "eng": ("NG",),
+    "dx": ("T",),
+    "el": ("AH", "L"),
+    "em": ("AH", "M"),
+    "en": ("AH", "N"),
+}
 DROPPED = frozenset({"h#", "pau", "epi", "q"})
 _STOPS = frozenset("bdgkpt")
 
@@ -58,8 +68,10 @@ def prepare_timit(corpus_dir: Path, out_dir: Path, num_jobs: int = 1) -> Path:
     try:  # num_phones=60: the labels as written
         manifests = lhotse_prepare_timit(corpus_dir, None, num_phones=60, num_jobs=num_jobs)
     except AssertionError as exc:  # lhotse validates every part: TRAIN, and DEV and TEST from data/TEST
-        raise CorpusError(f"{corpus_dir}: lhotse's TIMIT reader failed ({exc}); it needs data/TRAIN and "
-                          "data/TEST with the core test set's speakers") from None  # fmt: skip
+        raise CorpusError(
+            f"{corpus_dir}: lhotse's TIMIT reader failed ({exc}); it needs data/TRAIN and "
+            "data/TEST with the core test set's speakers"
+        ) from None
     train = manifests["TRAIN"]
     cuts = CutSet.from_manifests(
         recordings=train["recordings"], supervisions=train["supervisions"]

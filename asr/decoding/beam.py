@@ -243,8 +243,9 @@ def token_lm_paths(tokenizer: Tokenizer, lm_dir: Path) -> tuple[Path, Path]:
     return stem.with_suffix(".bin"), stem.with_suffix(".arpa")
 
 
-def build_beam_decoder(tokenizer: Tokenizer, lm_dir: Path | None, cfg: BeamSearchConfig | None = None,
-                       lexicon_free: bool = False) -> BeamSearchDecoder:  # fmt: skip
+def build_beam_decoder(
+    tokenizer: Tokenizer, lm_dir: Path | None, cfg: BeamSearchConfig | None = None, lexicon_free: bool = False
+) -> BeamSearchDecoder:
     """A :class:`BeamSearchDecoder` on an ``asr lm build`` folder.
 
     * lexicon-constrained (default): ``lm_dir/lm.bin`` (or ``lm.arpa``) with :func:`lexicon_for`'s lexicon;
@@ -277,8 +278,14 @@ def build_beam_decoder(tokenizer: Tokenizer, lm_dir: Path | None, cfg: BeamSearc
     return BeamSearchDecoder(tokenizer, lm, lexicon_for(tokenizer, lm_dir), cfg)
 
 
-def build_token_lm(texts: Iterable[str], tokenizer: Tokenizer, out_dir: Path, order: int = 6,
-                   memory: str = "20%", binary: bool = True) -> Path:  # fmt: skip
+def build_token_lm(
+    texts: Iterable[str],
+    tokenizer: Tokenizer,
+    out_dir: Path,
+    order: int = 6,
+    memory: str = "20%",
+    binary: bool = True,
+) -> Path:
     """Estimate the token n-gram that lexicon-free decoding reads; returns the file the decoder will use.
 
     Each text is normalised and encoded; its tokens (char: with ``|`` between words) become one LM
@@ -341,8 +348,13 @@ def _read_lexicon(path: Path, tokenizer: Tokenizer) -> dict[str, list[list[str]]
                 spellings.append(spelling)
     if unknown or skipped:
         shown = " ".join(sorted(unknown)[:10])
-        log.warning("%s: left out %d line(s) with no spelling or tokens the %s tokenizer lacks: %s", path,
-                    skipped, tokenizer.kind, shown)  # fmt: skip
+        log.warning(
+            "%s: left out %d line(s) with no spelling or tokens the %s tokenizer lacks: %s",
+            path,
+            skipped,
+            tokenizer.kind,
+            shown,
+        )
     if not lexicon:
         raise DecodingError(
             f"{path}: no word is spelled with the {tokenizer.kind} tokenizer's tokens"
@@ -381,8 +393,9 @@ class BeamSearchDecoder:
 
     name = "beam"
 
-    def __init__(self, tokenizer: Tokenizer, lm: Path | None, lexicon: Path | None,
-                 cfg: BeamSearchConfig | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, tokenizer: Tokenizer, lm: Path | None, lexicon: Path | None, cfg: BeamSearchConfig | None = None
+    ) -> None:
         from torchaudio.models.decoder import ctc_decoder
 
         self.tokenizer = tokenizer
@@ -417,12 +430,21 @@ class BeamSearchDecoder:
             cfg = self.cfg
             try:
                 self._decoder = ctc_decoder(
-                    tokens=list(tokenizer.tokens), lm=str(self.lm) if self.lm is not None else None,
-                    nbest=cfg.nbest, beam_size=cfg.beam_size, beam_size_token=cfg.beam_size_token,
-                    beam_threshold=cfg.beam_threshold, lm_weight=cfg.lm_weight, word_score=cfg.word_score,
-                    unk_score=cfg.unk_score, sil_score=cfg.sil_score, log_add=cfg.log_add,
-                    blank_token=tokenizer.tokens[self.blank], sil_token=self.sil_token, **options,
-                )  # fmt: skip
+                    tokens=list(tokenizer.tokens),
+                    lm=str(self.lm) if self.lm is not None else None,
+                    nbest=cfg.nbest,
+                    beam_size=cfg.beam_size,
+                    beam_size_token=cfg.beam_size_token,
+                    beam_threshold=cfg.beam_threshold,
+                    lm_weight=cfg.lm_weight,
+                    word_score=cfg.word_score,
+                    unk_score=cfg.unk_score,
+                    sil_score=cfg.sil_score,
+                    log_add=cfg.log_add,
+                    blank_token=tokenizer.tokens[self.blank],
+                    sil_token=self.sil_token,
+                    **options,
+                )
             except (RuntimeError, ValueError, OSError) as exc:
                 # the lexicon and tokens are checked above, so this is KenLM on a file it cannot read; its
                 # message is a C++ trace on one long line

@@ -33,8 +33,13 @@ class Decoder(Protocol):
 
 
 @torch.inference_mode()
-def iter_emissions(model, cuts: CutSet, max_duration: float = 120.0, progress: bool = True,
-                   dataset: AudioDataset | None = None) -> Iterator[tuple[str, Tensor | None]]:  # fmt: skip
+def iter_emissions(
+    model,
+    cuts: CutSet,
+    max_duration: float = 120.0,
+    progress: bool = True,
+    dataset: AudioDataset | None = None,
+) -> Iterator[tuple[str, Tensor | None]]:
     """``(cut id, log_probs [T, V] on CPU)`` for every cut, by duration within windows (:func:`by_duration`).
 
     ``model`` is a :class:`~asr.objectives.ctc.CTCModel` or anything with ``log_probs(audio, lengths)`` and
@@ -65,8 +70,9 @@ def iter_emissions(model, cuts: CutSet, max_duration: float = 120.0, progress: b
     bar.close()
 
 
-def collect_emissions(model, cuts: CutSet, max_duration: float = 120.0,
-                      progress: bool = True) -> dict[str, Tensor | None]:  # fmt: skip
+def collect_emissions(
+    model, cuts: CutSet, max_duration: float = 120.0, progress: bool = True
+) -> dict[str, Tensor | None]:
     """All of :func:`iter_emissions` in memory (for searching the same posteriors with many settings)."""
     return dict(iter_emissions(model, cuts, max_duration, progress))
 
@@ -85,8 +91,9 @@ class Timer:
         self.seconds += time.perf_counter() - self._start
 
 
-def search(emissions: dict[str, Tensor | None], decoder: Decoder, progress: bool = False,
-           timer: Timer | None = None) -> dict[str, list[Hypothesis]]:  # fmt: skip
+def search(
+    emissions: dict[str, Tensor | None], decoder: Decoder, progress: bool = False, timer: Timer | None = None
+) -> dict[str, list[Hypothesis]]:
     """Run ``decoder`` over stored emissions; a cut without emissions gets an empty n-best list."""
     out: dict[str, list[Hypothesis]] = {}
     timer = timer or Timer()
@@ -96,8 +103,15 @@ def search(emissions: dict[str, Tensor | None], decoder: Decoder, progress: bool
     return out
 
 
-def decode_cuts(model, cuts: CutSet, decoder: Decoder, max_duration: float = 120.0, progress: bool = True,
-                network: Timer | None = None, searching: Timer | None = None) -> dict[str, list[Hypothesis]]:  # fmt: skip
+def decode_cuts(
+    model,
+    cuts: CutSet,
+    decoder: Decoder,
+    max_duration: float = 120.0,
+    progress: bool = True,
+    network: Timer | None = None,
+    searching: Timer | None = None,
+) -> dict[str, list[Hypothesis]]:
     """Network and search interleaved batch by batch: cut id -> n-best list (empty for unusable cuts).
 
     ``network`` and ``searching`` (optional :class:`Timer`) accumulate the seconds spent in each, for
@@ -121,8 +135,15 @@ def _stamp(path: Path) -> dict[str, object]:
     return {"path": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
-def cached_emissions(model, model_path: Path, cuts: CutSet, cuts_path: Path, cache: Path,
-                     max_duration: float = 120.0, progress: bool = True) -> dict[str, Tensor | None]:  # fmt: skip
+def cached_emissions(
+    model,
+    model_path: Path,
+    cuts: CutSet,
+    cuts_path: Path,
+    cache: Path,
+    max_duration: float = 120.0,
+    progress: bool = True,
+) -> dict[str, Tensor | None]:
     """:func:`collect_emissions`, stored in ``cache`` and reused while the model and cuts files are unchanged.
 
     Greedy, beam and WFST decoding (and every tuning run) of one model on one cut set then pay for the
@@ -143,6 +164,12 @@ def cached_emissions(model, model_path: Path, cuts: CutSet, cuts_path: Path, cac
         except (OSError, RuntimeError, KeyError, AttributeError, pickle.UnpicklingError) as exc:
             log.warning("%s: unreadable posteriors cache (%s); recomputing", cache, exc)
     emissions = collect_emissions(model, cuts, max_duration, progress)
-    save_atomic({"source": source, "emissions": {k: v for k, v in emissions.items() if v is not None},
-                 "unusable": [k for k, v in emissions.items() if v is None]}, cache)  # fmt: skip
+    save_atomic(
+        {
+            "source": source,
+            "emissions": {k: v for k, v in emissions.items() if v is not None},
+            "unusable": [k for k, v in emissions.items() if v is None],
+        },
+        cache,
+    )
     return emissions

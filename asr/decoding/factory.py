@@ -43,8 +43,15 @@ def _config(cls, settings: dict, method: str):
         raise DecoderSettingsError(f"{method} decoding: {exc}") from None
 
 
-def make_decoder(method: str, tokenizer: Tokenizer, lm_dir: Path | None = None, *, lexicon_free: bool = False,
-                 graph_dir: Path | None = None, **settings) -> Decoder:  # fmt: skip
+def make_decoder(
+    method: str,
+    tokenizer: Tokenizer,
+    lm_dir: Path | None = None,
+    *,
+    lexicon_free: bool = False,
+    graph_dir: Path | None = None,
+    **settings,
+) -> Decoder:
     """Build a decoder; ``settings`` are fields of the method's config (``BeamSearchConfig``, ``WfstConfig``).
 
     * ``greedy``: no LM, no settings;

@@ -27,8 +27,9 @@ class GreedyDecoder:
         return [greedy_hypothesis(log_probs, self.decode_ids, self.blank)]
 
 
-def transcribe(model, cuts: CutSet, decode_ids, max_duration: float = 120.0,
-               progress: bool = True) -> dict[str, str]:  # fmt: skip
+def transcribe(
+    model, cuts: CutSet, decode_ids, max_duration: float = 120.0, progress: bool = True
+) -> dict[str, str]:
     """Cut id -> greedy transcript (``decode_ids``: token ids -> text, e.g. a tokenizer's ``decode``).
 
     Cuts the dataset cannot use (unreadable, silent, too short) get an empty transcript, so every cut is

@@ -43,8 +43,9 @@ class Hypothesis:
     posterior: float = 1.0
 
 
-def path_confidences(log_probs: Tensor, tokens: Sequence[int], frames: Sequence[int],
-                     blank: int = 0) -> tuple[list[float], float]:  # fmt: skip
+def path_confidences(
+    log_probs: Tensor, tokens: Sequence[int], frames: Sequence[int], blank: int = 0
+) -> tuple[list[float], float]:
     """Token and utterance confidences of a path through ``log_probs`` ([T, V], one utterance).
 
     ``frames[i]`` is a frame where token ``i`` is emitted; the token's span is extended over the

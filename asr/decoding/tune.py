@@ -58,9 +58,13 @@ class TuneResult:
         }
 
 
-def tune(emissions: Mapping[str, Tensor | None], refs: Mapping[str, Sequence[str]],
-         make_decoder: Callable[..., Decoder], grid: Mapping[str, Sequence[float]],
-         progress: bool = True) -> TuneResult:  # fmt: skip
+def tune(
+    emissions: Mapping[str, Tensor | None],
+    refs: Mapping[str, Sequence[str]],
+    make_decoder: Callable[..., Decoder],
+    grid: Mapping[str, Sequence[float]],
+    progress: bool = True,
+) -> TuneResult:
     """Search ``emissions`` with ``make_decoder(**params)`` for every point of ``grid``; lowest WER wins."""
     if not grid or any(not values for values in grid.values()):
         raise TuningError(f"empty tuning grid: {dict(grid)}")

@@ -235,8 +235,13 @@ def _make_lexicon(tokenizer: Tokenizer, words: Sequence[str], source: Path) -> _
         spelled.append((word, ids))
     if skipped:
         shown = " ".join(skipped[:20]) + (f" ... (+{len(skipped) - 20})" if len(skipped) > 20 else "")
-        log.warning("%s: left out %d word(s) the %s tokenizer cannot spell: %s", source, len(skipped),
-                    tokenizer.kind, shown)  # fmt: skip
+        log.warning(
+            "%s: left out %d word(s) the %s tokenizer cannot spell: %s",
+            source,
+            len(skipped),
+            tokenizer.kind,
+            shown,
+        )
     if not spelled:
         raise WfstError(f"{source}: the {tokenizer.kind} tokenizer cannot spell any of its words")
     separator = _separator(tokenizer, spelled[:2] if len(spelled) > 1 else spelled * 2)
@@ -467,11 +472,20 @@ def build_tlg(tokenizer: Tokenizer, lm_dir: Path, out_dir: Path | None = None) -
     start = time.perf_counter()
     log.info("building the TLG graph of the %s tokenizer and %s in %s", tokenizer.kind, arpa, out_dir)
     lex = _make_lexicon(tokenizer, words, vocab)
-    log.info("lexicon: %d words, %d disambiguation symbols, separator %s", len(lex.words), lex.num_disambig,
-             [tokenizer.tokens[t] for t in lex.separator] or "none")  # fmt: skip
+    log.info(
+        "lexicon: %d words, %d disambiguation symbols, separator %s",
+        len(lex.words),
+        lex.num_disambig,
+        [tokenizer.tokens[t] for t in lex.separator] or "none",
+    )
     n = len(lex.words)
-    word_table = [f"{EPS} 0", *(f"{w} {i}" for i, w in enumerate(lex.words, 1)),
-                  f"{BACKOFF} {n + 1}", f"<s> {n + 2}", f"</s> {n + 3}"]  # fmt: skip
+    word_table = [
+        f"{EPS} 0",
+        *(f"{w} {i}" for i, w in enumerate(lex.words, 1)),
+        f"{BACKOFF} {n + 1}",
+        f"<s> {n + 2}",
+        f"</s> {n + 3}",
+    ]
     token_table = [f"{t} {i}" for i, t in enumerate(tokenizer.tokens)]
 
     try:
@@ -506,8 +520,13 @@ def build_tlg(tokenizer: Tokenizer, lm_dir: Path, out_dir: Path | None = None) -
         write_atomic(out_dir / MANIFEST_FILE, (json.dumps(manifest, indent=1) + "\n").encode("utf-8"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log.info("wrote %s: %d states, %d arcs (%.1f s)", out_dir / GRAPH_FILE, manifest["states"],
-             manifest["arcs"], manifest["seconds"])  # fmt: skip
+    log.info(
+        "wrote %s: %d states, %d arcs (%.1f s)",
+        out_dir / GRAPH_FILE,
+        manifest["states"],
+        manifest["arcs"],
+        manifest["seconds"],
+    )
     return out_dir
 
 
@@ -527,8 +546,10 @@ def _load_graph(tokenizer: Tokenizer, graph_dir: Path):
         raise WfstError(f"{tokens_path}: the graph's token table not found")
     tokens = _read_tokens_table(tokens_path)
     if tokens != tokenizer.tokens:
-        differ = next((i for i, (a, b) in enumerate(zip(tokens, tokenizer.tokens, strict=False)) if a != b),
-                      min(len(tokens), len(tokenizer.tokens)))  # fmt: skip
+        differ = next(
+            (i for i, (a, b) in enumerate(zip(tokens, tokenizer.tokens, strict=False)) if a != b),
+            min(len(tokens), len(tokenizer.tokens)),
+        )
         raise WfstError(
             f"{tokens_path}: the graph was built for other tokens than this {tokenizer.kind} tokenizer's "
             f"({len(tokens)} vs {tokenizer.vocab_size} tokens, first difference at id {differ}); "
@@ -657,9 +678,15 @@ def _k2_arcs(graph) -> tuple[Tensor, Tensor]:
             labels.append(-1)
             aux.append(-1)
             scores.append(-cost)
-    arcs = torch.stack([torch.tensor(src, dtype=torch.int32), torch.tensor(dst, dtype=torch.int32),
-                        torch.tensor(labels, dtype=torch.int32),
-                        torch.tensor(scores, dtype=torch.float32).view(torch.int32)], dim=1)  # fmt: skip
+    arcs = torch.stack(
+        [
+            torch.tensor(src, dtype=torch.int32),
+            torch.tensor(dst, dtype=torch.int32),
+            torch.tensor(labels, dtype=torch.int32),
+            torch.tensor(scores, dtype=torch.float32).view(torch.int32),
+        ],
+        dim=1,
+    )
     return arcs, torch.tensor(aux, dtype=torch.int32)
 
 
@@ -700,8 +727,13 @@ class K2WfstDecoder:
 
     name = "wfst-k2"
 
-    def __init__(self, tokenizer: Tokenizer, graph_dir: Path, cfg: WfstConfig | None = None,
-                 device: str | torch.device = "cpu") -> None:  # fmt: skip
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        graph_dir: Path,
+        cfg: WfstConfig | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
         if not k2_available():
             raise WfstError("k2 is not installed (see pyproject.toml's k2 extra); use WfstDecoder instead")
         self.tokenizer = tokenizer
@@ -724,9 +756,13 @@ class K2WfstDecoder:
         segments = torch.tensor([[0, 0, num_frames]], dtype=torch.int32)
         dense = k2.DenseFsaVec(scores.unsqueeze(0).to(self.device), segments)
         lattice = k2.intersect_dense_pruned(
-            self.graph, dense, search_beam=self.cfg.beam, output_beam=min(self.cfg.beam, 8.0),
-            min_active_states=self.cfg.min_active, max_active_states=self.cfg.max_active,
-        )  # fmt: skip
+            self.graph,
+            dense,
+            search_beam=self.cfg.beam,
+            output_beam=min(self.cfg.beam, 8.0),
+            min_active_states=self.cfg.min_active,
+            max_active_states=self.cfg.max_active,
+        )
         best = k2.shortest_path(lattice, use_double_scores=True)
         labels = best.labels.tolist()
         if not labels:
@@ -745,5 +781,12 @@ class K2WfstDecoder:
         return [Hypothesis(text, tokens, frames, score, token_conf, conf)]
 
 
-__all__ = ["K2WfstDecoder", "WfstConfig", "WfstDecoder", "WfstError", "build_tlg", "default_graph_dir",
-           "k2_available"]  # fmt: skip
+__all__ = [
+    "K2WfstDecoder",
+    "WfstConfig",
+    "WfstDecoder",
+    "WfstError",
+    "build_tlg",
+    "default_graph_dir",
+    "k2_available",
+]

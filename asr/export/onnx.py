@@ -66,8 +66,12 @@ class ExportSelfAttention(nn.Module):
 
     def __init__(self, attention: nn.MultiheadAttention):
         super().__init__()
-        if (attention.batch_first or not attention._qkv_same_embed_dim or attention.bias_k is not None
-                or attention.add_zero_attn):  # fmt: skip
+        if (
+            attention.batch_first
+            or not attention._qkv_same_embed_dim
+            or attention.bias_k is not None
+            or attention.add_zero_attn
+        ):
             raise ValueError("ExportSelfAttention supports time-first attention with packed projections only")
         self.num_heads = attention.num_heads
         self.head_dim = attention.head_dim
@@ -75,8 +79,14 @@ class ExportSelfAttention(nn.Module):
         self.in_proj_bias = attention.in_proj_bias
         self.out_proj = attention.out_proj
 
-    def forward(self, query: Tensor, key: Tensor, value: Tensor, key_padding_mask: Tensor | None = None,
-                need_weights: bool = False) -> tuple[Tensor, None]:  # fmt: skip
+    def forward(
+        self,
+        query: Tensor,
+        key: Tensor,
+        value: Tensor,
+        key_padding_mask: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, None]:
         """Self-attention of ``query`` [T, B, E] (``key`` and ``value`` must be the same tensor)."""
         x = query.transpose(0, 1)  # [B, T, E]
         q, k, v = (
@@ -188,8 +198,10 @@ def export_onnx(
     min_samples = int(model.min_samples)
     # a padded example batch: the padding masks are data-dependent branches, taken when there is padding
     samples = max(16_000, 4 * min_samples)
-    example = (0.1 * torch.randn(2, samples, generator=torch.Generator().manual_seed(0)),
-               torch.tensor([samples, samples // 2], dtype=torch.long))  # fmt: skip
+    example = (
+        0.1 * torch.randn(2, samples, generator=torch.Generator().manual_seed(0)),
+        torch.tensor([samples, samples // 2], dtype=torch.long),
+    )
     buffer = io.BytesIO()
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # the masks' branches, fixed by the example

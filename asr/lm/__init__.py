@@ -15,6 +15,17 @@ from .ngram import (
     write_phone_lexicon,
 )
 
-__all__ = ["LanguageModelError", "LexiconResult", "arpa_ngram_counts", "arpa_vocabulary", "build_arpa",
-           "build_binary", "find_kenlm_tool", "load_lm", "read_lm_text", "read_vocabulary", "write_lexicon",
-           "write_phone_lexicon"]  # fmt: skip
+__all__ = [
+    "LanguageModelError",
+    "LexiconResult",
+    "arpa_ngram_counts",
+    "arpa_vocabulary",
+    "build_arpa",
+    "build_binary",
+    "find_kenlm_tool",
+    "load_lm",
+    "read_lm_text",
+    "read_vocabulary",
+    "write_lexicon",
+    "write_phone_lexicon",
+]

@@ -74,8 +74,9 @@ def find_kenlm_tool(name: str) -> Path:
     )
 
 
-def _run_tool(argv: list[str], what: Path, stdin_lines: Iterable[str] | None = None,
-              stdout: IO[bytes] | None = None) -> int:  # fmt: skip
+def _run_tool(
+    argv: list[str], what: Path, stdin_lines: Iterable[str] | None = None, stdout: IO[bytes] | None = None
+) -> int:
     """Run a KenLM tool, feeding ``stdin_lines`` (if given); a failure raises LanguageModelError.
 
     stderr goes to a temporary file rather than a pipe: KenLM prints progress bars there, and a pipe
@@ -84,8 +85,12 @@ def _run_tool(argv: list[str], what: Path, stdin_lines: Iterable[str] | None = N
     """
     fed = 0
     with tempfile.TemporaryFile() as err:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE if stdin_lines is not None else subprocess.DEVNULL,
-                                stdout=stdout if stdout is not None else subprocess.DEVNULL, stderr=err)  # fmt: skip
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE if stdin_lines is not None else subprocess.DEVNULL,
+            stdout=stdout if stdout is not None else subprocess.DEVNULL,
+            stderr=err,
+        )
         try:
             if stdin_lines is not None:
                 assert proc.stdin is not None
@@ -424,6 +429,7 @@ def write_phone_lexicon(words: Iterable[str], out: Path, lexicon: Lexicon | None
     _write_lines(out, lines)
     g2p = sum(1 for w in words if w.lower() in lexicon.g2p_words and w not in bad)
     _log_skipped(out, skipped, "without a pronunciation")
-    log.info("wrote %s: %d words (%d from G2P), %d pronunciations", out, len(words) - len(skipped), g2p,
-             len(lines))  # fmt: skip
+    log.info(
+        "wrote %s: %d words (%d from G2P), %d pronunciations", out, len(words) - len(skipped), g2p, len(lines)
+    )
     return LexiconResult(out, len(words) - len(skipped), sorted(skipped))

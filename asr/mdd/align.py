@@ -45,26 +45,63 @@ class Edit:
 # Articulatory features of the 39 ARPAbet phones: vowels by (height, backness, rounded, diphthong, r-coloured),
 # consonants by (place, manner, voiced). Heights/backness are ordinal so that neighbours are close.
 _VOWELS: dict[str, tuple[float, float, int, int, int]] = {
-    "IY": (3, 0, 0, 0, 0), "IH": (2.5, 0.3, 0, 0, 0), "EY": (2, 0, 0, 1, 0), "EH": (1.5, 0, 0, 0, 0),
-    "AE": (0.5, 0, 0, 0, 0), "AA": (0, 2, 0, 0, 0), "AO": (1, 2, 1, 0, 0), "AH": (1, 1, 0, 0, 0),
-    "UH": (2.5, 1.7, 1, 0, 0), "UW": (3, 2, 1, 0, 0), "OW": (1.5, 2, 1, 1, 0), "AW": (0.5, 1, 0, 1, 0),
-    "AY": (0.5, 0.5, 0, 1, 0), "OY": (1, 2, 1, 1, 0), "ER": (1.5, 1, 0, 0, 1),
-}  # fmt: skip
-_PLACES = {"bilabial": 0, "labiodental": 1, "dental": 2, "alveolar": 3, "postalveolar": 4, "palatal": 5,
-           "velar": 6, "glottal": 7}  # fmt: skip
+    "IY": (3, 0, 0, 0, 0),
+    "IH": (2.5, 0.3, 0, 0, 0),
+    "EY": (2, 0, 0, 1, 0),
+    "EH": (1.5, 0, 0, 0, 0),
+    "AE": (0.5, 0, 0, 0, 0),
+    "AA": (0, 2, 0, 0, 0),
+    "AO": (1, 2, 1, 0, 0),
+    "AH": (1, 1, 0, 0, 0),
+    "UH": (2.5, 1.7, 1, 0, 0),
+    "UW": (3, 2, 1, 0, 0),
+    "OW": (1.5, 2, 1, 1, 0),
+    "AW": (0.5, 1, 0, 1, 0),
+    "AY": (0.5, 0.5, 0, 1, 0),
+    "OY": (1, 2, 1, 1, 0),
+    "ER": (1.5, 1, 0, 0, 1),
+}
+_PLACES = {
+    "bilabial": 0,
+    "labiodental": 1,
+    "dental": 2,
+    "alveolar": 3,
+    "postalveolar": 4,
+    "palatal": 5,
+    "velar": 6,
+    "glottal": 7,
+}
 _CONSONANTS: dict[str, tuple[str, str, int]] = {
-    "P": ("bilabial", "stop", 0), "B": ("bilabial", "stop", 1), "M": ("bilabial", "nasal", 1),
-    "W": ("bilabial", "approximant", 1), "F": ("labiodental", "fricative", 0),
-    "V": ("labiodental", "fricative", 1), "TH": ("dental", "fricative", 0), "DH": ("dental", "fricative", 1),
-    "T": ("alveolar", "stop", 0), "D": ("alveolar", "stop", 1), "N": ("alveolar", "nasal", 1),
-    "S": ("alveolar", "fricative", 0), "Z": ("alveolar", "fricative", 1), "L": ("alveolar", "lateral", 1),
-    "R": ("alveolar", "approximant", 1), "CH": ("postalveolar", "affricate", 0),
-    "JH": ("postalveolar", "affricate", 1), "SH": ("postalveolar", "fricative", 0),
-    "ZH": ("postalveolar", "fricative", 1), "Y": ("palatal", "approximant", 1), "K": ("velar", "stop", 0),
-    "G": ("velar", "stop", 1), "NG": ("velar", "nasal", 1), "HH": ("glottal", "fricative", 0),
-}  # fmt: skip
-_MANNER_NEAR = {frozenset({"stop", "affricate"}), frozenset({"fricative", "affricate"}),
-                frozenset({"approximant", "lateral"})}  # fmt: skip
+    "P": ("bilabial", "stop", 0),
+    "B": ("bilabial", "stop", 1),
+    "M": ("bilabial", "nasal", 1),
+    "W": ("bilabial", "approximant", 1),
+    "F": ("labiodental", "fricative", 0),
+    "V": ("labiodental", "fricative", 1),
+    "TH": ("dental", "fricative", 0),
+    "DH": ("dental", "fricative", 1),
+    "T": ("alveolar", "stop", 0),
+    "D": ("alveolar", "stop", 1),
+    "N": ("alveolar", "nasal", 1),
+    "S": ("alveolar", "fricative", 0),
+    "Z": ("alveolar", "fricative", 1),
+    "L": ("alveolar", "lateral", 1),
+    "R": ("alveolar", "approximant", 1),
+    "CH": ("postalveolar", "affricate", 0),
+    "JH": ("postalveolar", "affricate", 1),
+    "SH": ("postalveolar", "fricative", 0),
+    "ZH": ("postalveolar", "fricative", 1),
+    "Y": ("palatal", "approximant", 1),
+    "K": ("velar", "stop", 0),
+    "G": ("velar", "stop", 1),
+    "NG": ("velar", "nasal", 1),
+    "HH": ("glottal", "fricative", 0),
+}
+_MANNER_NEAR = {
+    frozenset({"stop", "affricate"}),
+    frozenset({"fricative", "affricate"}),
+    frozenset({"approximant", "lateral"}),
+}
 
 
 @cache

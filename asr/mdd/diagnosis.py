@@ -117,14 +117,18 @@ class Diagnosis:
 
     def summary(self) -> str:
         """A few readable lines: the scores, then each word with its errors."""
-        lines = [f"accuracy {self.accuracy:.0f}/100, completeness {self.completeness:.0f}/100, "
-                 f"{self.duration:.2f} s"]  # fmt: skip
+        lines = [
+            f"accuracy {self.accuracy:.0f}/100, completeness {self.completeness:.0f}/100, "
+            f"{self.duration:.2f} s"
+        ]
         lines += [f"warning: {w}" for w in self.warnings]
         for w in self.words:
             notes = [_describe(p) for p in w.errors]
             flag = " (not in the dictionary: pronunciation guessed)" if w.g2p else ""
-            lines.append(f"{w.start:6.2f}-{w.end:5.2f} s  {w.word:<14} {w.accuracy:5.1f}  "
-                         f"{'; '.join(notes) if notes else 'ok'}{flag}")  # fmt: skip
+            lines.append(
+                f"{w.start:6.2f}-{w.end:5.2f} s  {w.word:<14} {w.accuracy:5.1f}  "
+                f"{'; '.join(notes) if notes else 'ok'}{flag}"
+            )
         return "\n".join(lines)
 
 
@@ -166,9 +170,11 @@ class PronunciationAssessor:
         served = getattr(self.model, "description", "") or self.model_name
         text = f"Model: {served}. {describe(self.model_card)}"
         if self.calibration and self.cfg.flag_below_gop == self.calibration["flag_below_gop"]:
-            text += (f" Its leniency was set on {self.calibration['dev_correct_words']} words that experts heard as "
-                     f"correct from other learners, {100 * self.calibration['dev_false_rejection']:.0f} % of which "
-                     "it flags.")  # fmt: skip
+            text += (
+                f" Its leniency was set on {self.calibration['dev_correct_words']} words that experts heard as "
+                f"correct from other learners, {100 * self.calibration['dev_false_rejection']:.0f} % of which "
+                "it flags."
+            )
         return text
 
     @classmethod
@@ -185,8 +191,10 @@ class PronunciationAssessor:
             raise DiagnosisError(f"{path} records no tokenizer folder")
         tokenizer = load_tokenizer(tokenizer_dir)
         if tokenizer.vocab_size != model.vocab_size:
-            raise DiagnosisError(f"{path} predicts {model.vocab_size} tokens but the tokenizer in {tokenizer_dir} "
-                                 f"has {tokenizer.vocab_size}")  # fmt: skip
+            raise DiagnosisError(
+                f"{path} predicts {model.vocab_size} tokens but the tokenizer in {tokenizer_dir} "
+                f"has {tokenizer.vocab_size}"
+            )
         calibration = read_calibration(path)
         if cfg is None and calibration is not None:  # the leniency chosen on held-out learners
             cfg = DiagnoseConfig(flag_below_gop=calibration["flag_below_gop"])
@@ -202,8 +210,10 @@ class PronunciationAssessor:
     def diagnose_samples(self, samples: np.ndarray, sample_rate: int, text: str) -> Diagnosis:
         audio = to_mono_16k(samples, sample_rate)
         if audio.duration > self.cfg.limits.max_seconds:
-            raise DiagnosisError(f"the recording is {audio.duration:.1f} s long; the limit is "
-                                 f"{self.cfg.limits.max_seconds:g} s")  # fmt: skip
+            raise DiagnosisError(
+                f"the recording is {audio.duration:.1f} s long; the limit is "
+                f"{self.cfg.limits.max_seconds:g} s"
+            )
         return self.diagnose(audio, text)
 
     @torch.inference_mode()
@@ -214,8 +224,10 @@ class PronunciationAssessor:
         if unmappable := getattr(
             self.model, "last_unmappable", None
         ):  # public IPA checkpoints (asr.models.hf_ctc)
-            warnings.append(f"the model heard {sum(unmappable.values())} sound(s) with no English phone "
-                            f"({' '.join(sorted(unmappable))}); they are left out of the scores")  # fmt: skip
+            warnings.append(
+                f"the model heard {sum(unmappable.values())} sound(s) with no English phone "
+                f"({' '.join(sorted(unmappable))}); they are left out of the scores"
+            )
         if frames_needed(self._ids(words, [0] * len(words))) > log_probs.shape[0]:
             raise DiagnosisError(
                 f"the recording ({audio.duration:.2f} s) is too short for the "
@@ -364,5 +376,13 @@ def _rounded(p: PhoneResult) -> PhoneResult:
     return PhoneResult(p.phone, p.status, p.said, round(p.start, 3), round(p.end, 3), p.gop, p.score)
 
 
-__all__ = ["Diagnosis", "DiagnosisError", "DiagnoseConfig", "PhoneResult", "PronunciationAssessor", "WordResult",
-           "SAMPLE_RATE", "STATUSES"]  # fmt: skip
+__all__ = [
+    "Diagnosis",
+    "DiagnosisError",
+    "DiagnoseConfig",
+    "PhoneResult",
+    "PronunciationAssessor",
+    "WordResult",
+    "SAMPLE_RATE",
+    "STATUSES",
+]

@@ -102,8 +102,13 @@ class ExpertReport:
 
     def to_dict(self) -> dict:
         out = asdict(self)
-        out.update(false_rejection_rate=self.false_rejection_rate, detection_rate=self.detection_rate,
-                   good_per=self.good_per, flagged_share=self.flagged_share, auc=self.auc)  # fmt: skip
+        out.update(
+            false_rejection_rate=self.false_rejection_rate,
+            detection_rate=self.detection_rate,
+            good_per=self.good_per,
+            flagged_share=self.flagged_share,
+            auc=self.auc,
+        )
         return out
 
     def summary(self) -> str:
@@ -153,8 +158,9 @@ def judge_against_experts(
         if scores is None:
             continue
         if len(scores["words"]) != len(diagnosis.words):
-            report.skipped.append((cut.id, f"the prompt gives {len(diagnosis.words)} words, the scores "
-                                           f"{len(scores['words'])}"))  # fmt: skip
+            report.skipped.append(
+                (cut.id, f"the prompt gives {len(diagnosis.words)} words, the scores {len(scores['words'])}")
+            )
             continue
         report.scored_utterances += 1
         for word, result, flag in zip(scores["words"], diagnosis.words, flagged, strict=True):
@@ -167,9 +173,16 @@ def judge_against_experts(
             elif verdict == "marked":
                 report.marked_words += 1
                 report.detections += flag
-            rows.append({"utterance": cut.id, "word": result.word, "expert": verdict, "flagged": flag,
-                         "expert_phones": word.get("expert_phones"),
-                         "phones": [(p.phone, p.status, p.said) for p in result.phones]})  # fmt: skip
+            rows.append(
+                {
+                    "utterance": cut.id,
+                    "word": result.word,
+                    "expert": verdict,
+                    "flagged": flag,
+                    "expert_phones": word.get("expert_phones"),
+                    "phones": [(p.phone, p.status, p.said) for p in result.phones],
+                }
+            )
         canonical = custom.get("canonical_phones")
         if canonical and scores["accuracy"] >= good_accuracy:
             counts = error_counts(align(canonical, diagnosis.recognised))
@@ -196,8 +209,13 @@ class Calibration:
     dev_detection: float | None
 
 
-def calibrate(assessor: PronunciationAssessor, cuts: Iterable, target: float = 0.15, dev_cuts: str = "",
-              progress: bool = True) -> Calibration:  # fmt: skip
+def calibrate(
+    assessor: PronunciationAssessor,
+    cuts: Iterable,
+    target: float = 0.15,
+    dev_cuts: str = "",
+    progress: bool = True,
+) -> Calibration:
     """The largest ``flag_below_gop`` whose false rejection of expert-correct words on ``cuts`` is at most
     ``target``: an operating point chosen on learners the test never sees, as a detector's threshold is set
     for a false-alarm rate. Raises :class:`ExpertDataError` when ``cuts`` hold no expert-correct word."""
@@ -242,9 +260,15 @@ def calibrate(assessor: PronunciationAssessor, cuts: Iterable, target: float = 0
     # flagging is monotone in the threshold: try every GOP that changes a verdict, from the strictest down
     candidates = sorted({g for _, _, gops in words for g in gops} | {math.inf, 0.0, -math.inf}, reverse=True)
     best = next(t for t in candidates if rate(t, "correct") <= target)
-    return Calibration(None if best == math.inf else best, target, dev_cuts, correct, round(rate(best, "correct"), 4),
-                       sum(v == "marked" for v, _, _ in words),
-                       None if rate(best, "marked") is None else round(rate(best, "marked"), 4))  # fmt: skip
+    return Calibration(
+        None if best == math.inf else best,
+        target,
+        dev_cuts,
+        correct,
+        round(rate(best, "correct"), 4),
+        sum(v == "marked" for v, _, _ in words),
+        None if rate(best, "marked") is None else round(rate(best, "marked"), 4),
+    )
 
 
 def load_scored_cuts(path: Path):
@@ -261,8 +285,10 @@ def load_scored_cuts(path: Path):
     if not all(hasattr(c, "supervisions") for c in cuts):
         raise ExpertDataError(f"{path}: not a cut manifest (recordings or supervisions?)")
     if not any((c.supervisions[0].custom or {}).get("scores") for c in cuts if c.supervisions):
-        raise ExpertDataError(f"{path}: no cut has expert scores (custom['scores']); prepare a scored "
-                              "speechocean762 folder with `asr prepare speechocean762`")  # fmt: skip
+        raise ExpertDataError(
+            f"{path}: no cut has expert scores (custom['scores']); prepare a scored "
+            "speechocean762 folder with `asr prepare speechocean762`"
+        )
     return cuts
 
 
@@ -276,5 +302,7 @@ def check_unseen_speakers(cuts, training_cuts: Iterable[Path]) -> None:
             raise ExpertDataError(f"training cuts not found: {path}")
         seen = judged & {s.speaker for c in CutSet.from_file(path) for s in c.supervisions}
         if seen:
-            raise ExpertDataError(f"{path}: the model trained on speakers {sorted(seen)[:5]} that are judged here; "
-                                  "judge on speakers it never heard")  # fmt: skip
+            raise ExpertDataError(
+                f"{path}: the model trained on speakers {sorted(seen)[:5]} that are judged here; "
+                "judge on speakers it never heard"
+            )

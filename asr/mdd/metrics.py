@@ -93,11 +93,25 @@ class MddCounts:
 
     def to_dict(self, digits: int = 4) -> dict[str, float | int]:
         """The keys ``asr score mdd --json`` prints (rates rounded to ``digits``)."""
-        rates = {"precision": self.precision, "recall": self.recall, "f1": self.f1, "der": self.der,
-                 "per": self.per, "detection_accuracy": self.detection_accuracy}  # fmt: skip
-        return {"ta": self.ta, "fr": self.fr, "fa": self.fa, "tr": self.tr, "cd": self.cd, "de": self.de,
-                **{k: round(v, digits) for k, v in rates.items()},
-                "phone_errors": self.phone_errors, "perceived_phones": self.perceived_phones}  # fmt: skip
+        rates = {
+            "precision": self.precision,
+            "recall": self.recall,
+            "f1": self.f1,
+            "der": self.der,
+            "per": self.per,
+            "detection_accuracy": self.detection_accuracy,
+        }
+        return {
+            "ta": self.ta,
+            "fr": self.fr,
+            "fa": self.fa,
+            "tr": self.tr,
+            "cd": self.cd,
+            "de": self.de,
+            **{k: round(v, digits) for k, v in rates.items()},
+            "phone_errors": self.phone_errors,
+            "perceived_phones": self.perceived_phones,
+        }
 
 
 @dataclass(frozen=True)
@@ -120,14 +134,18 @@ class UtteranceScore:
 
     def alignment_text(self) -> str:
         """Four aligned rows (canonical, perceived, recognised, verdict); ``*`` marks a missing phone."""
-        rows = [("canonical", [c.canonical for c in self.columns]),
-                ("perceived", [c.perceived for c in self.columns]),
-                ("recognised", [c.recognised for c in self.columns]),
-                ("verdict", [c.verdict or "ins" for c in self.columns])]  # fmt: skip
+        rows = [
+            ("canonical", [c.canonical for c in self.columns]),
+            ("perceived", [c.perceived for c in self.columns]),
+            ("recognised", [c.recognised for c in self.columns]),
+            ("verdict", [c.verdict or "ins" for c in self.columns]),
+        ]
         cells = [[(v or "*").lower() if name != "verdict" else v for v in values] for name, values in rows]
         widths = [max(len(row[i]) for row in cells) for i in range(len(self.columns))]
-        lines = [f"{self.utt_id} {name:<10} " + " ".join(v.ljust(w) for v, w in zip(row, widths, strict=True))
-                 for (name, _), row in zip(rows, cells, strict=True)]  # fmt: skip
+        lines = [
+            f"{self.utt_id} {name:<10} " + " ".join(v.ljust(w) for v, w in zip(row, widths, strict=True))
+            for (name, _), row in zip(rows, cells, strict=True)
+        ]
         return "\n".join(line.rstrip() for line in lines)
 
 
@@ -195,9 +213,11 @@ class MddReport:
 
     def summary(self) -> str:
         c = self.counts
-        return (f"TA {c.ta} FR {c.fr} FA {c.fa} TR {c.tr} (CD {c.cd} DE {c.de})  precision {c.precision:.4f} "
-                f"recall {c.recall:.4f} F1 {c.f1:.4f} DER {c.der:.4f} detection accuracy "
-                f"{c.detection_accuracy:.4f}  PER {100 * c.per:.2f} % ({c.phone_errors}/{c.perceived_phones})")  # fmt: skip
+        return (
+            f"TA {c.ta} FR {c.fr} FA {c.fa} TR {c.tr} (CD {c.cd} DE {c.de})  precision {c.precision:.4f} "
+            f"recall {c.recall:.4f} F1 {c.f1:.4f} DER {c.der:.4f} detection accuracy "
+            f"{c.detection_accuracy:.4f}  PER {100 * c.per:.2f} % ({c.phone_errors}/{c.perceived_phones})"
+        )
 
     def confusion(self) -> Counter[tuple[str, str]]:
         """(perceived, recognised) pair counts over the perceived↔recognised alignments; a recogniser
@@ -231,8 +251,11 @@ def _check_same_ids(named: Mapping[str, Mapping[str, object]]) -> None:
     for name, other in others:
         only_first, only_other = sorted(first.keys() - other.keys()), sorted(other.keys() - first.keys())
         if only_first or only_other:
-            parts = [f"{len(ids)} only in {where} (e.g. {', '.join(ids[:3])})"
-                     for ids, where in ((only_first, first_name), (only_other, name)) if ids]  # fmt: skip
+            parts = [
+                f"{len(ids)} only in {where} (e.g. {', '.join(ids[:3])})"
+                for ids, where in ((only_first, first_name), (only_other, name))
+                if ids
+            ]
             raise MddInputError(f"utterance ids of {first_name} and {name} differ: {'; '.join(parts)}")
 
 

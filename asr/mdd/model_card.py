@@ -62,12 +62,16 @@ def write_model_card(model_path: str | Path, trained_on: str, real_speech: bool,
 def describe(card: dict | None) -> str:
     """One or two sentences for a learner: what the model heard, and a warning when it heard no person."""
     if card is None:
-        return ("It has no model card (model_card.json): what it was trained on is unknown here; for a public "
-                "checkpoint, see its model page.")  # fmt: skip
+        return (
+            "It has no model card (model_card.json): what it was trained on is unknown here; for a public "
+            "checkpoint, see its model page."
+        )
     text = f"Trained on {card.get('trained_on') or 'unrecorded data'}."
     if not card["real_speech"]:
-        text += (" It has heard only synthetic voices, never a real person: expect it to flag much of what a "
-                 "real speaker says correctly.")  # fmt: skip
+        text += (
+            " It has heard only synthetic voices, never a real person: expect it to flag much of what a "
+            "real speaker says correctly."
+        )
     return text
 
 

@@ -65,12 +65,24 @@ HF_FILES = (CONFIG, VOCAB, PREPROCESSOR, *WEIGHTS)
 FLOOR = -1e4
 # transformers' Wav2Vec2Config defaults, for fields a config.json leaves out
 _HF_DEFAULTS: dict[str, Any] = {
-    "feat_extract_norm": "group", "conv_dim": [512] * 7, "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
-    "conv_stride": [5, 2, 2, 2, 2, 2, 2], "conv_bias": False, "hidden_size": 768, "feat_proj_dropout": 0.0,
-    "num_conv_pos_embeddings": 128, "num_conv_pos_embedding_groups": 16, "num_hidden_layers": 12,
-    "num_attention_heads": 12, "attention_dropout": 0.1, "intermediate_size": 3072, "activation_dropout": 0.1,
-    "hidden_dropout": 0.1, "do_stable_layer_norm": False, "layerdrop": 0.1,
-}  # fmt: skip
+    "feat_extract_norm": "group",
+    "conv_dim": [512] * 7,
+    "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
+    "conv_stride": [5, 2, 2, 2, 2, 2, 2],
+    "conv_bias": False,
+    "hidden_size": 768,
+    "feat_proj_dropout": 0.0,
+    "num_conv_pos_embeddings": 128,
+    "num_conv_pos_embedding_groups": 16,
+    "num_hidden_layers": 12,
+    "num_attention_heads": 12,
+    "attention_dropout": 0.1,
+    "intermediate_size": 3072,
+    "activation_dropout": 0.1,
+    "hidden_dropout": 0.1,
+    "do_stable_layer_norm": False,
+    "layerdrop": 0.1,
+}
 # Hugging Face Wav2Vec2ForCTC prefix -> torchaudio Wav2Vec2Model prefix
 _RENAMES = (
     ("wav2vec2.feature_extractor.", "feature_extractor."),
@@ -79,10 +91,17 @@ _RENAMES = (
     ("lm_head.", "aux."),
 )
 _SAFETENSORS_DTYPES = {
-    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
-    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "F64": torch.float64,
+    "F32": torch.float32,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "I64": torch.int64,
+    "I32": torch.int32,
+    "I16": torch.int16,
+    "I8": torch.int8,
+    "U8": torch.uint8,
     "BOOL": torch.bool,
-}  # fmt: skip
+}
 
 
 def is_hf_ctc_folder(path: str | Path) -> bool:
@@ -224,9 +243,17 @@ class HFCTCModel(nn.Module):
     emitted (``last_unmappable``: those of the last call); ``description`` says in one line what is served.
     """
 
-    def __init__(self, network: nn.Module, vmap: VocabMap, *, normalize: bool, per_utterance: bool,
-                 conv_layers: list[tuple[int, int, int]], tokenizer_dir: Path | None = None,
-                 description: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        network: nn.Module,
+        vmap: VocabMap,
+        *,
+        normalize: bool,
+        per_utterance: bool,
+        conv_layers: list[tuple[int, int, int]],
+        tokenizer_dir: Path | None = None,
+        description: str = "",
+    ) -> None:
         super().__init__()
         self.network = network.eval()
         self.vmap = vmap
@@ -281,8 +308,9 @@ class HFCTCModel(nn.Module):
         with torch.no_grad():
             if self.per_utterance:
                 frames = self.num_frames(lengths)
-                logits = torch.full((audio.shape[0], int(frames.max()), len(self.vmap.source)), 0.0,
-                                    device=device)  # fmt: skip
+                logits = torch.full(
+                    (audio.shape[0], int(frames.max()), len(self.vmap.source)), 0.0, device=device
+                )
                 for row, n in enumerate(lengths.tolist()):
                     out, _ = self.network(audio[row : row + 1, :n])
                     logits[row, : out.shape[1]] = out[0]

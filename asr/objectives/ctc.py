@@ -122,9 +122,13 @@ class CTCObjective(Objective):
         with torch.no_grad() if self.encoder_frozen else torch.enable_grad():
             features, frames = enc.frontend(batch.audio, batch.audio_lengths)
             if self.training and cfg.channel_mask_prob > 0:
-                channels = span_mask((features.shape[0], features.shape[2]),
-                                     torch.full((features.shape[0],), features.shape[2]),
-                                     cfg.channel_mask_prob, cfg.channel_span, min_masks=0)  # fmt: skip
+                channels = span_mask(
+                    (features.shape[0], features.shape[2]),
+                    torch.full((features.shape[0],), features.shape[2]),
+                    cfg.channel_mask_prob,
+                    cfg.channel_span,
+                    min_masks=0,
+                )
                 features = features.masked_fill(channels[:, None, :].to(features.device), 0.0)
             x = enc.project(features)
             if self.training and cfg.mask_prob > 0:
@@ -161,8 +165,15 @@ def ctc_losses(log_probs: Tensor, frames: Tensor, tokens: Tensor) -> Tensor:
     give an infinite loss: ``zero_infinity`` drops such a row instead of poisoning the update.
     """
     tokens = tokens.to(log_probs.device)
-    return F.ctc_loss(log_probs.transpose(0, 1), tokens.clamp_min(0), frames, (tokens >= 0).sum(dim=1),
-                      blank=0, reduction="none", zero_infinity=True)  # fmt: skip
+    return F.ctc_loss(
+        log_probs.transpose(0, 1),
+        tokens.clamp_min(0),
+        frames,
+        (tokens >= 0).sum(dim=1),
+        blank=0,
+        reduction="none",
+        zero_infinity=True,
+    )
 
 
 #: Supervision ``custom`` fields holding phone targets, most specific first: ``asr pseudo-label``'s

@@ -90,8 +90,10 @@ class HubertObjective(Objective):
         loss = cfg.feature_penalty_weight * feature_penalty
         metrics: dict[str, float] = {"feature_penalty": feature_penalty.item()}
         num_targets = 0
-        for part, where, weight in (("masked", mask & valid, cfg.masked_weight),
-                                    ("unmasked", ~mask & valid, cfg.unmasked_weight)):  # fmt: skip
+        for part, where, weight in (
+            ("masked", mask & valid, cfg.masked_weight),
+            ("unmasked", ~mask & valid, cfg.unmasked_weight),
+        ):
             count = int(where.sum())
             if count == 0:
                 continue
@@ -114,8 +116,10 @@ class HubertObjective(Objective):
     def _labels(self, batch: Batch, frames: Tensor, num_frames: int) -> Tensor:
         """``batch.targets["hubert_labels"]`` as [B, T], checked against the encoder's frame counts."""
         if LABELS_FIELD not in batch.targets:
-            raise KeyError(f"HuBERT needs k-means labels: the batch has no {LABELS_FIELD!r} targets "
-                           "(label the cuts with asr.objectives.kmeans.label_cuts)")  # fmt: skip
+            raise KeyError(
+                f"HuBERT needs k-means labels: the batch has no {LABELS_FIELD!r} targets "
+                "(label the cuts with asr.objectives.kmeans.label_cuts)"
+            )
         labels = batch.targets[LABELS_FIELD].to(device=frames.device, dtype=torch.long)
         if labels.shape[1] < num_frames:
             labels = F.pad(labels, (0, num_frames - labels.shape[1]), value=IGNORE)

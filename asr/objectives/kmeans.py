@@ -166,8 +166,9 @@ def load_mono_16k(cut) -> Tensor:
 
 
 # -- k-means --------------------------------------------------------------------------------------------
-def sample_frames(cuts: Iterable, featurizer: Callable[[Tensor], np.ndarray], max_frames: int, seed: int = 0
-                  ) -> np.ndarray:  # fmt: skip
+def sample_frames(
+    cuts: Iterable, featurizer: Callable[[Tensor], np.ndarray], max_frames: int, seed: int = 0
+) -> np.ndarray:
     """A uniform random sample of at most ``max_frames`` feature frames from ``cuts`` (reservoir sampling)."""
     rng = np.random.default_rng(seed)
     reservoir: np.ndarray | None = None
@@ -255,8 +256,13 @@ def assign(features: np.ndarray, centres: np.ndarray) -> np.ndarray:
 
 
 # -- labelling ------------------------------------------------------------------------------------------
-def label_cuts(cuts: Iterable, featurizer: Featurizer, centres: np.ndarray, out_dir: Path,
-               manifest_name: str = "cuts.jsonl.gz"):  # fmt: skip
+def label_cuts(
+    cuts: Iterable,
+    featurizer: Featurizer,
+    centres: np.ndarray,
+    out_dir: Path,
+    manifest_name: str = "cuts.jsonl.gz",
+):
     """Attach k-means labels to every cut as the custom ``TemporalArray`` field ``"hubert_labels"``.
 
     Label the cuts training reads (e.g. :func:`asr.data.dataset.pretraining_cuts`' windows): a cut's labels

@@ -172,8 +172,9 @@ class Wav2Vec2Objective(Objective):
         self.encoder = encoder
         self.cfg = cfg = cfg or Wav2Vec2Config()
         self.dropout_features = nn.Dropout(cfg.dropout_features)
-        self.quantizer = GumbelVectorQuantizer(encoder.feature_dim, cfg.codebooks, cfg.codebook_entries,
-                                               cfg.codevector_dim)  # fmt: skip
+        self.quantizer = GumbelVectorQuantizer(
+            encoder.feature_dim, cfg.codebooks, cfg.codebook_entries, cfg.codevector_dim
+        )
         self.project_q = nn.Linear(cfg.codevector_dim, cfg.final_dim)
         self.final_proj = nn.Linear(encoder.dim, cfg.final_dim)
         # a buffer, so that a checkpoint resumes with the annealed temperature

@@ -342,8 +342,9 @@ def _check_ids(refs: Mapping[str, object], hyps: Mapping[str, object]) -> None:
     raise ScoringError("reference and hypothesis ids differ: " + "; ".join(parts))
 
 
-def score_files(ref_path: Path, hyp_path: Path, normalization: Normalization | None = None,
-                ref_field: str | None = None) -> WerResult:  # fmt: skip
+def score_files(
+    ref_path: Path, hyp_path: Path, normalization: Normalization | None = None, ref_field: str | None = None
+) -> WerResult:
     """Read both files (:func:`read_transcripts`; the reference's ``ref_field``) and score them; an empty
     reference is an error."""
     refs = read_transcripts(ref_path, ref_field)

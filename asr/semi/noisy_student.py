@@ -60,8 +60,15 @@ class NoisyStudentError(UserError):
     """The loop cannot go on (the message says why and what to do)."""
 
 
-def error_rate(model_path: Path, cuts_path: Path, out_dir: Path, method: str, lm_dir: Path | None,
-               settings: dict[str, Any], progress: bool = False) -> dict[str, Any]:  # fmt: skip
+def error_rate(
+    model_path: Path,
+    cuts_path: Path,
+    out_dir: Path,
+    method: str,
+    lm_dir: Path | None,
+    settings: dict[str, Any],
+    progress: bool = False,
+) -> dict[str, Any]:
     """Decode ``cuts_path`` with the model and score against its transcripts (phones for phone units).
 
     Writes ``out_dir/hyp.txt``, ``ref.txt`` and ``wer.json``; returns the score (``wer``: word, character
@@ -85,15 +92,31 @@ def error_rate(model_path: Path, cuts_path: Path, out_dir: Path, method: str, lm
         write_atomic(
             out_dir / name, "".join(f"{k} {' '.join(v)}\n" for k, v in sorted(texts.items())).encode()
         )
-    score = {"wer": round(result.wer, 2), "errors": result.errors, "ref_words": result.ref_words,
-             "units": tokenizer.kind, "method": method, "model": str(model_path), "cuts": str(cuts_path)}  # fmt: skip
+    score = {
+        "wer": round(result.wer, 2),
+        "errors": result.errors,
+        "ref_words": result.ref_words,
+        "units": tokenizer.kind,
+        "method": method,
+        "model": str(model_path),
+        "cuts": str(cuts_path),
+    }
     write_atomic(out_dir / "wer.json", (json.dumps(score) + "\n").encode())
     return score
 
 
-def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir: Path, teacher: Path,
-                      exp_dir: Path, settings: dict[str, dict[str, Any]], cfg: NoisyStudentConfig,
-                      progress: bool = True, validator=None) -> list[dict[str, Any]]:  # fmt: skip
+def run_noisy_student(
+    labelled: Path,
+    unlabelled: Path,
+    dev: Path,
+    tokenizer_dir: Path,
+    teacher: Path,
+    exp_dir: Path,
+    settings: dict[str, dict[str, Any]],
+    cfg: NoisyStudentConfig,
+    progress: bool = True,
+    validator=None,
+) -> list[dict[str, Any]]:
     """Run (or resume) ``cfg.generations`` noisy-student generations from the CTC model ``teacher``.
 
     ``settings``: the student's fine-tuning sections (``model``, ``objective``, ``train``). Returns one
@@ -123,8 +146,13 @@ def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir
         error_rate(
             Path(teacher), dev, exp_dir / "gen0" / "dev", cfg.method, lm_dir, cfg.decoder_settings, progress
         )
-    records.append({"generation": 0, "model": str(teacher),
-                    "dev": json.loads((exp_dir / "gen0" / "dev" / "wer.json").read_text())})  # fmt: skip
+    records.append(
+        {
+            "generation": 0,
+            "model": str(teacher),
+            "dev": json.loads((exp_dir / "gen0" / "dev" / "wer.json").read_text()),
+        }
+    )
     pool = None
     for g in range(1, cfg.generations + 1):
         gen = exp_dir / f"gen{g}"
@@ -142,8 +170,17 @@ def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir
         )
         if pool is None:
             pool = unlabelled_cuts(unlabelled)
-        summary = pseudo_label(model, tokenizer, decoder, pool, gen / "pseudo", cfg.filter, teacher=str(teacher),
-                               chunk_size=cfg.chunk_size, progress=progress)  # fmt: skip
+        summary = pseudo_label(
+            model,
+            tokenizer,
+            decoder,
+            pool,
+            gen / "pseudo",
+            cfg.filter,
+            teacher=str(teacher),
+            chunk_size=cfg.chunk_size,
+            progress=progress,
+        )
         if summary is None:
             raise NoisyStudentError(f"{gen / 'pseudo'}: pseudo-labelling is not complete")
         train_cuts = gen / "train_cuts.jsonl.gz"
@@ -152,14 +189,28 @@ def run_noisy_student(labelled: Path, unlabelled: Path, dev: Path, tokenizer_dir
             mixed = repeat_to_share(load_cuts(labelled).to_eager(), pseudo, cfg.labelled_share)
             save_manifest(mixed, train_cuts)
         init = {"teacher": teacher, "scratch": None}.get(cfg.student_init, cfg.student_init)
-        student = finetune(train_cuts, tokenizer_dir, gen / "student", settings, Path(init) if init else None,
-                           speed_perturb=cfg.speed_perturb, average=cfg.average, validator=validator,
-                           extra={"noisy_student": {"generation": g, "teacher": str(teacher)}})  # fmt: skip
-        dev_score = error_rate(student.model_path, dev, gen / "dev", cfg.method, lm_dir, cfg.decoder_settings,
-                               progress)  # fmt: skip
-        record = {"generation": g, "model": str(student.model_path), "teacher": str(teacher), "dev": dev_score,
-                  "pseudo_labels": {k: summary[k] for k in ("cuts", "kept", "dropped_by_reason", "kept_seconds")},
-                  "steps": student.step}  # fmt: skip
+        student = finetune(
+            train_cuts,
+            tokenizer_dir,
+            gen / "student",
+            settings,
+            Path(init) if init else None,
+            speed_perturb=cfg.speed_perturb,
+            average=cfg.average,
+            validator=validator,
+            extra={"noisy_student": {"generation": g, "teacher": str(teacher)}},
+        )
+        dev_score = error_rate(
+            student.model_path, dev, gen / "dev", cfg.method, lm_dir, cfg.decoder_settings, progress
+        )
+        record = {
+            "generation": g,
+            "model": str(student.model_path),
+            "teacher": str(teacher),
+            "dev": dev_score,
+            "pseudo_labels": {k: summary[k] for k in ("cuts", "kept", "dropped_by_reason", "kept_seconds")},
+            "steps": student.step,
+        }
         write_atomic(done, (json.dumps(record, indent=1) + "\n").encode())
         records.append(record)
         teacher = student.model_path

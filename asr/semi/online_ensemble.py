@@ -99,8 +99,9 @@ class OnlineEnsembleObjective(Objective):
 
     name = "ctc-online-ensemble"
 
-    def __init__(self, ctc: CTCObjective, cfg: OnlineEnsembleConfig,
-                 decoder: Callable[[Tensor], list] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, ctc: CTCObjective, cfg: OnlineEnsembleConfig, decoder: Callable[[Tensor], list] | None = None
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.ctc = ctc

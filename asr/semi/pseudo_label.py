@@ -99,9 +99,17 @@ def labelled_cut(cut: Cut, hyp: Hypothesis, units: str, teacher: str) -> Cut:
         custom = {"phones": hyp.text.split(), "pseudo_label": info}
     else:
         text, custom = hyp.text, {"pseudo_label": info}
-    sup = SupervisionSegment(id=cut.id, recording_id=cut.recording_id, start=0.0, duration=cut.duration,
-                             channel=getattr(cut, "channel", 0), text=text, speaker=old[0].speaker if old else None,
-                             language=old[0].language if old else None, custom=custom)  # fmt: skip
+    sup = SupervisionSegment(
+        id=cut.id,
+        recording_id=cut.recording_id,
+        start=0.0,
+        duration=cut.duration,
+        channel=getattr(cut, "channel", 0),
+        text=text,
+        speaker=old[0].speaker if old else None,
+        language=old[0].language if old else None,
+        custom=custom,
+    )
     return fastcopy(cut, supervisions=[sup])
 
 
@@ -144,9 +152,20 @@ def _part(out_dir: Path, k: int, what: str) -> Path:
     return out_dir / "parts" / f"{k:05d}.{what}"
 
 
-def pseudo_label(model, tokenizer, decoder: Decoder, cuts: CutSet, out_dir: Path, cfg: FilterConfig | None = None,
-                 *, teacher: str = "", chunk_size: int = 200, max_duration: float = 120.0,
-                 shard: Shard | None = None, progress: bool = True) -> dict | None:  # fmt: skip
+def pseudo_label(
+    model,
+    tokenizer,
+    decoder: Decoder,
+    cuts: CutSet,
+    out_dir: Path,
+    cfg: FilterConfig | None = None,
+    *,
+    teacher: str = "",
+    chunk_size: int = 200,
+    max_duration: float = 120.0,
+    shard: Shard | None = None,
+    progress: bool = True,
+) -> dict | None:
     """Decode ``cuts`` with ``model`` + ``decoder``, filter by ``cfg`` and write the results to ``out_dir``.
 
     Returns the summary (also ``out_dir/summary.json``) once every chunk is done, or ``None`` when this shard
@@ -213,8 +232,12 @@ def pseudo_label(model, tokenizer, decoder: Decoder, cuts: CutSet, out_dir: Path
     bar.close()
     elapsed = time.perf_counter() - start
     if todo:
-        log.info("pseudo-labelled %.0f s of audio in %.1f s (%.1f audio-s/s)", done_seconds, elapsed,
-                 done_seconds / max(elapsed, 1e-9))  # fmt: skip
+        log.info(
+            "pseudo-labelled %.0f s of audio in %.1f s (%.1f audio-s/s)",
+            done_seconds,
+            elapsed,
+            done_seconds / max(elapsed, 1e-9),
+        )
     _record_speed(out_dir, shard, done_seconds, elapsed)
     if not all(_part(out_dir, k, "decisions.jsonl").is_file() for k, _ in chunks):
         log.info(
@@ -282,8 +305,14 @@ def merge(out_dir: Path, num_chunks: int) -> dict:
             f"or use a better teacher (details: {out_dir / 'decisions.jsonl'})"
         )
     write_atomic(out_dir / "cuts.jsonl.gz", gzip.compress("".join(cuts_lines).encode(), mtime=0))
-    log.info("pseudo-labels: kept %d of %d cuts (%.0f of %.0f s); dropped: %s", len(kept), len(decisions),
-             summary["kept_seconds"], summary["seconds"], dict(reasons) or "none")  # fmt: skip
+    log.info(
+        "pseudo-labels: kept %d of %d cuts (%.0f of %.0f s); dropped: %s",
+        len(kept),
+        len(decisions),
+        summary["kept_seconds"],
+        summary["seconds"],
+        dict(reasons) or "none",
+    )
     return summary
 
 

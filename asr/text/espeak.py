@@ -151,8 +151,13 @@ class EspeakEngine:
     def _set_voice(self, voice: Voice) -> None:
         if self._lib.espeak_SetVoiceByName(voice.spec.encode()) != 0:
             raise EspeakError(f"espeak-ng has no voice {voice.spec!r}")
-        for param, value in ((_RATE, voice.rate), (_PITCH, voice.pitch), (_RANGE, voice.range),
-                             (_WORDGAP, voice.word_gap), (_VOLUME, 100)):  # fmt: skip
+        for param, value in (
+            (_RATE, voice.rate),
+            (_PITCH, voice.pitch),
+            (_RANGE, voice.range),
+            (_WORDGAP, voice.word_gap),
+            (_VOLUME, 100),
+        ):
             self._lib.espeak_SetParameter(param, int(value), 0)
 
     def synthesize(self, text: str, voice: Voice = Voice(), sample_rate: int | None = None) -> Synthesis:
@@ -165,8 +170,9 @@ class EspeakEngine:
         self._chunks, self._events = [], []
         self._lib.espeak_SetSynthCallback(self._callback)
         data = text.encode("utf-8")
-        err = self._lib.espeak_Synth(ctypes.c_char_p(data), len(data) + 1, 0, _POS_CHARACTER, 0,
-                                     _CHARS_UTF8 | _PHONEMES, None, None)  # fmt: skip
+        err = self._lib.espeak_Synth(
+            ctypes.c_char_p(data), len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8 | _PHONEMES, None, None
+        )
         self._lib.espeak_Synchronize()
         if err != 0:
             raise EspeakError(f"espeak_Synth failed with code {err} for {text[:60]!r}")
@@ -203,8 +209,10 @@ class IsolatedSynthesizer:
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)
         self._proc = subprocess.Popen(
             [sys.executable, "-c", "from asr.text.espeak import _zygote_main; _zygote_main()"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env={**os.environ, "PYTHONPATH": path},
-        )  # fmt: skip
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": path},
+        )
 
     def synthesize(self, text: str, voice: Voice = Voice(), sample_rate: int | None = None) -> Synthesis:
         """As :meth:`EspeakEngine.synthesize`, but independent of every earlier request."""
@@ -306,8 +314,11 @@ def phonemize(words: list[str], voice: str = "en-us") -> list[list[str]]:
         return []
     out = subprocess.run(
         [exe, "-q", "-x", "--sep=_", "-v", voice],
-        input="\n".join(words), capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        input="\n".join(words),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     lines = [line.strip() for line in out.splitlines() if line.strip()]
     if len(lines) == len(words):
         return [_split_phonemes(line) for line in lines]

@@ -399,11 +399,23 @@ def train_bpe(
     model = io.BytesIO()
     try:
         spm.SentencePieceTrainer.train(
-            sentence_iterator=iter(sentences), model_writer=model, vocab_size=vocab_size,
-            model_type=model_type, character_coverage=1.0, bos_id=-1, eos_id=-1, pad_id=-1, unk_id=1,
-            control_symbols=[BLANK], num_threads=1, input_sentence_size=0, shuffle_input_sentence=False,
-            normalization_rule_name="identity", max_sentence_length=1 << 16, minloglevel=2,
-        )  # fmt: skip
+            sentence_iterator=iter(sentences),
+            model_writer=model,
+            vocab_size=vocab_size,
+            model_type=model_type,
+            character_coverage=1.0,
+            bos_id=-1,
+            eos_id=-1,
+            pad_id=-1,
+            unk_id=1,
+            control_symbols=[BLANK],
+            num_threads=1,
+            input_sentence_size=0,
+            shuffle_input_sentence=False,
+            normalization_rule_name="identity",
+            max_sentence_length=1 << 16,
+            minloglevel=2,
+        )
     except RuntimeError as exc:  # e.g. "Vocabulary size too high (500). Please set it to a value <= 312."
         raise TokenizerError(f"cannot train a {vocab_size}-token {model_type} model: {exc}") from exc
     tokenizer = BpeTokenizer(model.getvalue(), model_type)
@@ -468,5 +480,14 @@ def _flag(config: dict, key: str, path: Path) -> bool:
     return value
 
 
-__all__ = ["BLANK", "BpeTokenizer", "CharTokenizer", "PhoneTokenizer", "Tokenizer", "TokenizerError",
-           "UNK", "load_tokenizer", "train_bpe"]  # fmt: skip
+__all__ = [
+    "BLANK",
+    "BpeTokenizer",
+    "CharTokenizer",
+    "PhoneTokenizer",
+    "Tokenizer",
+    "TokenizerError",
+    "UNK",
+    "load_tokenizer",
+    "train_bpe",
+]

@@ -49,9 +49,15 @@ def make_sampler(cuts: CutSet, max_duration: float, shuffle: bool, seed: int, nu
         # Eager (in-memory) cut sets are fine for the sizes that are eager; lazy ones stream.
         warnings.filterwarnings("ignore", message=".*eagerly read CutSet.*")
         return DynamicBucketingSampler(
-            cuts, max_duration=max_duration, shuffle=shuffle, seed=seed, num_buckets=num_buckets,
-            world_size=1, rank=0, drop_last=False,
-        )  # fmt: skip
+            cuts,
+            max_duration=max_duration,
+            shuffle=shuffle,
+            seed=seed,
+            num_buckets=num_buckets,
+            world_size=1,
+            rank=0,
+            drop_last=False,
+        )
 
 
 class BatchStream:
@@ -149,8 +155,15 @@ def augment_cuts(cuts: CutSet, cfg: AugmentConfig, rng: random.Random) -> CutSet
     if cfg.p_reverb > 0:  # no RIR recordings: lhotse draws a synthetic room response per cut
         cuts = ReverbWithImpulseResponse(p=cfg.p_reverb, randgen=rng, preserve_id=True)(cuts)
     if cfg.p_noise > 0:
-        mix = CutMix(_noise_cuts(cfg.noise_cuts), snr=cfg.noise_snr, p=cfg.p_noise, pad_to_longest=False,
-                     preserve_id=True, seed=rng, random_mix_offset=True)  # fmt: skip
+        mix = CutMix(
+            _noise_cuts(cfg.noise_cuts),
+            snr=cfg.noise_snr,
+            p=cfg.p_noise,
+            pad_to_longest=False,
+            preserve_id=True,
+            seed=rng,
+            random_mix_offset=True,
+        )
         cuts = mix(cuts)
     return cuts
 

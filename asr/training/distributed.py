@@ -95,9 +95,12 @@ def _free_port() -> int:
 
 def _worker(rank: int, fn: Callable, world_size: int, port: int, threads: int, args: tuple, results) -> None:
     os.environ.update(
-        RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE=str(world_size),
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port),
-    )  # fmt: skip
+        RANK=str(rank),
+        LOCAL_RANK=str(rank),
+        WORLD_SIZE=str(world_size),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     torch.set_num_threads(threads)
     results.put((rank, fn(*args)))
 
@@ -115,9 +118,12 @@ def run_distributed(fn: Callable, world_size: int = 1, *args: Any) -> list[Any]:
     results = ctx.SimpleQueue()
     threads = max(1, (os.cpu_count() or 1) // world_size)
     procs = mp.start_processes(
-        _worker, args=(fn, world_size, _free_port(), threads, args, results), nprocs=world_size,
-        join=False, start_method="spawn",
-    )  # fmt: skip
+        _worker,
+        args=(fn, world_size, _free_port(), threads, args, results),
+        nprocs=world_size,
+        join=False,
+        start_method="spawn",
+    )
     out: dict[int, Any] = {}
     finished = False
     while not finished:

@@ -79,8 +79,14 @@ def check_units(model_path: Path, state: dict, tokenizer: Tokenizer, tokenizer_d
         )
 
 
-def load_ctc_init(path: Path, tokenizer: Tokenizer, tokenizer_dir: Path, model_settings: dict[str, Any],
-                  objective_settings: dict[str, Any], source: str) -> ctc.CTCObjective:  # fmt: skip
+def load_ctc_init(
+    path: Path,
+    tokenizer: Tokenizer,
+    tokenizer_dir: Path,
+    model_settings: dict[str, Any],
+    objective_settings: dict[str, Any],
+    source: str,
+) -> ctc.CTCObjective:
     """A CTC objective whose encoder *and head* start from ``ctc_model.pt`` at ``path`` (loaded strictly)."""
     from asr.models import EncoderConfig, build_encoder
 
@@ -120,11 +126,23 @@ def reference_ids(tokenizer: Tokenizer):
     return reference
 
 
-def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, settings: dict[str, dict[str, Any]],
-             init: Path | None = None, *, speed_perturb: bool = False, average: int = 1, resume: bool = True,
-             unlabelled_path: Path | None = None, semi: str | None = None, semi_decoder=None,
-             source: str = "options", extra: dict[str, Any] | None = None,
-             validator=None) -> FinetuneOutcome:  # fmt: skip
+def finetune(
+    cuts_path: Path,
+    tokenizer_dir: Path,
+    exp_dir: Path,
+    settings: dict[str, dict[str, Any]],
+    init: Path | None = None,
+    *,
+    speed_perturb: bool = False,
+    average: int = 1,
+    resume: bool = True,
+    unlabelled_path: Path | None = None,
+    semi: str | None = None,
+    semi_decoder=None,
+    source: str = "options",
+    extra: dict[str, Any] | None = None,
+    validator=None,
+) -> FinetuneOutcome:
     """Fine-tune with CTC on the labelled cuts at ``cuts_path``; write ``exp_dir/ctc_model.pt``. Resumable.
 
     ``settings``: sections ``model``, ``objective``, ``train`` (and ``semi``) as read by
@@ -145,8 +163,9 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, settings: dict
     cfg = train_config(settings["train"], source)
     torch.manual_seed(cfg.seed)  # the head's and a random encoder's initial weights
     if init is not None and is_ctc_model_file(Path(init)):
-        objective = load_ctc_init(Path(init), tokenizer, tokenizer_dir, settings["model"],
-                                  settings["objective"], source)  # fmt: skip
+        objective = load_ctc_init(
+            Path(init), tokenizer, tokenizer_dir, settings["model"], settings["objective"], source
+        )
     else:
         encoder = build_model(settings["model"], init, source)
         try:
@@ -162,22 +181,32 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, settings: dict
     semi_settings = settings.get("semi", {})
     trainee, reference = objective, None
     if semi is not None:
-        trainee, cuts = _online_ensemble(objective, cuts, unlabelled_path, semi, semi_settings, cfg, semi_decoder,
-                                         source)  # fmt: skip
+        trainee, cuts = _online_ensemble(
+            objective, cuts, unlabelled_path, semi, semi_settings, cfg, semi_decoder, source
+        )
         reference = reference_ids(tokenizer)
     elif semi_settings:  # one settings file may serve a recipe's supervised and semi-supervised runs
         log.info("%s: the 'semi' section applies to --semi runs only; not used here", source)
     main = os.environ.get("RANK", "0") == "0"
     if main:
-        record = {"cuts": str(cuts_path), "tokenizer": str(tokenizer_dir), "init": str(init) if init else None,
-                  "speed_perturb": speed_perturb, "semi": semi, "unlabelled": str(unlabelled_path or "") or None,
-                  "model": dataclasses.asdict(objective.encoder.cfg), "objective": dataclasses.asdict(objective.cfg),
-                  "semi_settings": dataclasses.asdict(trainee.cfg) if semi else None,
-                  "train": dataclasses.asdict(cfg), **(extra or {})}  # fmt: skip
+        record = {
+            "cuts": str(cuts_path),
+            "tokenizer": str(tokenizer_dir),
+            "init": str(init) if init else None,
+            "speed_perturb": speed_perturb,
+            "semi": semi,
+            "unlabelled": str(unlabelled_path or "") or None,
+            "model": dataclasses.asdict(objective.encoder.cfg),
+            "objective": dataclasses.asdict(objective.cfg),
+            "semi_settings": dataclasses.asdict(trainee.cfg) if semi else None,
+            "train": dataclasses.asdict(cfg),
+            **(extra or {}),
+        }
         exp_dir.mkdir(parents=True, exist_ok=True)
         write_atomic(exp_dir / "finetune.yaml", yaml.safe_dump(ckpt.plain(record), sort_keys=False).encode())
-    dataset = AudioDataset(min_samples=objective.encoder.min_samples, label_fields=(), tokenize=tokenize,
-                           reference=reference)  # fmt: skip
+    dataset = AudioDataset(
+        min_samples=objective.encoder.min_samples, label_fields=(), tokenize=tokenize, reference=reference
+    )
     validate = None if validator is None else functools.partial(validator, objective.model)
     result = train(trainee, cuts, cfg, resume=resume, dataset=dataset, validate=validate)
     checkpoints = [p for _, p in ckpt.list_checkpoints(exp_dir)][-max(1, average) :]
@@ -187,12 +216,20 @@ def finetune(cuts_path: Path, tokenizer_dir: Path, exp_dir: Path, settings: dict
         names = [p.name for p in checkpoints]
         ctc.save_ctc_model(objective.model, model_path, tokenizer_dir.resolve(), averaged=names)
         if semi is not None and len(trainee.teachers):
-            ctc.save_ctc_model(trainee.teachers[0].model, exp_dir / "teacher_model.pt", tokenizer_dir.resolve(),
-                               averaged=names)  # fmt: skip
-        this_call = {"step": result.step, "resumed_from": result.resumed_from,
-                     "audio_seconds": result.audio_seconds, "train_seconds": result.train_seconds,
-                     "audio_seconds_per_second": result.audio_seconds / max(result.train_seconds, 1e-9),
-                     "metrics": result.metrics}  # fmt: skip
+            ctc.save_ctc_model(
+                trainee.teachers[0].model,
+                exp_dir / "teacher_model.pt",
+                tokenizer_dir.resolve(),
+                averaged=names,
+            )
+        this_call = {
+            "step": result.step,
+            "resumed_from": result.resumed_from,
+            "audio_seconds": result.audio_seconds,
+            "train_seconds": result.train_seconds,
+            "audio_seconds_per_second": result.audio_seconds / max(result.train_seconds, 1e-9),
+            "metrics": result.metrics,
+        }
         write_atomic(exp_dir / "train_result.json", (json.dumps(this_call) + "\n").encode())
     last = result.losses[max(result.losses)] if result.losses else float("nan")
     return FinetuneOutcome(

@@ -95,8 +95,10 @@ def _param_groups(objective: nn.Module, weight_decay: float, lr: float) -> list[
     if not groups:
         raise ValueError("the objective has no parameters that require gradients")
     # decayed groups first, then by multiplier: with every multiplier 1, the two groups of earlier versions
-    return [{"params": params, "weight_decay": weight_decay if decay else 0.0, "lr": lr * scale}
-            for (decay, scale), params in sorted(groups.items(), key=lambda kv: (not kv[0][0], -kv[0][1]))]  # fmt: skip
+    return [
+        {"params": params, "weight_decay": weight_decay if decay else 0.0, "lr": lr * scale}
+        for (decay, scale), params in sorted(groups.items(), key=lambda kv: (not kv[0][0], -kv[0][1]))
+    ]
 
 
 def train(
@@ -137,8 +139,16 @@ def train(
 
 
 class _Run:
-    def __init__(self, objective, cuts, cfg: TrainConfig, info: distributed.DistInfo, dataset,
-                 own_cuts: bool = False, validate=None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        objective,
+        cuts,
+        cfg: TrainConfig,
+        info: distributed.DistInfo,
+        dataset,
+        own_cuts: bool = False,
+        validate=None,
+    ) -> None:
         if next(iter(cuts), None) is None:
             raise CorpusError("the cut set given for training is empty")
         self.cfg, self.info, self.cuts, self.own_cuts = cfg, info, cuts, own_cuts
@@ -226,8 +236,12 @@ class _Run:
         if state["data"]["world_size"] != self.info.world_size:
             notes.append(f"world_size: {state['data']['world_size']} -> {self.info.world_size}")
         if notes and self.info.is_main:
-            log.warning("resuming %s with changed settings (the run will not repeat an uninterrupted one "
-                        "exactly): %s", path, "; ".join(notes))  # fmt: skip
+            log.warning(
+                "resuming %s with changed settings (the run will not repeat an uninterrupted one "
+                "exactly): %s",
+                path,
+                "; ".join(notes),
+            )
 
     def _save(self) -> None:
         # Every rank reports where it is in the data; rank 0 writes.
@@ -278,13 +292,18 @@ class _Run:
     def _loader_iter(self):
         cfg, info = self.cfg, self.info
         sampler = make_sampler(self.cuts, cfg.max_duration, cfg.shuffle, cfg.seed, cfg.num_buckets)
-        stream = resume_stream(sampler, self.saved_positions, self.saved_world, info.rank, info.world_size,
-                               self.own_cuts)  # fmt: skip
+        stream = resume_stream(
+            sampler, self.saved_positions, self.saved_world, info.rank, info.world_size, self.own_cuts
+        )
         self.start_epoch = stream.start[0]
         loader = torch.utils.data.DataLoader(
-            CountingReader(self.dataset, cfg.augment, cfg.seed), sampler=stream, batch_size=None, collate_fn=identity,
-            num_workers=cfg.num_workers, persistent_workers=cfg.num_workers > 0,
-        )  # fmt: skip
+            CountingReader(self.dataset, cfg.augment, cfg.seed),
+            sampler=stream,
+            batch_size=None,
+            collate_fn=identity,
+            num_workers=cfg.num_workers,
+            persistent_workers=cfg.num_workers > 0,
+        )
         return iter(loader)
 
     def _next_batch(self):
@@ -334,8 +353,16 @@ class _Run:
         for s, u in distributed.all_gather_objects((dict(self.skipped), dict(self.skipped_updates)), info):
             skipped.update(s)
             updates.update(u)
-        return TrainResult(self.step, losses, skipped, updates, resumed_from, self.audio_seconds,
-                           self.train_seconds, self.last_metrics)  # fmt: skip
+        return TrainResult(
+            self.step,
+            losses,
+            skipped,
+            updates,
+            resumed_from,
+            self.audio_seconds,
+            self.train_seconds,
+            self.last_metrics,
+        )
 
     def _find_unused(self) -> bool:
         if self.cfg.find_unused_parameters is not None:
@@ -363,8 +390,13 @@ class _Run:
         losses: dict[int, float] = {}
         window_seconds, window_start = 0.0, time.perf_counter()
         loop_start = window_start
-        bar = tqdm(total=cfg.max_steps, initial=self.step, disable=not (info.is_main and cfg.progress),
-                   dynamic_ncols=True, desc="train")  # fmt: skip
+        bar = tqdm(
+            total=cfg.max_steps,
+            initial=self.step,
+            disable=not (info.is_main and cfg.progress),
+            dynamic_ncols=True,
+            desc="train",
+        )
         if info.is_main:
             self._writer()
         while self.step < cfg.max_steps:

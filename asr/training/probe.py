@@ -178,8 +178,15 @@ def _chunks(items: list, batch_frames: int):
         yield chunk
 
 
-def run_probe(encoder: Encoder, train_cuts: CutSet, dev_cuts: CutSet, tokenizer, cfg: ProbeConfig | None = None,
-              out_dir: Path | None = None, describe: dict | None = None) -> ProbeResult:  # fmt: skip
+def run_probe(
+    encoder: Encoder,
+    train_cuts: CutSet,
+    dev_cuts: CutSet,
+    tokenizer,
+    cfg: ProbeConfig | None = None,
+    out_dir: Path | None = None,
+    describe: dict | None = None,
+) -> ProbeResult:
     """Probe ``encoder`` (frozen): train the head on ``train_cuts``' phones, score greedy PER on ``dev_cuts``.
 
     ``tokenizer`` is a phone tokenizer (targets: a cut's phone fields, else its text through the lexicon).
@@ -221,17 +228,34 @@ def run_probe(encoder: Encoder, train_cuts: CutSet, dev_cuts: CutSet, tokenizer,
         recent = (recent + [float(loss.detach())])[-100:]
         if step % cfg.eval_every == 0 or step == cfg.steps:
             per, dev_loss = evaluate(probe, dev_items)
-            curve.append({"step": step, "per": round(per, 2), "dev_loss": round(dev_loss, 4),
-                          "train_loss": round(sum(recent) / len(recent), 4)})  # fmt: skip
-            log.info("probe step %d: train loss %.3f, dev loss %.3f, dev PER %.1f %%", step, curve[-1]["train_loss"],
-                     dev_loss, per)  # fmt: skip
+            curve.append(
+                {
+                    "step": step,
+                    "per": round(per, 2),
+                    "dev_loss": round(dev_loss, 4),
+                    "train_loss": round(sum(recent) / len(recent), 4),
+                }
+            )
+            log.info(
+                "probe step %d: train loss %.3f, dev loss %.3f, dev PER %.1f %%",
+                step,
+                curve[-1]["train_loss"],
+                dev_loss,
+                per,
+            )
     result = ProbeResult(
-        per=curve[-1]["per"], dev_loss=curve[-1]["dev_loss"], train_loss=curve[-1]["train_loss"],
-        layer_weights=probe.layer_weights(), curve=curve, train_utterances=len(train_items),
-        dev_utterances=len(dev_items), dev_speakers=len({s.speaker for c in dev_cuts for s in c.supervisions[:1]}),
+        per=curve[-1]["per"],
+        dev_loss=curve[-1]["dev_loss"],
+        train_loss=curve[-1]["train_loss"],
+        layer_weights=probe.layer_weights(),
+        curve=curve,
+        train_utterances=len(train_items),
+        dev_utterances=len(dev_items),
+        dev_speakers=len({s.speaker for c in dev_cuts for s in c.supervisions[:1]}),
         seconds={"cache": round(cached, 1), "head": round(time.perf_counter() - head_start, 1)},
-        config=dataclasses.asdict(cfg), encoder=dict(describe or {}),
-    )  # fmt: skip
+        config=dataclasses.asdict(cfg),
+        encoder=dict(describe or {}),
+    )
     if out_dir is not None:
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         write_atomic(

@@ -26,9 +26,11 @@ def rows(exp: Path) -> list[str]:
             continue
         m = json.loads((folder / "mdd" / "mdd.json").read_text())
         per = json.loads((folder / "per" / "per.json").read_text())
-        out.append(f"| {label} | {per['wer']:.2f} | {100 * m['precision']:.2f} | {100 * m['recall']:.2f} | "
-                   f"{100 * m['f1']:.2f} | {100 * m['der']:.2f} | {100 * m['detection_accuracy']:.2f} | "
-                   f"{m['ta']} | {m['fr']} | {m['fa']} | {m['cd']} | {m['de']} |")  # fmt: skip
+        out.append(
+            f"| {label} | {per['wer']:.2f} | {100 * m['precision']:.2f} | {100 * m['recall']:.2f} | "
+            f"{100 * m['f1']:.2f} | {100 * m['der']:.2f} | {100 * m['detection_accuracy']:.2f} | "
+            f"{m['ta']} | {m['fr']} | {m['fa']} | {m['cd']} | {m['de']} |"
+        )
     return out
 
 
@@ -40,9 +42,16 @@ def main() -> int:
     parser.add_argument("--native-parts", default="")
     parser.add_argument("--timit", default="")
     args = parser.parse_args()
-    training = " + ".join(filter(None, [f"LibriSpeech {args.native_parts}" if args.native_parts else "",
-                                        "TIMIT train" if args.timit else "",
-                                        "L2-ARCTIC train (18 speakers, perceived phones)"]))  # fmt: skip
+    training = " + ".join(
+        filter(
+            None,
+            [
+                f"LibriSpeech {args.native_parts}" if args.native_parts else "",
+                "TIMIT train" if args.timit else "",
+                "L2-ARCTIC train (18 speakers, perceived phones)",
+            ],
+        )
+    )
     text = (
         f"""# L2-ARCTIC mispronunciation detection and diagnosis ({args.exp.name})
 

@@ -42,8 +42,13 @@ def main() -> int:
     windows = pretraining_cuts(cuts, max_duration=args.segment)
     args.out.mkdir(parents=True)
     # fault_tolerant: a window whose audio cannot be read is left out (with lhotse's warning), not fatal
-    windows.to_shar(args.out, fields={"recording": "flac"}, shard_size=args.shard_size,
-                    num_jobs=args.num_jobs, fault_tolerant=True)  # fmt: skip
+    windows.to_shar(
+        args.out,
+        fields={"recording": "flac"},
+        shard_size=args.shard_size,
+        num_jobs=args.num_jobs,
+        fault_tolerant=True,
+    )
     exported = CutSet.from_shar(fields={"cuts": sorted(args.out.glob("cuts.*.jsonl.gz"))})  # metadata only
     count, seconds = 0, 0.0
     for cut in exported:

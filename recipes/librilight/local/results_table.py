@@ -74,8 +74,14 @@ def main() -> int:
     parser.add_argument("--units", default="char", help="The CTC output units (the tokenizer's folder name).")
     parser.add_argument("--lm", help="The LM that beam search used.")
     args = parser.parse_args()
-    beam = (f"beam: lexicon beam search with {args.lm}, its weights tuned on dev-clean and used as they are "
-            "on the other parts.\n") if args.lm else ""  # fmt: skip
+    beam = (
+        (
+            f"beam: lexicon beam search with {args.lm}, its weights tuned on dev-clean and used as they are "
+            "on the other parts.\n"
+        )
+        if args.lm
+        else ""
+    )
     text = (
         f"""# Libri-light limited supervision ({args.exp.name})
 

@@ -56,8 +56,10 @@ def valid_curve(run: Path) -> list[dict]:
 def _smooth(points: list[tuple[int, float]], window: int = 5) -> tuple[list[int], list[float]]:
     steps = [s for s, _ in points]
     values = [v for _, v in points]
-    out = [sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
-           for i in range(len(values))]  # fmt: skip
+    out = [
+        sum(values[max(0, i - window + 1) : i + 1]) / len(values[max(0, i - window + 1) : i + 1])
+        for i in range(len(values))
+    ]
     return steps, out
 
 

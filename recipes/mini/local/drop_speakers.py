@@ -35,8 +35,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     kept = [c for c in CutSet.from_file(args.cuts) if not any(s.speaker in drop for s in c.supervisions)]
     if not kept:
-        print(f"{args.cuts}: no cut is left once the speakers of {', '.join(map(str, args.drop))} are dropped",
-              file=sys.stderr)  # fmt: skip
+        print(
+            f"{args.cuts}: no cut is left once the speakers of {', '.join(map(str, args.drop))} are dropped",
+            file=sys.stderr,
+        )
         return 2
     save_manifest(CutSet.from_cuts(kept), args.out)
     print(f"{args.out}: {len(kept)} cuts, speakers {sorted(drop)} left out", file=sys.stderr)

@@ -34,8 +34,11 @@ def _read(path: Path) -> dict | None:
 def pretraining_rows(runs: Path) -> list[str]:
     random = _read(runs / "probe-random" / "probe.json")
     base = random["per"] if random else None
-    lines = ["| experiment | objective | updates × batch | probe PER along the run (updates: PER %) | final probe PER "
-             "| vs random weights |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| experiment | objective | updates × batch | probe PER along the run (updates: PER %) | final probe PER "
+        "| vs random weights |",
+        "|---|---|---|---|---|---|",
+    ]
     if random:
         lines.append(f"| probe-random | – | 0 | – | {_per(random)} | – |")
     for run in sorted(runs.glob("pretrain-*")):
@@ -75,8 +78,11 @@ def _read_yaml(path: Path) -> dict:
 
 
 def finetuning_rows(runs: Path) -> list[str]:
-    lines = ["| experiment | init | updates × batch, lr | dev-clean greedy CER along the run (every 100 updates) | final "
-             "CER / WER | final dev loss |", "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| experiment | init | updates × batch, lr | dev-clean greedy CER along the run (every 100 updates) | final "
+        "CER / WER | final dev loss |",
+        "|---|---|---|---|---|---|",
+    ]
     for run in sorted(runs.glob("finetune-*")):
         path = run / "valid.jsonl"
         if not path.is_file():
@@ -91,8 +97,10 @@ def finetuning_rows(runs: Path) -> list[str]:
         shown = " ".join(f"{p['cer']:.0f}" for p in curve)
         if last["step"] < train.get("max_steps", 0):
             shown += f" (stopped at {last['step']})"
-        lines.append(f"| {run.name} | {init} | {shape} | {shown} | {last['cer']:.1f} / {last['wer']:.1f} "
-                     f"| {last['loss']:.2f} |")  # fmt: skip
+        lines.append(
+            f"| {run.name} | {init} | {shape} | {shown} | {last['cer']:.1f} / {last['wer']:.1f} "
+            f"| {last['loss']:.2f} |"
+        )
     return lines
 
 
@@ -158,15 +166,36 @@ def main() -> int:
     if not runs.is_dir():
         print(f"{runs}: no experiments yet (bash recipes/mini/local/experiments.sh NAME...)", file=sys.stderr)
         return 2
-    text = "\n".join(["Pretraining (`asr probe` of each kept checkpoint and of the final encoder, on 120 dev-clean "
-                      "cuts from all 8 speakers; † the first 120 cuts, 4 speakers, as probes did before "
-                      "`speaker_balanced`):", "", *pretraining_rows(runs), "",
-                      "Fine-tuning on the 1 h split (10min-*: the 10 min split; learning curve on 5 min of dev-clean "
-                      "from all 8 speakers):", "", *finetuning_rows(runs)]) + "\n"  # fmt: skip
+    text = (
+        "\n".join(
+            [
+                "Pretraining (`asr probe` of each kept checkpoint and of the final encoder, on 120 dev-clean "
+                "cuts from all 8 speakers; † the first 120 cuts, 4 speakers, as probes did before "
+                "`speaker_balanced`):",
+                "",
+                *pretraining_rows(runs),
+                "",
+                "Fine-tuning on the 1 h split (10min-*: the 10 min split; learning curve on 5 min of dev-clean "
+                "from all 8 speakers):",
+                "",
+                *finetuning_rows(runs),
+            ]
+        )
+        + "\n"
+    )
     if (runs / FIRST_SPEAKERS).is_dir():
-        text += "\n".join(["", "Fine-tuning runs made before `speaker_balanced` (curves on the first 5 min of "
-                            "dev-clean: 2 of its 8 speakers; compare them with each other only):", "",
-                            *finetuning_rows(runs / FIRST_SPEAKERS)]) + "\n"  # fmt: skip
+        text += (
+            "\n".join(
+                [
+                    "",
+                    "Fine-tuning runs made before `speaker_balanced` (curves on the first 5 min of "
+                    "dev-clean: 2 of its 8 speakers; compare them with each other only):",
+                    "",
+                    *finetuning_rows(runs / FIRST_SPEAKERS),
+                ]
+            )
+            + "\n"
+        )
     pngs = figures(runs, args.doc.parent / "learning")
     text += "\n" + "\n".join(f"![{p.stem}]({p.relative_to(args.doc.parent)})" for p in pngs) + "\n"
     update_section(args.doc, "experiments", text)

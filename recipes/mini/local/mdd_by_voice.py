@@ -37,12 +37,16 @@ def main(argv: list[str] | None = None) -> int:
     hyp = read_phone_file(args.hyp)
     for name in sorted({family[speaker[i]] for i in canonical}):
         ids = [i for i in canonical if family[speaker[i]] == name]
-        report = score_sequences({i: canonical[i] for i in ids}, {i: perceived[i] for i in ids},
-                                 {i: hyp[i] for i in ids})  # fmt: skip
+        report = score_sequences(
+            {i: canonical[i] for i in ids}, {i: perceived[i] for i in ids}, {i: hyp[i] for i in ids}
+        )
         write_report(report, args.out_dir / name)
         speakers = sorted({speaker[i] for i in ids})
-        print(f"{name}: {len(ids)} utterances of {', '.join(speakers)}: F1 {report.counts.f1:.3f}, "
-              f"PER {100 * report.counts.per:.1f} %", file=sys.stderr)  # fmt: skip
+        print(
+            f"{name}: {len(ids)} utterances of {', '.join(speakers)}: F1 {report.counts.f1:.3f}, "
+            f"PER {100 * report.counts.per:.1f} %",
+            file=sys.stderr,
+        )
     return 0
 
 

@@ -37,13 +37,17 @@ SYSTEMS = {
 def rows(scores_dir: Path) -> list[str]:
     found = {p.parent.name: json.loads(p.read_text()) for p in sorted(scores_dir.glob("*/mdd.json"))}
     order = [s for s in SYSTEMS if s in found] + sorted(set(found) - set(SYSTEMS))
-    lines = ["| system | trained on | pseudo-labels | PER % | precision | recall | F1 | DER | TA | FR | FA | CD | DE |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| system | trained on | pseudo-labels | PER % | precision | recall | F1 | DER | TA | FR | FA | CD | DE |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
     for system in order:
         m = found[system]
         what, pseudo = SYSTEMS.get(system, ("?", "?"))
-        lines.append(f"| {system} | {what} | {pseudo} | {100 * m['per']:.1f} | {m['precision']:.3f} | {m['recall']:.3f} "
-                     f"| {m['f1']:.3f} | {m['der']:.3f} | {m['ta']} | {m['fr']} | {m['fa']} | {m['cd']} | {m['de']} |")  # fmt: skip
+        lines.append(
+            f"| {system} | {what} | {pseudo} | {100 * m['per']:.1f} | {m['precision']:.3f} | {m['recall']:.3f} "
+            f"| {m['f1']:.3f} | {m['der']:.3f} | {m['ta']} | {m['fr']} | {m['fa']} | {m['cd']} | {m['de']} |"
+        )
     return lines
 
 

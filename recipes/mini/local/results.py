@@ -66,13 +66,19 @@ def published_table(table: str) -> list[str]:
     entries = [e for e in _published(table) if e.get("values")]  # unverified entries carry no numbers
     if not entries:
         return []
-    lines = ["Published (real speech, full-size models and compute; for direction and scale, not reproduced here):",
-             "", "| paper | setting | metric | values | source |", "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "Published (real speech, full-size models and compute; for direction and scale, not reproduced here):",
+        "",
+        "| paper | setting | metric | values | source |",
+        "|---|---|---|---|---|",
+    ]
     for e in entries:
         values = ", ".join(f"{k} {v}" for k, v in e.get("values", {}).items())
         mark = "" if e.get("verified", False) else " (unverified)"
-        lines.append(f"| {e['paper']}{mark} | {e.get('setting', '')} | {e.get('metric', '')} | {values} "
-                     f"| {e.get('source', '')} |")  # fmt: skip
+        lines.append(
+            f"| {e['paper']}{mark} | {e.get('setting', '')} | {e.get('metric', '')} | {values} "
+            f"| {e.get('source', '')} |"
+        )
     return lines
 
 
@@ -139,8 +145,10 @@ def t1(exp: Path, command: str, stamp: str) -> str:
     head = "| split | encoder init | greedy CER dev | greedy CER test | " + " | ".join(
         f"{m} WER dev | {m} WER test" for m in methods
     )
-    lines = [head + " | empty greedy output (dev) | train loss first → last | dev CER along the run |",
-             "|---|---|---|---|" + "---|---|" * len(methods) + "---|---|---|"]  # fmt: skip
+    lines = [
+        head + " | empty greedy output (dev) | train loss first → last | dev CER along the run |",
+        "|---|---|---|---|" + "---|---|" * len(methods) + "---|---|---|",
+    ]
     signals = {}
     for r in rows:
         run = exp / "finetune" / r["split"] / r["init"]
@@ -151,8 +159,10 @@ def t1(exp: Path, command: str, stamp: str) -> str:
         )
         loss = f"{s['loss_first']:.2f} → {s['loss_last']:.2f}" if "loss_last" in s else "–"
         cer = " | ".join(_cer(r, part) for part in ("dev-clean", "test-clean"))
-        lines.append(f"| {r['split']} | {r['init']} | {cer} | {cells} | {'–' if empty is None else f'{100 * empty:.0f} %'} "
-                     f"| {loss} | {_curve(run)} |")  # fmt: skip
+        lines.append(
+            f"| {r['split']} | {r['init']} | {cer} | {cells} | {'–' if empty is None else f'{100 * empty:.0f} %'} "
+            f"| {loss} | {_curve(run)} |"
+        )
     out = _header("T1. Label-scarce fine-tuning: WER (%) by encoder initialisation", command, stamp)
     out += [
         "Synthetic espeak-ng LibriSpeech dev-clean / test-clean; CTC on characters fine-tuned on the synthetic "
@@ -198,25 +208,33 @@ def t1_findings(rows: list[dict], signals: dict) -> list[str]:
             shown = ", ".join(
                 f"{m} {b:.1f} vs {a:.1f} ({100 * (a - b) / a:+.1f} % relative)" for m, a, b in pairs
             )
-            found.append(f"- {split}: {init} pretraining {verdict} (test WER {shown} from scratch; the target is "
-                         "+20 % relative with the LM).")  # fmt: skip
+            found.append(
+                f"- {split}: {init} pretraining {verdict} (test WER {shown} from scratch; the target is "
+                "+20 % relative with the LM)."
+            )
     stuck = [f"{s}/{i}" for (s, i), sig in signals.items() if sig.get("loss_last", 0) > 2.5]
     if stuck:
-        found.append(f"- Training loss still above 2.5 nats per frame at the last update for {', '.join(stuck)}: "
-                     "these models have not left CTC's blank plateau (see the empty-output column), so their WER "
-                     "says little about the encoder's features.")  # fmt: skip
+        found.append(
+            f"- Training loss still above 2.5 nats per frame at the last update for {', '.join(stuck)}: "
+            "these models have not left CTC's blank plateau (see the empty-output column), so their WER "
+            "says little about the encoder's features."
+        )
     pairs = [("scratch", "scratch-as-pretrained", "the pretrained encoders' settings with random weights")]
     for r in rows:
         if r["split"] == "1h" and r["init"].endswith("-as-scratch"):
             objective = r["init"][: -len("-as-scratch")]
-            pairs += [(objective, r["init"], f"the from-scratch settings with the {objective} weights"),
-                      ("scratch", r["init"], f"the {objective} weights with the from-scratch settings")]  # fmt: skip
+            pairs += [
+                (objective, r["init"], f"the from-scratch settings with the {objective} weights"),
+                ("scratch", r["init"], f"the {objective} weights with the from-scratch settings"),
+            ]
     for a, b, what in pairs:
         wa, wb = _wer(rows, "1h", a, "greedy"), _wer(rows, "1h", b, "greedy")
         la, lb = signals.get(("1h", a), {}).get("loss_last"), signals.get(("1h", b), {}).get("loss_last")
         if wa is not None and wb is not None and la is not None and lb is not None:
-            found.append(f"- Ablation ({what}): {a} vs {b}: greedy test WER {wa:.1f} vs {wb:.1f}, last training loss "
-                         f"{la:.2f} vs {lb:.2f}.")  # fmt: skip
+            found.append(
+                f"- Ablation ({what}): {a} vs {b}: greedy test WER {wa:.1f} vs {wb:.1f}, last training loss "
+                f"{la:.2f} vs {lb:.2f}."
+            )
     return ["Findings (computed from the table):", "", *found] if found else []
 
 
@@ -238,18 +256,33 @@ def t2(exp: Path, command: str, stamp: str, split: str) -> str:
         "",
     ]
     if (words / "decode").is_dir():
-        out += [f"Words ({split} labels + the Libri-light unlabelled set), WER (%):", "",
-                *semi_table.words_table(words), "",
-                semi_table.differences(words, ("greedy", "beam"), ("dev-clean", "test-clean"), "WER") + ".", ""]  # fmt: skip
+        out += [
+            f"Words ({split} labels + the Libri-light unlabelled set), WER (%):",
+            "",
+            *semi_table.words_table(words),
+            "",
+            semi_table.differences(words, ("greedy", "beam"), ("dev-clean", "test-clean"), "WER") + ".",
+            "",
+        ]
     else:
         out += ["Words: not run (semi-supervised word recognition is part of `--all`).", ""]
     if (phones / "decode").is_dir():
-        out += ["Phones (annotated L2-ARCTIC speakers + their unannotated utterances), PER (%); dev: 2 annotated "
-                "training speakers (they read the training prompts, so dev says little); test: the 6 held-out "
-                "speakers:", "", *semi_table.phones_table(phones), "",
-                semi_table.differences(phones, ("greedy",), ("dev", "test"), "PER") + ".", ""]  # fmt: skip
-    out += [f"Training / pseudo-labelling speed, audio-seconds per second: words: {semi_table._seconds(words)}; "
-            f"phones: {semi_table._seconds(phones)}.", "", *published_table("T2")]  # fmt: skip
+        out += [
+            "Phones (annotated L2-ARCTIC speakers + their unannotated utterances), PER (%); dev: 2 annotated "
+            "training speakers (they read the training prompts, so dev says little); test: the 6 held-out "
+            "speakers:",
+            "",
+            *semi_table.phones_table(phones),
+            "",
+            semi_table.differences(phones, ("greedy",), ("dev", "test"), "PER") + ".",
+            "",
+        ]
+    out += [
+        f"Training / pseudo-labelling speed, audio-seconds per second: words: {semi_table._seconds(words)}; "
+        f"phones: {semi_table._seconds(phones)}.",
+        "",
+        *published_table("T2"),
+    ]
     return "\n".join(out)
 
 
@@ -272,18 +305,28 @@ def t3(exp: Path, command: str, stamp: str) -> str:
         *mdd_table.rows(exp / "mdd" / "scores"),
         "",
     ]
-    pairs = (("round2-continued", "round2-nst-gen1"), ("round2-continued", "round2-online-ensemble"),
-             ("native", "native-online"), ("continued", "online-ensemble"))  # fmt: skip
+    pairs = (
+        ("round2-continued", "round2-nst-gen1"),
+        ("round2-continued", "round2-online-ensemble"),
+        ("native", "native-online"),
+        ("continued", "online-ensemble"),
+    )
     found = []
     for a, b in pairs:
         if a in scores and b in scores:
             x, y = scores[a], scores[b]
-            found.append(f"- labelled-only `{a}` → with pseudo-labels `{b}`: F1 {x['f1']:.3f} → {y['f1']:.3f} "
-                         f"({y['f1'] - x['f1']:+.3f}), PER {100 * x['per']:.1f} → {100 * y['per']:.1f} "
-                         f"({100 * (y['per'] - x['per']):+.1f}), DER {x['der']:.3f} → {y['der']:.3f}.")  # fmt: skip
+            found.append(
+                f"- labelled-only `{a}` → with pseudo-labels `{b}`: F1 {x['f1']:.3f} → {y['f1']:.3f} "
+                f"({y['f1'] - x['f1']:+.3f}), PER {100 * x['per']:.1f} → {100 * y['per']:.1f} "
+                f"({100 * (y['per'] - x['per']):+.1f}), DER {x['der']:.3f} → {y['der']:.3f}."
+            )
     if found:
-        out += ["Labelled-only against the same training with pseudo-labels (same init, same updates):", "", *found,
-                ""]  # fmt: skip
+        out += [
+            "Labelled-only against the same training with pseudo-labels (same init, same updates):",
+            "",
+            *found,
+            "",
+        ]
     out += published_table("T3")
     return "\n".join(out)
 
@@ -293,10 +336,12 @@ def t3(exp: Path, command: str, stamp: str) -> str:
 # the figures each table links: (file name glob, what it shows)
 FIGURES = {
     "T1": (("finetune-*.png", "dev CER and training loss against updates, scratch vs each encoder"),),
-    "T2": (("semi-words.png", "semi-supervised words: dev CER against updates"),
-           ("semi-phones.png", "semi-supervised phones: dev PER against updates")),
+    "T2": (
+        ("semi-words.png", "semi-supervised words: dev CER against updates"),
+        ("semi-phones.png", "semi-supervised phones: dev PER against updates"),
+    ),
     "T5": (("pretrain.png", "pretraining loss against updates, and the probe along the pretraining"),),
-}  # fmt: skip
+}
 
 
 def figure_links(plots: Path | None, results: Path, names) -> str:
@@ -308,8 +353,15 @@ def figure_links(plots: Path | None, results: Path, names) -> str:
         for png in sorted(plots.glob(pattern)):
             rel = os.path.relpath(png.resolve(), results.resolve().parent)
             lines.append(f"![{png.stem}: {what}]({rel})")
-    return ("\n\nLearning curves (`recipes/mini/local/curves.py`; is each model still learning when it stops?):\n\n"
-            + "\n".join(lines) + "\n") if lines else ""  # fmt: skip
+    return (
+        (
+            "\n\nLearning curves (`recipes/mini/local/curves.py`; is each model still learning when it stops?):\n\n"
+            + "\n".join(lines)
+            + "\n"
+        )
+        if lines
+        else ""
+    )
 
 
 # ---- T5 ----------------------------------------------------------------------------------------------------
@@ -327,8 +379,9 @@ def probes(exp: Path) -> dict[str, dict]:
 
 def t5(exp: Path, command: str, stamp: str) -> str:
     found = probes(exp)
-    out = _header("T5. Frozen-encoder phone probe: what each self-supervised objective's features know", command,
-                  stamp)  # fmt: skip
+    out = _header(
+        "T5. Frozen-encoder phone probe: what each self-supervised objective's features know", command, stamp
+    )
     if not found:
         return "\n".join(out + ["No probe has run yet (stage 5 probes every encoder before fine-tuning)."])
     first = next(iter(found.values()))
@@ -351,15 +404,24 @@ def t5(exp: Path, command: str, stamp: str) -> str:
         updates = r.get("encoder", {}).get("step", 0 if name == "random" else "–")
         versus = "–" if base is None or name == "random" else f"{r['per'] - base:+.1f}"
         weights = " ".join(f"{w:.2f}" for w in r.get("layer_weights", []))
-        out.append(f"| {name} | {updates} | {r['per']:.1f} | {r['dev_loss']:.3f} | {r['train_loss']:.3f} | {weights} "
-                   f"| {versus} |")  # fmt: skip
+        out.append(
+            f"| {name} | {updates} | {r['per']:.1f} | {r['dev_loss']:.3f} | {r['train_loss']:.3f} | {weights} "
+            f"| {versus} |"
+        )
     if base is not None:
         better = [n for n, r in found.items() if n != "random" and r["per"] < base - 2.0]
         worse = [n for n, r in found.items() if n != "random" and n not in better]
-        out += ["", "Findings (computed from the table): "
-                + (f"{', '.join(better)} beat random weights by more than 2 PER points" if better else
-                   "no objective beats random weights by more than 2 PER points")
-                + (f"; {', '.join(worse)} do not" if worse and better else "") + "."]  # fmt: skip
+        out += [
+            "",
+            "Findings (computed from the table): "
+            + (
+                f"{', '.join(better)} beat random weights by more than 2 PER points"
+                if better
+                else "no objective beats random weights by more than 2 PER points"
+            )
+            + (f"; {', '.join(worse)} do not" if worse and better else "")
+            + ".",
+        ]
     out += ["", *published_table("T5")]
     return "\n".join(out)
 
@@ -387,9 +449,13 @@ def _stage_of(step: str) -> int | None:
 def _audio_rates(exp: Path) -> dict[int, list[float]]:
     """Audio-seconds per second of the runs that process audio, by stage (training logs, decoding timings)."""
     rates: dict[int, list[float]] = {}
-    groups = {2: exp.glob("pretrain/**/tensorboard"), 5: exp.glob("finetune/*/*/tensorboard"),
-              7: exp.glob("semi/words/*/tensorboard"), 8: exp.glob("semi/phones/**/tensorboard"),
-              10: exp.glob("mdd/*/tensorboard")}  # fmt: skip
+    groups = {
+        2: exp.glob("pretrain/**/tensorboard"),
+        5: exp.glob("finetune/*/*/tensorboard"),
+        7: exp.glob("semi/words/*/tensorboard"),
+        8: exp.glob("semi/phones/**/tensorboard"),
+        10: exp.glob("mdd/*/tensorboard"),
+    }
     for stage, dirs in groups.items():
         for d in dirs:
             rate = _train_signals(d.parent).get("audio_per_second")
@@ -415,9 +481,15 @@ def _path(done: Path, name: str) -> set[str] | None:
 
 
 # bench/pretrain.py's figures T4 shows, in this order (bench/results.jsonl has more)
-PRETRAIN_FIGURES = {"train_seconds": "training s", "steps": "updates", "audio_s_per_s": "audio s / s",
-                    "seconds_per_step": "s / update", "peak_rss_mib": "peak RSS (MiB)", "loss_start": "loss start",
-                    "loss_end": "loss end"}  # fmt: skip
+PRETRAIN_FIGURES = {
+    "train_seconds": "training s",
+    "steps": "updates",
+    "audio_s_per_s": "audio s / s",
+    "seconds_per_step": "s / update",
+    "peak_rss_mib": "peak RSS (MiB)",
+    "loss_start": "loss start",
+    "loss_end": "loss end",
+}
 
 
 def _bench_pretrain() -> list[str]:
@@ -439,10 +511,14 @@ def _bench_pretrain() -> list[str]:
         shown = f"{value:.0f}" if abs(value) >= 100 else f"{value:.3g}"
         table.setdefault(str(f["setting"].get("objective", "?")), {})[f["figure"]] = shown
     first = figures[0]
-    lines = [f"Pretraining objectives at equal wall-clock (`{first['command']}`, {first['date']}, "
-             f"{first['machine']}; from `bench/results.jsonl`; losses are each objective's own, compare how far "
-             "each fell):", "", "| objective | " + " | ".join(PRETRAIN_FIGURES.values()) + " |",
-             "|---|" + "---|" * len(PRETRAIN_FIGURES)]  # fmt: skip
+    lines = [
+        f"Pretraining objectives at equal wall-clock (`{first['command']}`, {first['date']}, "
+        f"{first['machine']}; from `bench/results.jsonl`; losses are each objective's own, compare how far "
+        "each fell):",
+        "",
+        "| objective | " + " | ".join(PRETRAIN_FIGURES.values()) + " |",
+        "|---|" + "---|" * len(PRETRAIN_FIGURES),
+    ]
     for objective, values in table.items():
         lines.append(f"| {objective} | " + " | ".join(values.get(n, "–") for n in PRETRAIN_FIGURES) + " |")
     return lines
@@ -452,8 +528,10 @@ def t4(exp: Path, done: Path, command: str, stamp: str) -> str:
     seconds = _steps(done)
     rates = _audio_rates(exp)
     paths = {name: _path(done, name) for name in ("default", "all")}
-    lines = ["| stage | what | steps | default path (s) | all steps present (s) | audio s / s |",
-             "|---|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| stage | what | steps | default path (s) | all steps present (s) | audio s / s |",
+        "|---|---|---|---|---|---|",
+    ]
     totals = {"default": 0, "all": 0}
     for stage, what, _ in STAGES:
         steps = {s: v for s, v in seconds.items() if _stage_of(s) == stage}
@@ -462,19 +540,28 @@ def t4(exp: Path, done: Path, command: str, stamp: str) -> str:
         totals["default"] += default
         totals["all"] += every
         rate = rates.get(stage)
-        lines.append(f"| {stage} | {what} | {len(steps)} | {default if paths['default'] is not None else '–'} | {every} "
-                     f"| {f'{sum(rate) / len(rate):.0f}' if rate else '–'} |")  # fmt: skip
+        lines.append(
+            f"| {stage} | {what} | {len(steps)} | {default if paths['default'] is not None else '–'} | {every} "
+            f"| {f'{sum(rate) / len(rate):.0f}' if rate else '–'} |"
+        )
     default_total = (
         f"{totals['default']} ({totals['default'] / 60:.0f} min)" if paths["default"] is not None else "–"
     )
-    lines.append(f"| | total | {len(seconds)} | {default_total} "
-                 f"| {totals['all']} ({totals['all'] / 60:.0f} min) | |")  # fmt: skip
-    walls = [f"{name} path: {int(p.read_text())} s ({int(p.read_text()) / 60:.0f} min)"
-             for name in ("default", "all") if (p := done / f"path-{name}.wall").exists()]  # fmt: skip
+    lines.append(
+        f"| | total | {len(seconds)} | {default_total} | {totals['all']} ({totals['all'] / 60:.0f} min) | |"
+    )
+    walls = [
+        f"{name} path: {int(p.read_text())} s ({int(p.read_text()) / 60:.0f} min)"
+        for name in ("default", "all")
+        if (p := done / f"path-{name}.wall").exists()
+    ]
     out = _header("T4. Cost: wall time and throughput of each stage", command, stamp)
     if walls:
-        out += ["Wall time of the last run of each path from stage 0 to its tables (the recipe's own clock, set-up "
-                "and the app excluded): " + "; ".join(walls) + ".", ""]  # fmt: skip
+        out += [
+            "Wall time of the last run of each path from stage 0 to its tables (the recipe's own clock, set-up "
+            "and the app excluded): " + "; ".join(walls) + ".",
+            "",
+        ]
     out += [
         "Seconds each step took when it last ran (`data/.done/<tag>/*.seconds`, written by `recipes/lib.sh`); "
         "`default path` sums the steps the README's command visits (`path-default.steps`), `all steps "
@@ -510,15 +597,21 @@ def main(argv: list[str] | None = None) -> int:
         "--command", default="bash recipes/mini/run.sh", help="The command shown with the tables."
     )
     parser.add_argument("--plots", type=Path, help="Folder of curves.py's PNGs, linked from the tables.")
-    parser.add_argument("--label", default="", help="Tells this run's tables apart (e.g. 'all'): section keys "
-                        "and headings carry it, so the default path's tables and --all's live side by side.")  # fmt: skip
+    parser.add_argument(
+        "--label",
+        default="",
+        help="Tells this run's tables apart (e.g. 'all'): section keys "
+        "and headings carry it, so the default path's tables and --all's live side by side.",
+    )
     args = parser.parse_args(argv)
     for folder in (args.exp, args.done):
         if not folder.is_dir():
             print(f"{folder}: no such folder (run the mini recipe first)", file=sys.stderr)
             return 2
-    stamp = (f"Date: {datetime.date.today().isoformat()}; preset {args.preset}; machine: {os.cpu_count()} CPU cores "
-             f"({platform.processor() or platform.machine()}); xs encoder (fbank + Conformer, ~4 M parameters).")  # fmt: skip
+    stamp = (
+        f"Date: {datetime.date.today().isoformat()}; preset {args.preset}; machine: {os.cpu_count()} CPU cores "
+        f"({platform.processor() or platform.machine()}); xs encoder (fbank + Conformer, ~4 M parameters)."
+    )
     sections = {
         "T1": t1(args.exp, args.command, stamp),
         "T2": t2(args.exp, args.command, stamp, args.split),

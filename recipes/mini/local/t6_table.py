@@ -26,8 +26,10 @@ def _rule(r: dict) -> str:
     cal, value = r.get("calibration"), r.get("flag_below_gop")
     if cal:
         where = "every disagreement" if value is None else f"GOP < {value:.2f}"
-        return (f"calibrated: {where} (on {cal['dev_correct_words']} held-out expert-correct words: "
-                f"{100 * cal['dev_false_rejection']:.0f} % flagged)")  # fmt: skip
+        return (
+            f"calibrated: {where} (on {cal['dev_correct_words']} held-out expert-correct words: "
+            f"{100 * cal['dev_false_rejection']:.0f} % flagged)"
+        )
     return "every disagreement of the recogniser" if value is None else f"GOP < {value:g}"
 
 
@@ -43,7 +45,8 @@ def rows(exp_root: Path, tag: str) -> list[dict]:
 def t6(exp_root: Path, tag: str, command: str, note: str = "") -> str:
     found = rows(exp_root, tag)
     lines = [
-        "## T6. Real voices: the served phone model against human experts on real learners", "",
+        "## T6. Real voices: the served phone model against human experts on real learners",
+        "",
         f"Command: `{command}` (with `--real-l2 DIR` for the rows with real learners)  ",
         f"Date: {datetime.date.today().isoformat()}; judged on speechocean762's expert-scored test-split "
         "utterances (speakers no model trained on; `asr mdd experts`). A word is *expert-correct* when no "
@@ -56,12 +59,13 @@ def t6(exp_root: Path, tag: str, command: str, note: str = "") -> str:
         "lowest phone GOP separates expert-marked from expert-correct words with no threshold (0.5: not at all); "
         "a detection rate no higher than the false-rejection rate means the verdicts carry no information. "
         "The flagged share of all test utterances (340, most unscored) is a proxy: these speakers are mostly "
-        "good.", "",
+        "good.",
+        "",
         "| model (run) | heard real speech | flagging rule | false rejections: expert-correct words flagged, % | "
         "detections: expert-marked words flagged, % | AUC, marked vs correct words | PER on well-spoken "
         "utterances, % | all test utterances: words flagged, % |",
         "|---|---|---|---|---|---|---|---|",
-    ]  # fmt: skip
+    ]
     for r in found:
         card = r.get("model_card") or {}
         heard = {True: "yes", False: "no"}.get(card.get("real_speech"), "unknown")
@@ -72,9 +76,11 @@ def t6(exp_root: Path, tag: str, command: str, note: str = "") -> str:
         )
         scored_only = r["utterances"] == r["scored_utterances"] + len(r["skipped"])
         flagged = "–" if scored_only else _pct(r["flagged_words"], r["words"])
-        lines.append(f"| {r.get('label') or r['model']} ({r['run']}) | {heard} | {_rule(r)} | "
-                     f"{_pct(r['false_rejections'], r['correct_words'])} | {_pct(r['detections'], r['marked_words'])} | "
-                     f"{r.get('auc') if r.get('auc') is not None else '–'} | {per} | {flagged} |")  # fmt: skip
+        lines.append(
+            f"| {r.get('label') or r['model']} ({r['run']}) | {heard} | {_rule(r)} | "
+            f"{_pct(r['false_rejections'], r['correct_words'])} | {_pct(r['detections'], r['marked_words'])} | "
+            f"{r.get('auc') if r.get('auc') is not None else '–'} | {per} | {flagged} |"
+        )
     if not found:
         lines.append(
             "| (no run judged real learners yet: the recipe needs a scored speechocean762 folder) | | | | | |"
@@ -85,14 +91,21 @@ def t6(exp_root: Path, tag: str, command: str, note: str = "") -> str:
     ]
     cross = sorted(exp_root.glob(f"{tag}*/t6-voices/*/*/mdd.json"))  # <run>/t6-voices/<model>/<voices>/
     if cross:
-        lines += ["", "Cross-voice: MDD on the held-out synthetic L2-ARCTIC speakers, spoken by other voices than "
-                  "the model was trained on.", "", "| model (run) | test voices | PER, % | F1 | false rejections: correct phones flagged, % |",
-                  "|---|---|---|---|---|"]  # fmt: skip
+        lines += [
+            "",
+            "Cross-voice: MDD on the held-out synthetic L2-ARCTIC speakers, spoken by other voices than "
+            "the model was trained on.",
+            "",
+            "| model (run) | test voices | PER, % | F1 | false rejections: correct phones flagged, % |",
+            "|---|---|---|---|---|",
+        ]
         for path in cross:
             m = json.loads(path.read_text(encoding="utf-8"))
             c = m.get("counts", m)
-            lines.append(f"| {path.parent.parent.name} ({path.parent.parent.parent.parent.name}) | {path.parent.name} | "
-                         f"{100 * c['per']:.1f} | {c['f1']:.3f} | {_pct(c['fr'], c['ta'] + c['fr'])} |")  # fmt: skip
+            lines.append(
+                f"| {path.parent.parent.name} ({path.parent.parent.parent.parent.name}) | {path.parent.name} | "
+                f"{100 * c['per']:.1f} | {c['f1']:.3f} | {_pct(c['fr'], c['ta'] + c['fr'])} |"
+            )
     return "\n".join(lines)
 
 

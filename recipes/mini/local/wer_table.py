@@ -76,8 +76,12 @@ def _params(row: dict) -> str:
 
 
 def table(rows: list[dict], preset: str, decode_dir: Path) -> str:
-    words = {part: next((r["wer"][m, part]["ref_words"] for r in rows for m in METHODS if (m, part) in r["wer"]), 0)
-             for part in PARTS}  # fmt: skip
+    words = {
+        part: next(
+            (r["wer"][m, part]["ref_words"] for r in rows for m in METHODS if (m, part) in r["wer"]), 0
+        )
+        for part in PARTS
+    }
     lines = [
         f"## Fine-tuned CTC: WER (%) by decoder (`recipes/mini`, {preset} preset)",
         "",
