@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.data.common import write_atomic
+from asr.files import write_atomic
 
 
 def markers(key: str) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import numpy as np
 import soundfile as sf
 from tqdm.auto import tqdm
 
-from asr.data.common import write_atomic
+from asr.files import write_atomic
 from asr.text.espeak import Voice
 
 T = TypeVar("T")

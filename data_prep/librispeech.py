@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.data.common import write_atomic
+from asr.files import write_atomic
 
 from .audio import add_noise, run_tasks, write_audio, write_text
 from .text_source import sentence_pools

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import click
 
+from asr.files import write_atomic
+
 from . import cli
 
 _path = click.Path(path_type=Path)
@@ -186,7 +188,6 @@ def decode(
         "rtf": round((network.seconds + searching.seconds) / max(audio, 1e-9), 5),
         "search_rtf": round(searching.seconds / max(audio, 1e-9), 5),
     }
-    from asr.data.common import write_atomic
 
     write_atomic(sibling(out, ".timing.json"), (json.dumps(timing) + "\n").encode())
     click.echo(

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from asr.files import write_atomic
+
 from . import cli
 
 
@@ -64,7 +66,6 @@ def build(
     phone_lexicon: bool,
 ) -> None:
     """Estimate an n-gram LM from transcripts or LM text (normalised to upper-case words)."""
-    from asr.data.common import write_atomic
     from asr.lm.ngram import (
         arpa_ngram_counts,
         arpa_vocabulary,

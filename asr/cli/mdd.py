@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from asr.files import write_atomic
+
 from . import cli
 
 
@@ -216,7 +218,6 @@ def experts(
     """The assessor's word verdicts against the experts' on real learners: false rejections and detections."""
     import torch
 
-    from asr.data.common import write_atomic
     from asr.mdd.diagnosis import PronunciationAssessor
     from asr.mdd.experts import check_unseen_speakers, judge_against_experts, load_scored_cuts
 

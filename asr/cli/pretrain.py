@@ -19,6 +19,8 @@ from pathlib import Path
 import click
 import yaml
 
+from asr.files import write_atomic
+
 from . import UserMistake, cli
 
 log = logging.getLogger(__name__)
@@ -31,7 +33,6 @@ BODIES = ("transformer", "conformer")  # asr.models.encoder.BODIES
 
 
 def _write_settings(exp_dir: Path, settings: dict) -> None:
-    from asr.data.common import write_atomic
     from asr.training.checkpoint import plain
 
     write_atomic(exp_dir / "pretrain.yaml", yaml.safe_dump(plain(settings), sort_keys=False).encode())

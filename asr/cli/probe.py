@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from asr.files import load_checkpoint
+
 from . import cli
 
 _path = click.Path(path_type=Path)
@@ -99,7 +101,6 @@ def probe(
 
 def _pretraining(path: Path) -> dict:
     """The objective and updates an ``encoder.pt`` (or training checkpoint) records, when it does."""
-    from asr.training.checkpoint import load_checkpoint
 
     try:
         state = load_checkpoint(path) if Path(path).is_file() else {}

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import gzip
-import hashlib
 import io
 import json
 import logging
-import os
-import tempfile
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
 
 import soundfile as sf
 
 from asr.errors import UserError
+from asr.files import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -94,51 +89,6 @@ def save_manifest(manifest, path: Path) -> None:
     with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0) as gz:
         gz.write(lines.encode("utf-8"))
     write_atomic(path, buf.getvalue())
-
-
-@contextlib.contextmanager
-def atomic_writer(path: Path, fsync: bool = False) -> Iterator[BinaryIO]:
-    """A binary file that becomes ``path`` only when the block ends without error (temp file + rename).
-
-    A killed or failed write leaves ``path`` as it was and no temporary file behind (except after SIGKILL:
-    the ``.<name>.*.tmp`` files are then removed by the next run). ``fsync`` flushes to disk before the
-    rename (checkpoints, which must survive a power cut).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            if fsync:
-                f.flush()
-                os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; results are for others to read too
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def sha256_file(path: Path) -> str:
-    """The SHA-256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Write bytes to ``path`` through a temporary file in the same folder and a rename."""
-    with atomic_writer(path) as f:
-        f.write(data)
 
 
 def save_part(

@@ -26,9 +26,10 @@ from pathlib import Path
 from statistics import mean
 from typing import Any
 
+from asr.files import sha256_file
 from asr.text.phones import is_phone, strip_stress
 
-from .common import CorpusError, PrepareSummary, audio_problem, require_dir, save_part, sha256_file
+from .common import CorpusError, PrepareSummary, audio_problem, require_dir, save_part
 
 log = logging.getLogger(__name__)
 

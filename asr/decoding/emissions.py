@@ -20,6 +20,7 @@ from torch import Tensor
 from tqdm.auto import tqdm
 
 from asr.data.dataset import AudioDataset, by_duration
+from asr.files import save_atomic
 
 from .hypothesis import Hypothesis
 
@@ -150,7 +151,6 @@ def cached_emissions(
     network once. The cache records the two files' paths, sizes and modification times; any change, or
     an unreadable cache, recomputes it. Written atomically.
     """
-    from asr.training.checkpoint import save_atomic
 
     source = {"model": _stamp(model_path), "cuts": _stamp(cuts_path)}
     cache = Path(cache)

@@ -8,7 +8,7 @@ from pathlib import Path
 from lhotse import CutSet
 from torch import Tensor
 
-from asr.data.common import write_atomic
+from asr.files import write_atomic
 
 from .emissions import decode_cuts
 from .hypothesis import Hypothesis, best_texts, greedy_hypothesis

@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from asr.data.common import write_atomic
+from asr.files import write_atomic
 
 
 @dataclass

@@ -20,8 +20,8 @@ from typing import Any
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from asr.data.common import write_atomic
 from asr.errors import UserError
+from asr.files import write_atomic
 from asr.scoring.wer import compute_wer
 
 from .emissions import Decoder, search

@@ -58,8 +58,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from asr.data.common import sha256_file, write_atomic
 from asr.errors import UserError
+from asr.files import sha256_file, write_atomic
 from asr.lm.ngram import read_vocabulary
 from asr.text.tokenizer import Tokenizer
 

@@ -37,6 +37,7 @@ import torch
 from torch import Tensor, nn
 
 from asr.errors import UserError
+from asr.files import atomic_writer
 
 if TYPE_CHECKING:
     from asr.models.hf_ctc import HFCTCModel
@@ -190,8 +191,6 @@ def export_onnx(
     :class:`ExportError` says by how much it missed.
     """
     import onnx
-
-    from asr.data.common import atomic_writer
 
     out = Path(out)
     traced = _export_copy(model)

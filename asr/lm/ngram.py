@@ -25,8 +25,8 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any, NamedTuple
 
-from asr.data.common import atomic_writer, write_atomic
 from asr.errors import UserError
+from asr.files import atomic_writer, write_atomic
 from asr.text.lexicon import Lexicon, without_stress
 from asr.text.normalize import normalize_text
 

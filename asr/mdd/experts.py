@@ -28,6 +28,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from asr.errors import UserError
+from asr.files import write_atomic
 
 from .align import align, error_counts
 from .diagnosis import DiagnosisError, PronunciationAssessor
@@ -190,8 +191,6 @@ def judge_against_experts(
             report.good_phone_errors += counts["S"] + counts["D"] + counts["I"]
             report.good_phones += len(canonical)
     if words_out is not None:
-        from asr.data.common import write_atomic
-
         write_atomic(Path(words_out), "".join(json.dumps(r) + "\n" for r in rows).encode())
     return report
 

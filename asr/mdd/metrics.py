@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from asr.errors import UserError
+from asr.files import write_atomic
 from asr.text.phones import ARPABET_PHONES, ERR, SIL, normalize_phone
 
 from .align import Costs, Edit, align
@@ -305,7 +306,6 @@ def score_files(canonical: Path, perceived: Path, hyp: Path, costs: Costs = "kal
 
 def write_report(report: MddReport, out_dir: Path) -> list[Path]:
     """``mdd.json`` (totals), ``alignment.txt`` (per utterance) and ``confusion.png`` in ``out_dir``."""
-    from asr.data.common import write_atomic
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

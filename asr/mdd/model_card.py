@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from asr.errors import UserError
+from asr.files import write_atomic
 
 CARD_FILE = "model_card.json"
 #: the leniency calibrated on held-out learners (``asr mdd calibrate``), which the assessor then uses
@@ -51,7 +52,6 @@ def read_model_card(model_path: str | Path) -> dict | None:
 def write_model_card(model_path: str | Path, trained_on: str, real_speech: bool, name: str = "") -> Path:
     """Write the card atomically: ``trained_on`` says which corpora (and voices), ``real_speech`` whether any
     of them was recorded from people."""
-    from asr.data.common import write_atomic
 
     path = card_path(model_path)
     card = {"name": name, "trained_on": trained_on, "real_speech": real_speech}
@@ -89,7 +89,6 @@ def read_calibration(model_path: str | Path) -> dict | None:
 
 def write_calibration(model_path: str | Path, data: dict) -> Path:
     """Write ``calibration.json`` beside the model, atomically."""
-    from asr.data.common import write_atomic
 
     path = card_path(model_path, CALIBRATION_FILE)
     write_atomic(path, (json.dumps(data, indent=1) + "\n").encode("utf-8"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from asr.data.common import write_atomic
+from asr.files import write_atomic
 
 from .metrics import MddInputError, normalize_sequence
 

@@ -22,6 +22,7 @@ from torchaudio.models.wav2vec2.utils.import_fairseq import _convert_state_dict
 from torchaudio.models.wav2vec2.utils.import_huggingface import _get_config, import_huggingface_model
 
 from asr.errors import UserError
+from asr.files import load_model_strict
 
 from .encoder import Encoder, EncoderConfig
 
@@ -109,7 +110,6 @@ def load_encoder(path: str | Path, *, trust_pickle: bool = False, **overrides) -
         if unknown:
             raise ValueError(f"unknown EncoderConfig field(s): {sorted(unknown)}")
         encoder = Encoder(EncoderConfig(**{**config, **overrides}))
-        from asr.training.checkpoint import load_model_strict  # the one strict loader (names bad keys)
 
         load_model_strict(encoder, weights, path)
         return encoder

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from asr.data.dataset import Batch
+from asr.files import CheckpointError, load_checkpoint, load_model_strict, save_atomic
 from asr.models import Encoder
 from asr.models.dropout import Dropout
 
@@ -218,8 +219,6 @@ def save_ctc_model(model: CTCModel, path: Path, tokenizer_dir: str | Path, **ext
     """Write what decoding needs (weights, encoder config, vocabulary size, tokenizer folder) atomically."""
     from dataclasses import asdict
 
-    from asr.training.checkpoint import save_atomic
-
     state = {
         "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
         "encoder_config": asdict(model.encoder.cfg),
@@ -234,7 +233,6 @@ def save_ctc_model(model: CTCModel, path: Path, tokenizer_dir: str | Path, **ext
 def load_ctc_model(path: str | Path) -> tuple[CTCModel, Path]:
     """A :class:`CTCModel` (eval mode) and its tokenizer folder from :func:`save_ctc_model`'s file, strictly."""
     from asr.models import EncoderConfig, build_encoder
-    from asr.training.checkpoint import CheckpointError, load_checkpoint, load_model_strict
 
     path = Path(path)
     if not path.is_file():

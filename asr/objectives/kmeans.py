@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from asr.data.common import atomic_writer
+from asr.files import atomic_writer
 from asr.models import Encoder
 
 log = logging.getLogger(__name__)

@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from asr.data.common import write_atomic
 from asr.errors import UserError
+from asr.files import write_atomic
 
 #: sclite's default alignment weights (``sclite -h`` has no option to change them for word alignment).
 COST_CORRECT = 0

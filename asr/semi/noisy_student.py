@@ -22,10 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from asr.data.common import save_manifest, write_atomic
+from asr.data.common import save_manifest
 from asr.data.dataset import load_cuts
 from asr.decoding.factory import make_decoder
 from asr.errors import UserError
+from asr.files import load_checkpoint, write_atomic
 
 from .pseudo_label import FilterConfig, pseudo_label
 
@@ -127,7 +128,7 @@ def run_noisy_student(
 
     from asr.objectives.ctc import load_ctc_model
     from asr.text.tokenizer import load_tokenizer
-    from asr.training.checkpoint import load_checkpoint, plain
+    from asr.training.checkpoint import plain
     from asr.training.finetune import check_units, finetune, unlabelled_cuts
 
     from .online_ensemble import repeat_to_share

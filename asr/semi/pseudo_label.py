@@ -37,11 +37,12 @@ from lhotse.cut import Cut
 from lhotse.utils import fastcopy
 from tqdm.auto import tqdm
 
-from asr.data.common import save_manifest, write_atomic
+from asr.data.common import save_manifest
 from asr.data.dataset import AudioDataset
 from asr.decoding.emissions import Decoder, iter_emissions
 from asr.decoding.hypothesis import Hypothesis, write_nbest
 from asr.errors import UserError
+from asr.files import write_atomic
 
 log = logging.getLogger(__name__)
 

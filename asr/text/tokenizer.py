@@ -35,8 +35,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from asr.data.common import write_atomic
 from asr.errors import UserError
+from asr.files import write_atomic
 
 from .lexicon import Lexicon, without_stress
 from .normalize import normalize_text

@@ -1,6 +1,8 @@
 """The training loop shared by every objective: sampling, AMP, accumulation, checkpoints, resume, DDP."""
 
-from .checkpoint import CheckpointError, average_checkpoints, list_checkpoints, load_checkpoint
+from asr.files import CheckpointError, load_checkpoint
+
+from .checkpoint import average_checkpoints, list_checkpoints
 from .config import TrainConfig, TrainResult
 from .distributed import run_distributed
 from .loop import train

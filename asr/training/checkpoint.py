@@ -17,19 +17,13 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from asr.data.common import atomic_writer
-from asr.errors import UserError
+from asr.files import CheckpointError, load_checkpoint
 
 log = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)\.pt$")
-
-
-class CheckpointError(UserError):
-    """A checkpoint that cannot be used for this run; the message names the file and what differs."""
 
 
 def plain(obj: Any) -> Any:
@@ -43,12 +37,6 @@ def plain(obj: Any) -> Any:
     if isinstance(obj, os.PathLike):
         return os.fspath(obj)
     return obj
-
-
-def save_atomic(obj: Any, path: Path) -> None:
-    """``torch.save`` to a temporary file in the same folder, fsync, then rename: no half-written file."""
-    with atomic_writer(path, fsync=True) as f:
-        torch.save(obj, f)
 
 
 def remove_stale_temporaries(exp_dir: Path) -> None:
@@ -80,11 +68,6 @@ def prune_checkpoints(exp_dir: Path, keep_last: int) -> None:
         path.unlink(missing_ok=True)
 
 
-def load_checkpoint(path: Path) -> dict:
-    """Read a checkpoint (or ``encoder.pt``) on the CPU with ``weights_only=True``."""
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
-
-
 def load_latest(exp_dir: Path) -> tuple[Path, dict] | None:
     """The newest readable checkpoint in ``exp_dir``, or None. An unreadable one is skipped with a warning."""
     for _, path in reversed(list_checkpoints(exp_dir)):
@@ -93,33 +76,6 @@ def load_latest(exp_dir: Path) -> tuple[Path, dict] | None:
         except Exception as exc:  # writes are atomic, so this is disk damage or a foreign file
             log.warning("cannot read checkpoint %s (%s); trying an older one", path, exc)
     return None
-
-
-def load_model_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:
-    """Load ``state`` into ``module``; any missing, unexpected or reshaped key is a :class:`CheckpointError`."""
-    own = module.state_dict()
-    missing = sorted(set(own) - set(state))
-    unexpected = sorted(set(state) - set(own))
-    reshaped = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(own[k].shape)}"
-        for k in sorted(set(own) & set(state))
-        if tuple(state[k].shape) != tuple(own[k].shape)
-    ]
-    problems = []
-    if missing:
-        problems.append("missing keys: " + _few(missing))
-    if unexpected:
-        problems.append("unexpected keys: " + _few(unexpected))
-    if reshaped:
-        problems.append("shape mismatch (checkpoint vs model): " + _few(reshaped))
-    if problems:
-        raise CheckpointError(f"{path}: model weights do not match this model; " + "; ".join(problems))
-    module.load_state_dict(state, strict=True)
-
-
-def _few(items: list[str], n: int = 10) -> str:
-    more = f", ... ({len(items) - n} more)" if len(items) > n else ""
-    return ", ".join(items[:n]) + more
 
 
 def rng_state() -> dict:

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 import yaml
 
-from asr.data.common import write_atomic
 from asr.data.dataset import AudioDataset, load_cuts
 from asr.errors import UserError
+from asr.files import load_checkpoint, load_model_strict, write_atomic
 from asr.objectives import ctc
 from asr.text.tokenizer import Tokenizer, load_tokenizer
 
@@ -59,7 +59,7 @@ def is_ctc_model_file(path: Path) -> bool:
     if not Path(path).is_file():
         return False
     try:
-        state = ckpt.load_checkpoint(path)
+        state = load_checkpoint(path)
     except Exception:  # not ours; the encoder loader gives the real error
         return False
     return isinstance(state, dict) and {"model", "vocab_size", "encoder_config", "tokenizer"} <= set(state)
@@ -90,7 +90,7 @@ def load_ctc_init(
     """A CTC objective whose encoder *and head* start from ``ctc_model.pt`` at ``path`` (loaded strictly)."""
     from asr.models import EncoderConfig, build_encoder
 
-    state = ckpt.load_checkpoint(path)
+    state = load_checkpoint(path)
     check_units(path, state, tokenizer, tokenizer_dir)
     overrides = {k: v for k, v in model_settings.items() if k not in _SHAPE_KEYS}
     try:
@@ -98,7 +98,7 @@ def load_ctc_init(
         objective = ctc.build(encoder, tokenizer.vocab_size, **objective_settings)
     except (TypeError, ValueError) as exc:
         raise SettingsError(f"{source}: {exc}") from exc
-    ckpt.load_model_strict(objective.model, state["model"], path)
+    load_model_strict(objective.model, state["model"], path)
     return objective
 
 

@@ -28,8 +28,9 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from asr.data.common import CorpusError, write_atomic
+from asr.data.common import CorpusError
 from asr.data.dataset import AudioDataset
+from asr.files import CheckpointError, load_model_strict, save_atomic, write_atomic
 
 from . import checkpoint as ckpt
 from . import distributed
@@ -188,11 +189,11 @@ class _Run:
             return 0
         path, state = found
         self._check_compatible(path, state)
-        ckpt.load_model_strict(self.objective, state["model"], path)
+        load_model_strict(self.objective, state["model"], path)
         try:
             self.optimizer.load_state_dict(state["optimizer"])
         except (ValueError, KeyError) as exc:
-            raise ckpt.CheckpointError(f"{path}: optimiser state does not fit this model ({exc})") from exc
+            raise CheckpointError(f"{path}: optimiser state does not fit this model ({exc})") from exc
         self.scheduler.load_state_dict(state["scheduler"])
         for group, lr in zip(self.optimizer.param_groups, self.scheduler.get_last_lr(), strict=True):
             group["lr"] = lr
@@ -218,16 +219,16 @@ class _Run:
 
     def _check_compatible(self, path: Path, state: dict) -> None:
         if state.get("format") != ckpt.FORMAT_VERSION:
-            raise ckpt.CheckpointError(f"{path}: not a training checkpoint of format {ckpt.FORMAT_VERSION}")
+            raise CheckpointError(f"{path}: not a training checkpoint of format {ckpt.FORMAT_VERSION}")
         if state["objective"] != self.name:
-            raise ckpt.CheckpointError(
+            raise CheckpointError(
                 f"{path} was written for objective {state['objective']!r}, not {self.name!r}; "
                 "use another exp_dir"
             )
         changed = _diff(state["encoder_config"], self.encoder_config)
         fixed = [c for c in changed if not any(t in c.split(":")[0] for t in _TUNABLE)]
         if fixed:
-            raise ckpt.CheckpointError(
+            raise CheckpointError(
                 f"{path}: the encoder config differs from the checkpoint's: {'; '.join(fixed)}"
             )
         notes = changed + _diff(state["objective_config"], self.objective_config)
@@ -269,7 +270,7 @@ class _Run:
                 "skipped_updates": [u for _, _, u in gathered],
             },
         }
-        ckpt.save_atomic(state, ckpt.checkpoint_path(self.exp_dir, self.step))
+        save_atomic(state, ckpt.checkpoint_path(self.exp_dir, self.step))
         ckpt.prune_checkpoints(self.exp_dir, self.cfg.keep_last)
 
     def _save_encoder(self) -> None:
@@ -277,7 +278,7 @@ class _Run:
             return
         state_dict_fn = getattr(self.objective, "encoder_state_dict", None)
         encoder_state = state_dict_fn() if state_dict_fn else self.objective.state_dict()
-        ckpt.save_atomic(
+        save_atomic(
             {
                 "encoder": {k: v.detach().cpu() for k, v in encoder_state.items()},
                 "encoder_config": self.encoder_config,
@@ -329,7 +330,7 @@ class _Run:
         if resume:
             self._restore()
         elif ckpt.list_checkpoints(self.exp_dir):
-            raise ckpt.CheckpointError(
+            raise CheckpointError(
                 f"{self.exp_dir} already holds checkpoints; resume, or train in another exp_dir"
             )
         resumed_from = self.step

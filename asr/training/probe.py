@@ -30,8 +30,8 @@ from lhotse.dataset import DynamicCutSampler
 from rapidfuzz.distance import Levenshtein
 from torch import Tensor, nn
 
-from asr.data.common import write_atomic
 from asr.data.dataset import AudioDataset, by_duration
+from asr.files import write_atomic
 from asr.models import Encoder
 from asr.objectives.ctc import ctc_losses, transcript_ids
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from asr.data.common import write_atomic  # noqa: E402
+from asr.files import write_atomic  # noqa: E402
 
 SYSTEMS = (("supervised", "stage 3: CTC (labels only)"), ("online_ensemble", "stage 4: + online ensemble"))
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
-from asr.data.common import write_atomic  # noqa: E402
+from asr.files import write_atomic  # noqa: E402
 
 PARTS = ("dev-clean", "dev-other", "test-clean", "test-other")
 ORDER = {  # papers' order; anything else (an --init encoder) after them

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[2])]
 
-from asr.data.common import write_atomic  # noqa: E402
+from asr.files import write_atomic  # noqa: E402
 
 
 def scalars(run: Path, tag: str = "train/loss") -> list[tuple[int, float]]:

@@ -28,6 +28,7 @@ import mdd_table  # noqa: E402
 import semi_table  # noqa: E402
 import wer_table  # noqa: E402
 
+from asr.files import write_atomic  # noqa: E402
 from asr.results import update_section  # noqa: E402
 
 # sections older versions of the recipe wrote; T1-T3 replace them
@@ -631,7 +632,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _drop_legacy(path: Path) -> None:
-    from asr.data.common import write_atomic
     from asr.results import markers
 
     text = path.read_text(encoding="utf-8")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from asr.data.common import write_atomic  # noqa: E402
+from asr.files import write_atomic  # noqa: E402
 from asr.results import update_section  # noqa: E402
 
 ROUND2 = "round2-"  # stage 8's second round: systems started from round 1's control
