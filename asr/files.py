@@ -80,11 +80,44 @@ def save_atomic(obj: Any, path: Path) -> None:
         torch.save(obj, f)
 
 
+class CorruptCheckpointError(CheckpointError):
+    """A checkpoint file that is damaged (truncated, overwritten, not a torch file at all)."""
+
+
+class ForeignCheckpointError(CheckpointError):
+    """A torch file this toolkit did not write: it needs arbitrary unpickling (e.g. fairseq's ``args``)."""
+
+
 def load_checkpoint(path: Path) -> dict:
-    """Read a checkpoint (or ``encoder.pt``, ``ctc_model.pt``) on the CPU with ``weights_only=True``."""
+    """Read a checkpoint (or ``encoder.pt``, ``ctc_model.pt``) on the CPU with ``weights_only=True``.
+
+    A damaged file is a :class:`CorruptCheckpointError` and a file that needs arbitrary unpickling a
+    :class:`ForeignCheckpointError`, both naming the file; a missing file stays ``FileNotFoundError``.
+    """
+    import pickle
+
     import torch
 
-    return torch.load(Path(path), map_location="cpu", weights_only=True)
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except pickle.UnpicklingError as exc:
+        if "Unsupported global" in str(exc):  # well-formed, but holds classes we never write
+            raise ForeignCheckpointError(
+                f"{path}: not a checkpoint of this toolkit (it needs arbitrary unpickling)"
+            ) from exc
+        raise CorruptCheckpointError(f"{path}: the file is corrupt (a damaged pickle)") from exc
+    except Exception as exc:  # torch.load fails on a damaged file in many ways (RuntimeError, EOFError, ...)
+        raise CorruptCheckpointError(
+            f"{path}: the file is corrupt or truncated ({_first_line(exc)}); rewrite it or restore a copy"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0][:200]}" if text else type(exc).__name__
 
 
 def load_model_strict(module: nn.Module, state: Mapping[str, torch.Tensor], path: Path) -> None:

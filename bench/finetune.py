@@ -37,7 +37,7 @@ MINI_LANG = ROOT / "recipes/mini/data/lang/mini_seed0"
 CONF = ROOT / "recipes/mini/conf/finetune_scratch.yaml"
 ASR = [sys.executable, "-m", "asr.cli"]
 # the mini recipe's search settings (recipes/mini/run.sh, stage 6), so the RTFs are those of its table
-SEARCH_OPTIONS = {"beam": ["--beam-size", "20"], "wfst": ["--search-beam", "8", "--max-active", "1000"]}
+SEARCH_SETTINGS = {"beam": {"beam_size": 20}, "wfst": {"beam": 8.0, "max_active": 1000}}
 
 
 def emit(row: dict) -> None:
@@ -202,32 +202,25 @@ def main(argv: list[str] | None = None) -> int:
         if lm is None:
             lm = work / "lm"
             run([*ASR, "lm", "build", "--text", str(cuts), "--order", "3", "--out", str(lm)])
+        from asr.decoding.factory import make_decoder
+        from asr.decoding.pipeline import decode_corpus
+        from asr.objectives.ctc import load_ctc_model
+        from asr.text.tokenizer import load_tokenizer
+
         for method in args.methods:
             out = work / "decode" / method / "hyp.txt"
-            extra = [] if method == "greedy" else ["--lm", str(lm), *SEARCH_OPTIONS.get(method, [])]
             if method == "wfst":  # the graph is built (and cached) on first use: build it outside the timing
-                from asr.decoding.factory import make_decoder
-                from asr.objectives.ctc import load_ctc_model
-                from asr.text.tokenizer import load_tokenizer
-
                 make_decoder("wfst", load_tokenizer(load_ctc_model(model)[1]), lm)
-            run(
-                [
-                    *ASR,
-                    "decode",
-                    "--method",
-                    method,
-                    "--model",
-                    str(model),
-                    "--cuts",
-                    str(decode_cuts),
-                    "--out",
-                    str(out),
-                    "--no-progress",
-                    *extra,
-                ]
-            )
-            timing = json.loads(out.with_name("hyp.timing.json").read_text())
+            print(f"+ decode {method} {model} {decode_cuts}", file=sys.stderr, flush=True)
+            timing = decode_corpus(
+                Path(model),
+                Path(decode_cuts),
+                out,
+                method,
+                lm_dir=None if method == "greedy" else Path(lm),
+                progress=False,
+                settings=SEARCH_SETTINGS.get(method, {}),
+            ).timing
             emit(
                 {
                     "bench": "decode_rtf",

@@ -13,13 +13,12 @@ from asr.decoding.beam import (
     BeamSearchDecoder,
     DecodingError,
     build_beam_decoder,
-    build_token_lm,
     lexicon_for,
     silence_token,
-    token_lm_paths,
 )
 from asr.decoding.greedy import GreedyDecoder
 from asr.lm import LanguageModelError, arpa_vocabulary, build_arpa, build_binary
+from asr.lm.tokens import build_token_lm, token_lm_paths
 from asr.text.tokenizer import CharTokenizer, PhoneTokenizer, Tokenizer, train_bpe
 
 pytestmark = pytest.mark.usefixtures("one_thread")

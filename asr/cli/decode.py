@@ -1,5 +1,7 @@
 """``asr decode``: CTC posteriors of cuts, searched greedily, with an n-gram LM, or through a WFST graph.
 
+The work is :func:`asr.decoding.pipeline.decode_corpus`'s; this module parses the options.
+
 Writes the one-best transcripts as a Kaldi text file (``--out``) and, beside it, ``<out>.nbest.jsonl``:
 every utterance's n-best list with scores and posterior-based confidences (utterance and token), which
 pseudo-labelling reads. ``--tune`` searches a grid of the method's weights on the (dev) cuts' transcripts,
@@ -8,21 +10,13 @@ writes ``<out>.tune.json`` and decodes with the best; ``--params`` reuses such a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-from asr.files import write_atomic
-
 from . import cli
 
 _path = click.Path(path_type=Path)
-
-
-def sibling(out: Path, suffix: str) -> Path:
-    """``hyp.txt`` -> ``hyp<suffix>`` in the same folder."""
-    return out.with_name((out.name[: -len(out.suffix)] if out.suffix else out.name) + suffix)
 
 
 @cli.command()
@@ -98,99 +92,39 @@ def decode(
     """Transcribe cuts with a fine-tuned CTC model; write hypotheses, n-best lists and timings."""
     import torch
 
-    from asr.data.dataset import load_cuts
-    from asr.decoding import best_texts, collect_emissions, decode_cuts, write_kaldi_text, write_nbest
-    from asr.decoding.emissions import Timer, cached_emissions, search
-    from asr.decoding.factory import TUNABLE, make_decoder
-    from asr.decoding.tune import TuningError, parse_grid, read_params, write_params
-    from asr.decoding.tune import tune as run_tune
-    from asr.export.onnx import load_any_ctc_model
-    from asr.scoring.wer import read_transcripts
-    from asr.text.tokenizer import load_tokenizer
+    from asr.decoding.pipeline import decode_corpus
+    from asr.decoding.tune import parse_grid
 
     if threads:
         torch.set_num_threads(threads)
-    model, tokenizer_dir = load_any_ctc_model(model_path)
-    tokenizer_dir = tokenizer_option or tokenizer_dir
-    if tokenizer_dir is None:
-        raise click.UsageError(f"{model_path} records no tokenizer folder: pass --tokenizer")
-    tokenizer = load_tokenizer(tokenizer_dir)
-    if tokenizer.vocab_size != model.vocab_size:
-        raise click.UsageError(
-            f"{model_path} predicts {model.vocab_size} tokens but the tokenizer in "
-            f"{tokenizer_dir} has {tokenizer.vocab_size}"
-        )
-    cuts = load_cuts(cuts_path)
-    if params_file is not None:
-        settings = {
-            **read_params(params_file, list(TUNABLE[method])),
-            **{k: v for k, v in settings.items() if v is not None},
-        }
-
-    def build(**extra):
-        return make_decoder(
-            method, tokenizer, lm_dir, lexicon_free=lexicon_free, graph_dir=graph_dir, **{**settings, **extra}
-        )
-
-    network, searching = Timer(), Timer()
-    extra_report = ""
-    if tune:
-        grid = {k: list(v) for k, v in TUNABLE[method].items()}
-        for option in grid_options:
-            name, _, values = option.partition("=")
-            if name not in grid:
-                raise TuningError(f"--grid {option}: {method} tunes {sorted(grid) or 'nothing'}")
-            grid[name] = parse_grid(values, f"--grid {name}")
-        if not grid:
-            raise TuningError(f"--tune: {method} decoding has no weights to tune")
-        if method == "beam" and lexicon_free:
-            grid.pop("word_score", None)  # flashlight's lexicon-free search has no word score
-        for name in grid:  # a weight given on the command line is fixed, not tuned
-            if settings.get(name) is not None:
-                grid[name] = [settings.pop(name)]
-        refs = read_transcripts(cuts_path)
-    if tune or emissions_file:
-        with network:
-            if emissions_file:
-                emissions = cached_emissions(
-                    model, model_path, cuts, cuts_path, emissions_file, max_duration, progress
-                )
-            else:
-                emissions = collect_emissions(model, cuts, max_duration, progress)
-    if tune:
-        with searching:
-            result = run_tune(emissions, refs, build, grid, progress)
-        tune_file = write_params(
-            result,
-            sibling(out, ".tune.json"),
-            method=method,
-            cuts=str(cuts_path),
-            lm=str(lm_dir) if lm_dir else None,
-            lexicon_free=lexicon_free,
-        )
-        nbest = result.best_nbest
-        extra_report = (
-            f"; best {result.best.params} (WER {result.best.wer:.2f}% on these cuts) -> {tune_file}"
-        )
-    elif emissions_file:
-        nbest = search(emissions, build(), progress=progress, timer=searching)
-    else:
-        nbest = decode_cuts(model, cuts, build(), max_duration, progress, network, searching)
-    write_kaldi_text(best_texts(nbest), out)
-    write_nbest(nbest, sibling(out, ".nbest.jsonl"), tokenizer.tokens)
-    audio = sum(c.duration for c in cuts)
-    timing = {
-        "method": method,
-        "cuts": len(nbest),
-        "audio_seconds": round(audio, 2),
-        "network_seconds": round(network.seconds, 3),
-        "search_seconds": round(searching.seconds, 3),
-        "rtf": round((network.seconds + searching.seconds) / max(audio, 1e-9), 5),
-        "search_rtf": round(searching.seconds / max(audio, 1e-9), 5),
-    }
-
-    write_atomic(sibling(out, ".timing.json"), (json.dumps(timing) + "\n").encode())
+    grid = {}
+    for option in grid_options:
+        name, _, values = option.partition("=")
+        grid[name] = parse_grid(values, f"--grid {name}")
+    result = decode_corpus(
+        model_path,
+        cuts_path,
+        out,
+        method,
+        tokenizer_dir=tokenizer_option,
+        lm_dir=lm_dir,
+        lexicon_free=lexicon_free,
+        graph_dir=graph_dir,
+        params_file=params_file,
+        tune_grid=grid,
+        tune_weights=tune,
+        max_duration=max_duration,
+        emissions_file=emissions_file,
+        progress=progress,
+        settings=settings,
+    )
+    timing = result.timing
+    tuned = ""
+    if result.tuned is not None:
+        best = result.tuned.best
+        tuned = f"; best {best.params} (WER {best.wer:.2f}% on these cuts) -> {result.tune_file}"
     click.echo(
-        f"decoded {len(nbest)} cuts ({audio:.1f} s) with {method}: network {network.seconds:.2f} s, "
-        f"search {searching.seconds:.2f} s, RTF {timing['rtf']:.4f} -> {out}{extra_report}"
+        f"decoded {timing['cuts']} cuts ({timing['audio_seconds']:.1f} s) with {method}: network "
+        f"{timing['network_seconds']:.2f} s, search {timing['search_seconds']:.2f} s, RTF {timing['rtf']:.4f} "
+        f"-> {out}{tuned}"
     )

@@ -141,12 +141,19 @@ def finetune(
     if dev_path is not None:
         validator = make_validator(dev_path, tokenizer_dir, valid_minutes)
         settings["train"].setdefault("valid_every", 50)
-    decoder = None
-    if semi and pl_method == "beam":
-        from asr.decoding.factory import make_decoder
-        from asr.text.tokenizer import load_tokenizer
+    semi_method = None
+    if semi:
+        from asr.semi.online_ensemble import OnlineEnsembleFinetuning
 
-        decoder = make_decoder("beam", load_tokenizer(tokenizer_dir), lm_dir)
+        if unlabelled_path is None:
+            raise click.UsageError(f"--semi {semi} needs --unlabelled (the cuts to pseudo-label)")
+        decoder = None
+        if pl_method == "beam":
+            from asr.decoding.factory import make_decoder
+            from asr.text.tokenizer import load_tokenizer
+
+            decoder = make_decoder("beam", load_tokenizer(tokenizer_dir), lm_dir)
+        semi_method = OnlineEnsembleFinetuning(unlabelled_path, settings["semi"], decoder, source)
     out = run_finetune(
         cuts_path,
         tokenizer_dir,
@@ -156,9 +163,7 @@ def finetune(
         speed_perturb=speed_perturb,
         average=average,
         resume=resume,
-        unlabelled_path=unlabelled_path,
-        semi=semi,
-        semi_decoder=decoder,
+        semi=semi_method,
         source=source,
         validator=validator,
     )

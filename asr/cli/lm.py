@@ -117,8 +117,8 @@ def build(
 @click.option("--memory", default="20%", show_default=True, help="Sorting memory for lmplz/build_binary.")
 def tokens(texts: tuple[Path, ...], tokenizer_dir: Path, out_dir: Path, order: int, memory: str) -> None:
     """Estimate a token n-gram (e.g. characters with | between words) for lexicon-free beam search."""
-    from asr.decoding.beam import build_token_lm
     from asr.lm.ngram import read_lm_text
+    from asr.lm.tokens import build_token_lm
     from asr.text.tokenizer import load_tokenizer
 
     path = build_token_lm(

@@ -133,13 +133,14 @@ def pseudo_label(
     import json
     import os
 
+    from asr.data.dataset import unlabelled_cuts
     from asr.decoding.factory import make_decoder
     from asr.objectives.ctc import load_ctc_model
     from asr.semi import Shard
     from asr.semi import pseudo_label as run
     from asr.text.tokenizer import load_tokenizer
     from asr.training.distributed import pick_device
-    from asr.training.finetune import UnitMismatchError, unlabelled_cuts
+    from asr.training.finetune import UnitMismatchError
 
     env = Shard.from_env()
     try:

@@ -301,6 +301,21 @@ def pretraining_cuts(
     return CutSet(LazyFlattener(LazyMapper(cuts, pieces)))
 
 
+def unlabelled_cuts(path: str | Path, max_duration: float = 15.6) -> CutSet:
+    """The utterances of an unlabelled manifest (eager): cuts with transcribed supervisions stay whole (their
+    text is kept only for monitoring), others (Libri-light's voice-activity segments) are cut to speech
+    segments of at most ``max_duration`` seconds (:func:`pretraining_cuts`)."""
+    out = []
+    for cut in load_cuts(path):
+        if cut.supervisions and all(s.text for s in cut.supervisions):
+            out.append(cut)
+        else:
+            # min_duration 0: no segment vanishes here; one too short to decode is dropped, with its
+            # reason, where pseudo-labelling accounts for every cut
+            out.extend(pretraining_cuts(CutSet.from_cuts([cut]), max_duration=max_duration, min_duration=0.0))
+    return CutSet.from_cuts(out)
+
+
 #: Cuts sorted by duration together: enough to fill batches with like lengths, few enough to hold in memory.
 SORT_WINDOW = 5000
 

@@ -7,7 +7,7 @@ Two searches, both over one utterance's log-probabilities:
   ``lm.arpa``). The text is the decoder's words, so a phone model decoded this way gives words.
 * **lexicon-free**: any token sequence, each token scored by a *token-level* n-gram (flashlight's
   lexicon-free decoder calls the LM once per token, so a word n-gram is meaningless there), built by
-  :func:`build_token_lm` into the LM folder as ``tokens_<kind>_<hash>.{arpa,bin}``. The text is
+  :func:`~asr.lm.tokens.build_token_lm` into the LM folder as ``tokens_<kind>_<hash>.{arpa,bin}``. The text is
   ``tokenizer.decode`` of the tokens. Without an LM folder this is plain CTC prefix beam search.
 
 How words end (flashlight's "silence" token). Between words, at the lexicon trie's root, flashlight only
@@ -42,11 +42,10 @@ tokenizer, emissions) naming it.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,13 +56,12 @@ from torch import Tensor
 from asr.errors import UserError
 from asr.lm.ngram import (
     LanguageModelError,
-    build_arpa,
-    build_binary,
     load_lm,
     read_vocabulary,
     write_lexicon,
     write_phone_lexicon,
 )
+from asr.lm.tokens import token_lm_paths, token_symbols, tokenizer_tag
 from asr.text.phones import SIL
 from asr.text.tokenizer import PhoneTokenizer, Tokenizer
 
@@ -142,12 +140,6 @@ def _number(name: str, value: Any) -> float:
 # ---- tokenizer conventions ----------------------------------------------------------------------------
 
 
-def tokenizer_tag(tokenizer: Tokenizer) -> str:
-    """``<kind>_<first 8 hex digits of the tokens' sha256>``: names the files made for one tokenizer."""
-    digest = hashlib.sha256("\n".join(tokenizer.tokens).encode("utf-8")).hexdigest()
-    return f"{tokenizer.kind}_{digest[:8]}"
-
-
 def word_separator(tokenizer: Tokenizer) -> str | None:
     """The token the tokenizer writes *between* words (char: ``|``), or None.
 
@@ -166,23 +158,6 @@ def silence_token(tokenizer: Tokenizer) -> str:
     if separator is not None:
         return separator
     return SIL if SIL in tokenizer.tokens else tokenizer.tokens[tokenizer.blank_id]
-
-
-def _token_symbol(token_id: int, width: int) -> str:
-    """Token id -> a word of upper-case letters (``T`` + base-26 digits) that ``build_arpa`` keeps as is."""
-    digits = []
-    for _ in range(width):
-        token_id, digit = divmod(token_id, 26)
-        digits.append(chr(ord("A") + digit))
-    return "T" + "".join(reversed(digits))
-
-
-def token_symbols(tokenizer: Tokenizer) -> list[str]:
-    """The token LM's word for each token id (see :func:`build_token_lm`)."""
-    width = 1
-    while 26**width < tokenizer.vocab_size:
-        width += 1
-    return [_token_symbol(i, width) for i in range(tokenizer.vocab_size)]
 
 
 def _check_lexicon_free(tokenizer: Tokenizer) -> None:
@@ -237,19 +212,13 @@ def _first_file(names: Sequence[Path]) -> Path | None:
     return next((p for p in names if p.is_file()), None)
 
 
-def token_lm_paths(tokenizer: Tokenizer, lm_dir: Path) -> tuple[Path, Path]:
-    """Where :func:`build_token_lm` puts the token n-gram of ``tokenizer`` in ``lm_dir``: (binary, ARPA)."""
-    stem = Path(lm_dir) / f"tokens_{tokenizer_tag(tokenizer)}"
-    return stem.with_suffix(".bin"), stem.with_suffix(".arpa")
-
-
 def build_beam_decoder(
     tokenizer: Tokenizer, lm_dir: Path | None, cfg: BeamSearchConfig | None = None, lexicon_free: bool = False
 ) -> BeamSearchDecoder:
     """A :class:`BeamSearchDecoder` on an ``asr lm build`` folder.
 
     * lexicon-constrained (default): ``lm_dir/lm.bin`` (or ``lm.arpa``) with :func:`lexicon_for`'s lexicon;
-    * ``lexicon_free``: the folder's token n-gram for this tokenizer (:func:`build_token_lm`);
+    * ``lexicon_free``: the folder's token n-gram for this tokenizer (:func:`~asr.lm.tokens.build_token_lm`);
     * ``lm_dir=None``: lexicon-free beam search without an LM (a baseline for the LM's gain).
     """
     cfg = cfg if cfg is not None else BeamSearchConfig()
@@ -276,49 +245,6 @@ def build_beam_decoder(
             f"make it with `asr lm build --text TEXT --out {lm_dir}`"
         )
     return BeamSearchDecoder(tokenizer, lm, lexicon_for(tokenizer, lm_dir), cfg)
-
-
-def build_token_lm(
-    texts: Iterable[str],
-    tokenizer: Tokenizer,
-    out_dir: Path,
-    order: int = 6,
-    memory: str = "20%",
-    binary: bool = True,
-) -> Path:
-    """Estimate the token n-gram that lexicon-free decoding reads; returns the file the decoder will use.
-
-    Each text is normalised and encoded; its tokens (char: with ``|`` between words) become one LM
-    sentence whose words are :func:`token_symbols` codes. Texts the tokenizer cannot encode are skipped
-    with a warning. Writes ``out_dir/tokens_<kind>_<hash>.arpa`` and, with ``binary``, ``.bin`` (else a
-    stale ``.bin``, which the decoder would prefer, is removed). ``memory``: KenLM's sorting memory.
-    """
-    _check_lexicon_free(tokenizer)
-    symbols = token_symbols(tokenizer)
-    skipped = 0
-
-    def sentences() -> Iterator[str]:
-        nonlocal skipped
-        for text in texts:
-            line = tokenizer.normalize(text)
-            if not line:
-                continue
-            try:
-                ids = tokenizer.encode(line)
-            except UserError as exc:
-                skipped += 1
-                log.debug("token LM: skipping %r: %s", line[:80], exc)
-                continue
-            yield " ".join(symbols[i] for i in ids)
-
-    bin_path, arpa_path = token_lm_paths(tokenizer, out_dir)
-    arpa = build_arpa(sentences(), arpa_path, order=order, memory=memory)
-    if skipped:
-        log.warning("%s: skipped %d text(s) the %s tokenizer cannot encode", arpa, skipped, tokenizer.kind)
-    if not binary:
-        bin_path.unlink(missing_ok=True)
-        return arpa
-    return build_binary(arpa, bin_path, memory=memory)
 
 
 # ---- the decoder --------------------------------------------------------------------------------------
@@ -385,7 +311,7 @@ class BeamSearchDecoder:
     """flashlight's CTC beam search with an optional KenLM n-gram; a :class:`~.emissions.Decoder`.
 
     ``lm``: a KenLM file (ARPA or binary; None: no LM); ``lexicon``: ``WORD tok1 tok2 ...`` lines (None:
-    lexicon-free, where ``lm`` must be a token n-gram from :func:`build_token_lm`). ``__call__`` returns up
+    lexicon-free, where ``lm`` must be a token n-gram from :func:`~asr.lm.tokens.build_token_lm`). ``__call__`` returns up
     to ``cfg.nbest`` hypotheses with distinct texts, best first: flashlight's score (acoustic + weighted
     LM + word scores), the tokens without blanks with the frame each starts at, posterior confidences
     along that path, and the n-best posteriors.

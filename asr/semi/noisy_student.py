@@ -22,12 +22,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lhotse import CutSet
+
 from asr.data.common import save_manifest
-from asr.data.dataset import load_cuts
+from asr.data.dataset import load_cuts, unlabelled_cuts
+from asr.decoding.emissions import decode_cuts
 from asr.decoding.factory import make_decoder
 from asr.errors import UserError
 from asr.files import load_checkpoint, write_atomic
+from asr.objectives.ctc import load_ctc_model, transcript_ids
+from asr.scoring.wer import compute_wer
+from asr.text.tokenizer import load_tokenizer
+from asr.training.checkpoint import plain
+from asr.training.finetune import check_units, finetune
 
+from .online_ensemble import repeat_to_share
 from .pseudo_label import FilterConfig, pseudo_label
 
 log = logging.getLogger(__name__)
@@ -75,10 +84,6 @@ def error_rate(
     Writes ``out_dir/hyp.txt``, ``ref.txt`` and ``wer.json``; returns the score (``wer``: word, character
     or phone error rate in %, by the tokenizer's units).
     """
-    from asr.decoding.emissions import decode_cuts
-    from asr.objectives.ctc import load_ctc_model, transcript_ids
-    from asr.scoring.wer import compute_wer
-    from asr.text.tokenizer import load_tokenizer
 
     model, tokenizer_dir = load_ctc_model(model_path)
     tokenizer = load_tokenizer(tokenizer_dir)
@@ -124,14 +129,8 @@ def run_noisy_student(
     record per generation (also written to ``exp_dir/generations.json``). ``validator``: each student's
     learning curve (:func:`asr.training.finetune.finetune`'s).
     """
-    from lhotse import CutSet
 
-    from asr.objectives.ctc import load_ctc_model
     from asr.text.tokenizer import load_tokenizer
-    from asr.training.checkpoint import plain
-    from asr.training.finetune import check_units, finetune, unlabelled_cuts
-
-    from .online_ensemble import repeat_to_share
 
     exp_dir, tokenizer_dir = Path(exp_dir), Path(tokenizer_dir)
     tokenizer = load_tokenizer(tokenizer_dir)

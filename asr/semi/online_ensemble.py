@@ -29,17 +29,21 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import torch
 from torch import Tensor
 
-from asr.data.dataset import LABEL_PAD, Batch
+from asr.data.dataset import LABEL_PAD, Batch, unlabelled_cuts
 from asr.decoding.hypothesis import collapse, path_confidences
 from asr.objectives.base import LossOutput, Objective
-from asr.objectives.ctc import TOKENS_FIELD, CTCObjective, ctc_losses
+from asr.objectives.ctc import TOKENS_FIELD, CTCObjective, ctc_losses, save_ctc_model
 from asr.objectives.ema import EMATeacher
 from asr.scoring.wer import align
+from asr.training.config import TrainConfig
+from asr.training.pretrain import SettingsError
 
 REFERENCE_FIELD = "reference"  # optional true token ids of unlabelled cuts: only for the error-rate metric
 
@@ -247,3 +251,41 @@ def _copies(cuts, k: int):
     if k == 1:
         return list(cuts)
     return [c.with_id(f"{c.id}_rep{i}") for i in range(k) for c in cuts]
+
+
+@dataclass
+class OnlineEnsembleFinetuning:
+    """Online-ensemble pseudo-labelling as a fine-tuning method (:func:`asr.training.finetune.finetune`'s ``semi``).
+
+    ``settings``: the settings file's ``semi`` section (:class:`OnlineEnsembleConfig` fields plus
+    ``labelled_share``, the labelled share of the audio, default 0.5); ``decoder`` decodes the ensemble's
+    posteriors (default greedy). The first momentum model is written as ``teacher_model.pt``.
+    """
+
+    unlabelled_path: Path
+    settings: dict[str, Any] = field(default_factory=dict)
+    decoder: Any = None
+    source: str = "options"
+    method: str = "online-ensemble"
+
+    def prepare(self, objective: CTCObjective, labelled, cfg: TrainConfig):
+        """The :class:`OnlineEnsembleObjective` around ``objective`` and the labelled + unlabelled cut list."""
+        values = dict(self.settings)
+        share = float(values.pop("labelled_share", 0.5))
+        values.setdefault("total_steps", cfg.max_steps)
+        try:
+            semi_cfg = OnlineEnsembleConfig(**values)
+            mixed = mix_cuts(labelled.to_eager(), unlabelled_cuts(self.unlabelled_path), share)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{self.source}: semi: {exc}") from exc
+        return OnlineEnsembleObjective(objective, semi_cfg, self.decoder), mixed
+
+    def save(self, trainee: OnlineEnsembleObjective, exp_dir: Path, tokenizer_dir: Path, averaged: list[str]):
+        """Write the first momentum model as ``exp_dir/teacher_model.pt``."""
+        if len(trainee.teachers):
+            save_ctc_model(
+                trainee.teachers[0].model,
+                Path(exp_dir) / "teacher_model.pt",
+                tokenizer_dir,
+                averaged=averaged,
+            )

@@ -1,8 +1,8 @@
 """CTC fine-tuning from settings: the library behind ``asr finetune`` and each noisy-student generation.
 
 Settings layer as for pretraining (:mod:`asr.training.pretrain`): defaults < a YAML file (sections
-``model``, ``objective`` = :class:`~asr.objectives.ctc.CTCConfig` fields, ``train``, and ``semi`` =
-:class:`~asr.semi.online_ensemble.OnlineEnsembleConfig` fields plus ``labelled_share``) < the caller's
+``model``, ``objective`` = :class:`~asr.objectives.ctc.CTCConfig` fields, ``train``, and ``semi``, read by
+the semi-supervised method given, e.g. :class:`~asr.semi.online_ensemble.OnlineEnsembleFinetuning`) < the caller's
 values. The encoder is random, or ``init``'s: an ``encoder.pt`` from ``asr pretrain``, a training
 checkpoint, a fairseq / Hugging Face wav2vec 2.0 / HuBERT checkpoint, or a whole CTC model
 (``ctc_model.pt``, head included, e.g. a noisy-student teacher or the seed of online pseudo-labelling).
@@ -17,30 +17,46 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 import yaml
+from lhotse import CutSet
 
 from asr.data.dataset import AudioDataset, load_cuts
 from asr.errors import UserError
-from asr.files import load_checkpoint, load_model_strict, write_atomic
+from asr.files import ForeignCheckpointError, load_checkpoint, load_model_strict, write_atomic
 from asr.objectives import ctc
 from asr.text.tokenizer import Tokenizer, load_tokenizer
 
 from . import checkpoint as ckpt
+from .config import TrainConfig
 from .loop import train
 from .pretrain import SettingsError, build_model, train_config
 
 log = logging.getLogger(__name__)
 
-SEMI_METHODS = ("online-ensemble",)
 SEMI_SECTIONS = ("model", "objective", "train", "semi")  # the YAML sections fine-tuning reads
 _SHAPE_KEYS = ("size", "frontend", "body")
 
 
 class UnitMismatchError(UserError):
     """A CTC model trained on other units (or another vocabulary) than the tokenizer given."""
+
+
+class SemiSupervision(Protocol):
+    """How unlabelled cuts join fine-tuning; implemented in :mod:`asr.semi` (the layer above training)."""
+
+    method: str  # recorded in finetune.yaml
+    unlabelled_path: Path
+
+    def prepare(self, objective: ctc.CTCObjective, labelled: CutSet, cfg: TrainConfig) -> tuple[Any, CutSet]:
+        """The objective to train (with a ``cfg`` dataclass) and the cuts to train it on."""
+        ...
+
+    def save(self, trainee: Any, exp_dir: Path, tokenizer_dir: Path, averaged: list[str]) -> None:
+        """Write what the method adds to ``exp_dir`` once training ended (e.g. a teacher model)."""
+        ...
 
 
 @dataclass
@@ -60,7 +76,7 @@ def is_ctc_model_file(path: Path) -> bool:
         return False
     try:
         state = load_checkpoint(path)
-    except Exception:  # not ours; the encoder loader gives the real error
+    except ForeignCheckpointError:  # e.g. fairseq's: the encoder loader reads those
         return False
     return isinstance(state, dict) and {"model", "vocab_size", "encoder_config", "tokenizer"} <= set(state)
 
@@ -136,9 +152,7 @@ def finetune(
     speed_perturb: bool = False,
     average: int = 1,
     resume: bool = True,
-    unlabelled_path: Path | None = None,
-    semi: str | None = None,
-    semi_decoder=None,
+    semi: SemiSupervision | None = None,
     source: str = "options",
     extra: dict[str, Any] | None = None,
     validator=None,
@@ -146,10 +160,9 @@ def finetune(
     """Fine-tune with CTC on the labelled cuts at ``cuts_path``; write ``exp_dir/ctc_model.pt``. Resumable.
 
     ``settings``: sections ``model``, ``objective``, ``train`` (and ``semi``) as read by
-    :func:`asr.training.pretrain.read_settings`. With ``semi="online-ensemble"`` the cuts at
-    ``unlabelled_path`` are pseudo-labelled on the fly by momentum models
-    (:mod:`asr.semi.online_ensemble`; ``semi_decoder``: how their posteriors are decoded, default greedy);
-    their weights are also written, as ``exp_dir/teacher_model.pt`` (the first momentum model).
+    :func:`asr.training.pretrain.read_settings`. ``semi`` brings unlabelled cuts into the run (e.g.
+    :class:`asr.semi.online_ensemble.OnlineEnsembleFinetuning`: pseudo-labelled on the fly by momentum
+    models, whose first one is also written as ``exp_dir/teacher_model.pt``).
     ``extra`` is recorded in ``exp_dir/finetune.yaml``. ``validator`` (a :class:`~asr.objectives.ctc.CTCModel`
     -> metrics callable, e.g. :class:`asr.decoding.validation.GreedyValidator`) draws the learning curve every
     ``train.valid_every`` updates.
@@ -178,14 +191,11 @@ def finetune(
     tokenize = labelled_ids(tokenizer)
     for cut in cuts:  # a transcript the tokenizer cannot encode fails now, naming the cut, not mid-run
         tokenize(cut)
-    semi_settings = settings.get("semi", {})
     trainee, reference = objective, None
     if semi is not None:
-        trainee, cuts = _online_ensemble(
-            objective, cuts, unlabelled_path, semi, semi_settings, cfg, semi_decoder, source
-        )
+        trainee, cuts = semi.prepare(objective, cuts, cfg)
         reference = reference_ids(tokenizer)
-    elif semi_settings:  # one settings file may serve a recipe's supervised and semi-supervised runs
+    elif settings.get("semi"):  # one settings file may serve a recipe's supervised and semi-supervised runs
         log.info("%s: the 'semi' section applies to --semi runs only; not used here", source)
     main = os.environ.get("RANK", "0") == "0"
     if main:
@@ -194,8 +204,8 @@ def finetune(
             "tokenizer": str(tokenizer_dir),
             "init": str(init) if init else None,
             "speed_perturb": speed_perturb,
-            "semi": semi,
-            "unlabelled": str(unlabelled_path or "") or None,
+            "semi": semi.method if semi else None,
+            "unlabelled": str(semi.unlabelled_path) if semi else None,
             "model": dataclasses.asdict(objective.encoder.cfg),
             "objective": dataclasses.asdict(objective.cfg),
             "semi_settings": dataclasses.asdict(trainee.cfg) if semi else None,
@@ -215,13 +225,8 @@ def finetune(
         trainee.load_state_dict(ckpt.average_checkpoints(checkpoints))
         names = [p.name for p in checkpoints]
         ctc.save_ctc_model(objective.model, model_path, tokenizer_dir.resolve(), averaged=names)
-        if semi is not None and len(trainee.teachers):
-            ctc.save_ctc_model(
-                trainee.teachers[0].model,
-                exp_dir / "teacher_model.pt",
-                tokenizer_dir.resolve(),
-                averaged=names,
-            )
+        if semi is not None:
+            semi.save(trainee, exp_dir, tokenizer_dir.resolve(), names)
         this_call = {
             "step": result.step,
             "resumed_from": result.resumed_from,
@@ -235,40 +240,3 @@ def finetune(
     return FinetuneOutcome(
         model_path, result.step, result.resumed_from, last, min(len(checkpoints), result.step)
     )
-
-
-def _online_ensemble(objective, labelled, unlabelled_path, semi, semi_settings, cfg, decoder, source):
-    from asr.semi.online_ensemble import OnlineEnsembleConfig, OnlineEnsembleObjective, mix_cuts
-
-    if semi not in SEMI_METHODS:
-        raise SettingsError(f"unknown semi-supervised method {semi!r} (one of {', '.join(SEMI_METHODS)})")
-    if unlabelled_path is None:
-        raise SettingsError(f"--semi {semi} needs --unlabelled (the cuts to pseudo-label)")
-    values = dict(semi_settings)
-    share = float(values.pop("labelled_share", 0.5))
-    values.setdefault("total_steps", cfg.max_steps)
-    try:
-        semi_cfg = OnlineEnsembleConfig(**values)
-        mixed = mix_cuts(labelled.to_eager(), unlabelled_cuts(unlabelled_path), share)
-    except (TypeError, ValueError) as exc:
-        raise SettingsError(f"{source}: semi: {exc}") from exc
-    return OnlineEnsembleObjective(objective, semi_cfg, decoder), mixed
-
-
-def unlabelled_cuts(path: Path, max_duration: float = 15.6):
-    """The utterances of an unlabelled manifest (eager): cuts with transcribed supervisions stay whole (their
-    text is kept only for monitoring), others (Libri-light's voice-activity segments) are cut to speech
-    segments of at most ``max_duration`` seconds (:func:`~asr.data.dataset.pretraining_cuts`)."""
-    from lhotse import CutSet
-
-    from asr.data.dataset import pretraining_cuts
-
-    out = []
-    for cut in load_cuts(path):
-        if cut.supervisions and all(s.text for s in cut.supervisions):
-            out.append(cut)
-        else:
-            # min_duration 0: no segment vanishes here; one too short to decode is dropped, with its
-            # reason, where pseudo-labelling accounts for every cut
-            out.extend(pretraining_cuts(CutSet.from_cuts([cut]), max_duration=max_duration, min_duration=0.0))
-    return CutSet.from_cuts(out)
