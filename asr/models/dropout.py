@@ -6,6 +6,9 @@ torch's CPU ``bernoulli_`` (behind ``nn.Dropout``) draws one random number per e
 15 of them with a threshold for each: the same inverted dropout (kept elements scaled by ``1 / (1 - p)``),
 with ``p`` rounded to a multiple of 1/32768, from torch's generator (so ``torch.manual_seed`` still makes
 runs repeat), in a third to a half of the time. On other devices it is ``nn.functional.dropout``.
+
+This module knows nothing of torchaudio: :func:`asr.models.torchaudio_fast.use_fast_dropout` puts
+:class:`Dropout` into torchaudio's blocks.
 """
 
 from __future__ import annotations
@@ -42,12 +45,3 @@ class Dropout(nn.Dropout):
 
     def forward(self, x: Tensor) -> Tensor:
         return dropout(x, self.p, self.training)
-
-
-def use_fast_dropout(module: nn.Module) -> nn.Module:
-    """Replace every plain ``nn.Dropout`` inside ``module`` (torchaudio's blocks included) by :class:`Dropout`."""
-    for parent in module.modules():
-        for name, child in parent.named_children():
-            if type(child) is nn.Dropout:
-                setattr(parent, name, Dropout(child.p, child.inplace))
-    return module

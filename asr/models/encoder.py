@@ -2,7 +2,8 @@
 
 The module layout is torchaudio's ``Wav2Vec2Model`` flattened (``feature_extractor``, ``feature_projection``,
 ``pos_conv_embed``, ``layer_norm``, ``layers``), so wav2vec 2.0 / HuBERT checkpoints map onto it by renaming
-prefixes (see ``asr.models.pretrained``).
+prefixes (see ``asr.models.pretrained``). Where a torchaudio layer's own forward is slow on a CPU (or lets
+padding leak), :mod:`asr.models.torchaudio_fast` runs it: the encoder reads none of the layers' attributes.
 """
 
 from __future__ import annotations
@@ -23,8 +24,7 @@ from torchaudio.models.wav2vec2.components import (
     SelfAttention,
 )
 
-from . import dropout as fast_dropout
-from . import fft_conv
+from . import torchaudio_fast
 from .frontend import ConvFrontend, ConvSpec, FbankFrontend, valid_mask
 
 # wav2vec 2.0's feature encoder: 7 convolutions, receptive field 400 samples (25 ms), stride 320 (20 ms).
@@ -180,7 +180,7 @@ class Encoder(nn.Module):
                 ConformerLayer(cfg.dim, cfg.ffn_dim, cfg.heads, cfg.conformer_kernel, dropout=cfg.dropout)
                 for _ in range(cfg.layers)
             )
-        fast_dropout.use_fast_dropout(self)  # torchaudio's blocks included
+        torchaudio_fast.use_fast_layers(self)  # checks what the fast paths read; cheap dropout masks
         self.reset_parameters()
 
     # -- initialisation ---------------------------------------------------------------------------------
@@ -193,11 +193,9 @@ class Encoder(nn.Module):
                 if module.bias is not None:
                     module.bias.zero_()
             elif isinstance(module, ConvLayerBlock):
-                nn.init.kaiming_normal_(module.conv.weight)
-        conv = self.pos_conv_embed.conv
+                nn.init.kaiming_normal_(torchaudio_fast.block_conv(module).weight)
         std = math.sqrt(4.0 / (self.cfg.pos_conv_kernel * self.cfg.dim))
-        conv.weight = torch.randn_like(conv.weight) * std  # through weight norm's right inverse (g, v)
-        conv.bias.zero_()
+        torchaudio_fast.init_positional_conv(self.pos_conv_embed, std)
         self.mask_embedding.uniform_()
 
     # -- frames -----------------------------------------------------------------------------------------
@@ -238,7 +236,7 @@ class Encoder(nn.Module):
         """
         if lengths is not None:
             x = x.masked_fill(self.padding_mask(lengths, x.shape[1])[..., None], 0.0)
-        x = x + positional_conv(self.pos_conv_embed, x)
+        x = x + torchaudio_fast.positional_conv(self.pos_conv_embed, x)
         if self.layer_norm is not None and not self.cfg.layer_norm_first:
             x = self.layer_norm(x)
         return self.dropout(x)
@@ -266,7 +264,7 @@ class Encoder(nn.Module):
                         attn_mask = (~key_pad)[:, None, None, :].expand(-1, 1, x.shape[1], -1)
                     x, _ = layer(x, attn_mask)
                 else:
-                    x = _conformer_layer(layer, x, key_pad if has_pad else None, pad)
+                    x = torchaudio_fast.conformer_layer(layer, x, key_pad if has_pad else None, pad)
                 x = x.masked_fill(pad[..., None], 0.0)
             if return_layers:
                 layers.append(x)
@@ -289,82 +287,6 @@ class Encoder(nn.Module):
             x = torch.where(mask[..., None], self.mask_embedding.to(x.dtype), x)
         x = self.add_positions(x, frames)
         return self.body(x, frames, return_layers, num_layers)
-
-
-def positional_conv(module: ConvolutionalPositionalEmbedding, x: Tensor) -> Tensor:
-    """``module(x)`` for ``x`` [B, T, D] (torchaudio's positional embedding), its convolution through the FFT."""
-    y = fft_conv.conv1d(module.conv, x.transpose(1, 2))
-    if module.num_remove > 0:  # an even kernel gives one frame more
-        y = y[..., : -module.num_remove]
-    return nn.functional.gelu(y).transpose(1, 2)
-
-
-def _conformer_layer(layer: ConformerLayer, x: Tensor, key_pad: Tensor | None, pad: Tensor) -> Tensor:
-    """torchaudio's ConformerLayer forward, batch-first, with padding kept out of the depthwise convolution
-    (and out of its batch-norm statistics), which torchaudio's own forward lets leak into valid frames."""
-    x = x + 0.5 * layer.ffn1(x)
-    if layer.convolution_first:
-        x = x + _conformer_conv(layer.conv_module, x, pad)
-    x = x + layer.self_attn_dropout(_self_attention(layer.self_attn, layer.self_attn_layer_norm(x), key_pad))
-    if not layer.convolution_first:
-        x = x + _conformer_conv(layer.conv_module, x, pad)
-    x = x + 0.5 * layer.ffn2(x)
-    return layer.final_layer_norm(x)
-
-
-def _self_attention(attn: nn.MultiheadAttention, x: Tensor, key_pad: Tensor | None) -> Tensor:
-    """``attn`` on batch-first ``x`` [B, T, D], keys at ``key_pad`` (True) ignored.
-
-    Training on a CPU, the attention weights are computed here, as ``nn.MultiheadAttention``'s own
-    unfused path does, so that their dropout (a ``heads x T x T`` mask per utterance, the largest of
-    the model) draws :mod:`asr.models.dropout`'s cheap mask. Otherwise the module runs (fused kernels).
-    """
-    plain = isinstance(attn, nn.MultiheadAttention) and attn._qkv_same_embed_dim and attn.bias_k is None
-    if not (
-        attn.training and x.device.type == "cpu" and plain and attn.dropout > 0 and not attn.add_zero_attn
-    ):
-        y, _ = attn(*(x.transpose(0, 1),) * 3, key_padding_mask=key_pad, need_weights=False)  # time-first
-        return y.transpose(0, 1)
-    batch, frames, dim = x.shape
-    heads = attn.num_heads
-    qkv = nn.functional.linear(x, attn.in_proj_weight, attn.in_proj_bias)
-    q, k, v = qkv.view(batch, frames, 3, heads, dim // heads).permute(2, 0, 3, 1, 4)  # [B, H, T, d] each
-    scores = (q * (dim // heads) ** -0.5) @ k.transpose(-2, -1)
-    if key_pad is not None:
-        scores = scores.masked_fill(key_pad[:, None, None, :], float("-inf"))
-    weights = fast_dropout.dropout(scores.softmax(dim=-1), attn.dropout, training=True)
-    y = (weights @ v).transpose(1, 2).reshape(batch, frames, dim)
-    return attn.out_proj(y)
-
-
-def _conformer_conv(module: nn.Module, x: Tensor, pad: Tensor) -> Tensor:
-    pointwise1, glu, depthwise, norm, activation, pointwise2, dropout = module.sequential
-    y = glu(pointwise1(module.layer_norm(x).transpose(1, 2)))  # [B, C, T]
-    y = y.masked_fill(pad[:, None, :], 0.0)  # zero padding = the convolution's own 'same' padding
-    y = fft_conv.conv1d(depthwise, y)
-    if isinstance(norm, nn.BatchNorm1d) and norm.training:
-        y = _masked_batch_norm(norm, y, ~pad)
-    else:
-        y = norm(y)
-    return dropout(pointwise2(activation(y))).transpose(1, 2)
-
-
-def _masked_batch_norm(norm: nn.BatchNorm1d, y: Tensor, valid: Tensor) -> Tensor:
-    """Training-mode batch norm over valid frames only; updates the running statistics like BatchNorm1d."""
-    y = y.float()  # statistics over up to ~1e5 frames: not in half precision
-    v = valid[:, None, :].to(y.dtype)
-    count = v.sum().clamp_min(2.0)
-    mean = (y * v).sum((0, 2)) / count
-    var = (((y - mean[None, :, None]) * v) ** 2).sum((0, 2)) / count
-    if norm.track_running_stats and norm.running_mean is not None:
-        with torch.no_grad():
-            m = norm.momentum if norm.momentum is not None else 0.1
-            norm.running_mean.lerp_(mean.detach().to(norm.running_mean.dtype), m)
-            unbiased = var.detach() * count / (count - 1)
-            norm.running_var.lerp_(unbiased.to(norm.running_var.dtype), m)
-            norm.num_batches_tracked += 1
-    y = (y - mean[None, :, None]) / torch.sqrt(var[None, :, None] + norm.eps)
-    return y * norm.weight[None, :, None] + norm.bias[None, :, None]
 
 
 def build_encoder(cfg: EncoderConfig) -> Encoder:
