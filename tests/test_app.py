@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
+import json
 import re
+import tempfile
 import threading
 from pathlib import Path
 
@@ -263,3 +266,106 @@ def test_the_app_says_what_its_model_heard_and_keeps_its_calibration(digits_phon
 def test_the_api_names_the_model(client, tmp_path):
     wav = speak_phones(tmp_path / "four.wav", "F AO1 R")
     assert "Model:" in diagnose(client, wav, "four")["model"]
+
+
+# -- the app's own state, with a scripted recogniser instead of the trained model (milliseconds an analysis) --
+
+
+class _ScriptedModel:
+    """A 'recogniser' that hears ``phones`` evenly spread over any recording."""
+
+    min_samples = 400
+
+    def __init__(self, tokenizer, phones: list[str]) -> None:
+        self.vocab_size = tokenizer.vocab_size
+        self.ids = [tokenizer.token_to_id(p) for p in phones]
+
+    def log_probs(self, audio, lengths):
+        import torch
+
+        frames = int(lengths[0]) // 320
+        logits = torch.full((1, frames, self.vocab_size), -8.0)
+        logits[0, :, 0] = 0.0
+        step = frames // (len(self.ids) + 1)
+        for k, token in enumerate(self.ids):
+            logits[0, (k + 1) * step, token] = 8.0
+        return logits.log_softmax(-1), torch.tensor([frames])
+
+
+@pytest.fixture
+def scripted_assessor():
+    from asr.mdd.diagnosis import PronunciationAssessor
+    from asr.text.tokenizer import PhoneTokenizer
+
+    tokenizer = PhoneTokenizer()
+    return PronunciationAssessor(_ScriptedModel(tokenizer, ["W", "AH", "N", "T", "UW"]), tokenizer)
+
+
+@pytest.fixture
+def recording(tmp_path, monkeypatch) -> Path:
+    """A 2 s recording in Gradio's upload area (the only place the app reads), with the upload area and the
+    system's temporary directory both inside the test's own folder."""
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "gradio").mkdir()
+    (tmp_path / "tmp").mkdir()
+    sf.write(tmp_path / "gradio" / "rec.wav", _tone(2.0, 16000), 16000)
+    return tmp_path / "gradio" / "rec.wav"
+
+
+def test_the_app_leaves_the_assessor_it_is_given_unchanged(scripted_assessor):
+    from apps.pronunciation.app import Analyser, AppConfig, build_app
+    from asr.mdd.diagnosis import DiagnoseConfig
+
+    cfg = scripted_assessor.cfg
+    analyser = Analyser(scripted_assessor, AppConfig(limits=LIMITS, max_words=7))
+    build_app(scripted_assessor, AppConfig(limits=LIMITS, max_words=5))
+    assert scripted_assessor.cfg is cfg and cfg == DiagnoseConfig()
+    assert (analyser.assessor.cfg.limits, analyser.assessor.cfg.max_words) == (LIMITS, 7)
+    assert analyser.assessor.model is scripted_assessor.model  # a copy of the settings, not of the model
+
+
+def test_two_analysers_over_one_assessor_apply_their_own_limits(scripted_assessor, recording):
+    from apps.pronunciation.app import Analyser, AppConfig
+
+    strict = Analyser(scripted_assessor, AppConfig(limits=AudioLimits(max_seconds=2.5), max_words=2))
+    lenient = Analyser(scripted_assessor, AppConfig(limits=LIMITS, max_words=20))
+    with pytest.raises(UserError, match="the limit is 2$"):
+        strict.diagnose(str(recording), "one two three")
+    words = lenient.diagnose(str(recording), "one two three")[0].words
+    assert [w.word for w in words] == ["one", "two", "three"]
+    samples = _tone(3.0, 16000)  # the length limit the assessor applies itself
+    with pytest.raises(UserError, match="limit is 2.5 s"):
+        strict.assessor.diagnose_samples(samples, 16000, "one two")
+    assert lenient.assessor.diagnose_samples(samples, 16000, "one two").duration == pytest.approx(3.0)
+
+
+def test_analyses_leave_a_bounded_number_of_files(scripted_assessor, recording, tmp_path):
+    import matplotlib.pyplot as plt
+
+    from apps.pronunciation.app import AppConfig, build_app
+
+    demo = build_app(scripted_assessor, AppConfig(limits=LIMITS))
+    run = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "run")  # what "Analyse" calls
+    downloads = []
+    for _ in range(20):
+        outputs = run(str(recording), "one two")
+        plt.close(outputs[2])
+        downloads.append(Path(outputs[3]))
+    files = sorted(p for p in (tmp_path / "tmp").rglob("*") if p.is_file())
+    assert len(files) <= 8, files  # the app keeps the latest 8 (DOWNLOADS_KEPT)
+    assert len(set(downloads)) == 20  # one name per request: two requests at a time never share a file
+    latest = json.loads(downloads[-1].read_text())
+    assert [w["word"] for w in latest["words"]] == ["one", "two"]
+    assert demo.delete_cache == (600, 3600)  # and Gradio deletes its copies of them after an hour
+
+
+def test_the_download_folder_goes_with_its_analyser(scripted_assessor, recording):
+    from apps.pronunciation.app import Analyser
+
+    analyser = Analyser(scripted_assessor)
+    folder = Path(analyser.json_file(analyser.diagnose(str(recording), "one two")[0])).parent
+    assert folder.is_dir()
+    del analyser
+    gc.collect()
+    assert not folder.exists()

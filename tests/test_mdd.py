@@ -18,6 +18,7 @@ from asr.mdd.diagnosis import DiagnosisError, PronunciationAssessor
 from asr.mdd.metrics import MddCounts, read_phone_file, score_files, score_utterance
 from asr.mdd.pronunciation import PromptError, canonical_pronunciation
 from asr.text.lexicon import Lexicon
+from asr.text.phones import ARPABET_PHONES
 from asr.text.tokenizer import CharTokenizer, PhoneTokenizer
 
 REFERENCE = Path(__file__).parent / "data" / "mdd_reference"
@@ -236,6 +237,13 @@ def test_canonical_pronunciation_normalises_and_lists_variants():
         canonical_pronunciation("one two three four", lexicon, max_words=3)
 
 
+def test_a_prompt_with_an_unknown_word_gets_canonical_phones_flagged_as_g2p():
+    words = canonical_pronunciation("the zxqvbnm is nice", Lexicon.from_cmudict())
+    assert [w.word for w in words] == ["the", "zxqvbnm", "is", "nice"]
+    assert [w.g2p for w in words] == [False, True, False, False]
+    assert all(w.phones and set(w.phones) <= set(ARPABET_PHONES) for w in words)
+
+
 # -- diagnosis with a model whose output is known --
 
 
@@ -286,6 +294,16 @@ def test_diagnosis_reports_what_was_said():
     assert 0 < result.accuracy < 100 and result.completeness <= 100
     payload = json.loads(json.dumps(result.to_dict()))
     assert payload["mispronounced_words"] == ["think", "fast"] and payload["unknown_words"] == []
+
+
+def test_diagnosis_of_a_prompt_with_an_unknown_word_flags_it():
+    tokenizer = PhoneTokenizer()
+    text = "the zxqvbnm is nice"
+    said = [p for w in canonical_pronunciation(text, Lexicon.from_cmudict()) for p in w.phones]
+    assessor = PronunciationAssessor(ScriptedModel(tokenizer, said), tokenizer)
+    result = assessor.diagnose_samples(_speech(3.0), 16000, text)
+    assert result.unknown_words == ["zxqvbnm"] and result.recognised == said
+    assert [w.word for w in result.words] == text.split() and all(w.pronunciation for w in result.words)
 
 
 def test_diagnosis_picks_the_pronunciation_variant_said():

@@ -1,9 +1,10 @@
-"""The project's own entry points: the README's two commands, CI, and the test command's exit codes."""
+"""The project's own entry points: the README's two commands, CI, the test command's exit codes, packaging."""
 
 from __future__ import annotations
 
 import re
 import subprocess
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,3 +27,13 @@ def test_a_test_run_that_collects_nothing_fails():
         timeout=600,
     )
     assert proc.returncode == 1 and "collected no tests" in proc.stderr, proc.stderr[-2000:]
+
+
+def test_every_package_data_glob_matches_a_file():
+    setuptools = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    for package, globs in setuptools.get("package-data", {}).items():
+        folder = ROOT.joinpath(*package.split("."))
+        for pattern in globs:
+            assert any(p.is_file() for p in folder.glob(pattern)), (
+                f"package-data {package}: {pattern!r} matches no file"
+            )

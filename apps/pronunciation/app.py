@@ -11,9 +11,14 @@ API: ``api_name="diagnose"`` takes an audio file and a text and returns the JSON
 
 from __future__ import annotations
 
+import copy
 import html
 import json
+import shutil
 import tempfile
+import threading
+import weakref
+from collections import deque
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -30,6 +35,10 @@ STATUS_STYLE = {  # status -> (colour, how the phone is written under the word)
     "deleted": ("#6e7781", "<s>{phone}</s>"),
     "inserted": ("#bc4c00", "+{said}"),
 }
+#: JSON downloads the app keeps on disk. Gradio copies a file a request returns into its own cache while it
+#: answers that request, so only the files of requests still being answered are needed, and the queue
+#: answers two at a time.
+DOWNLOADS_KEPT = 8
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,9 @@ class AppConfig:
     limits: AudioLimits = field(default_factory=AudioLimits)
     max_words: int = 40
     max_text_chars: int = 400
+    #: Gradio's copies of a request's files (the recording, the plot, the audio clips, the JSON) are deleted
+    #: this long after they were made; a server that runs for months must not fill its disk.
+    cache_seconds: int = 3600
 
 
 def examples() -> list[tuple[str, str]]:
@@ -54,9 +66,11 @@ class Analyser:
 
     def __init__(self, assessor: PronunciationAssessor, cfg: AppConfig | None = None) -> None:
         self.cfg = cfg or AppConfig()
-        self.assessor = assessor
-        # the app's limits, the assessor's own judgement settings (a calibrated leniency among them)
-        self.assessor.cfg = replace(self.assessor.cfg, limits=self.cfg.limits, max_words=self.cfg.max_words)
+        # the app's limits, the assessor's own judgement settings (a calibrated leniency among them), on a
+        # shallow copy: the model and lexicon are shared, the settings of the assessor given stay its own
+        self.assessor = copy.copy(assessor)
+        self.assessor.cfg = replace(assessor.cfg, limits=self.cfg.limits, max_words=self.cfg.max_words)
+        self._downloads = _Downloads()
 
     def diagnose(self, audio_path: str | None, text: str | None) -> tuple[Diagnosis, np.ndarray]:
         """Diagnose an uploaded or recorded file; raises :class:`asr.errors.UserError` with a message for the
@@ -72,6 +86,10 @@ class Analyser:
             raise UserError("record yourself or upload a recording first")
         audio = read_audio(uploaded_file(audio_path), self.cfg.limits)
         return self.assessor.diagnose(audio, text), audio.samples
+
+    def json_file(self, diagnosis: Diagnosis) -> str:
+        """The full result as a JSON file, for the download button (see :class:`_Downloads`)."""
+        return self._downloads.write(diagnosis)
 
     def reference_audio(self, diagnosis: Diagnosis, index: int) -> tuple[int, np.ndarray]:
         """Word ``index`` spoken by espeak-ng from its canonical phones (the variant the learner was judged on)."""
@@ -194,11 +212,29 @@ def waveform_figure(d: Diagnosis, samples: np.ndarray):
     return fig
 
 
-def write_json(d: Diagnosis) -> str:
-    """The full result as a JSON file in Gradio's temporary area, for the download button."""
-    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix="pronunciation-", delete=False) as f:
-        json.dump(d.to_dict(), f, ensure_ascii=False, indent=1)
-    return f.name
+class _Downloads:
+    """The JSON files behind the download button: one temporary folder of the app's own, holding the latest
+    :data:`DOWNLOADS_KEPT` files, removed with the folder when its owner is garbage-collected or the process
+    exits."""
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="pronunciation-"))
+        self._files: deque[Path] = deque()
+        self._lock = threading.Lock()  # the queue runs two analyses at a time
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
+
+    def write(self, d: Diagnosis) -> str:
+        """``d`` as a new JSON file (a name of its own, so that concurrent requests never share one); the
+        oldest files beyond :data:`DOWNLOADS_KEPT` are deleted."""
+        with tempfile.NamedTemporaryFile(
+            "w", suffix=".json", prefix="pronunciation-", dir=self.folder, delete=False
+        ) as f:
+            json.dump(d.to_dict(), f, ensure_ascii=False, indent=1)
+        with self._lock:
+            self._files.append(Path(f.name))
+            while len(self._files) > DOWNLOADS_KEPT:
+                self._files.popleft().unlink(missing_ok=True)
+        return f.name
 
 
 CSS = """
@@ -228,7 +264,7 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
             result_html(d),
             summary_markdown(d),
             waveform_figure(d, samples),
-            write_json(d),
+            analyser.json_file(d),
             gr.update(choices=choices, value=first_wrong),
             (d, samples),
         )
@@ -249,7 +285,8 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
         except UserError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
-    with gr.Blocks(title="Pronunciation practice") as demo:
+    keep = analyser.cfg.cache_seconds  # looked for every 10 minutes at most
+    with gr.Blocks(title="Pronunciation practice", delete_cache=(min(600, keep), keep)) as demo:
         gr.Markdown(
             "# Pronunciation practice\nChoose or type a sentence, record it (or upload a recording), "
             "press **Analyse**: each word is coloured by its score, and under it every sound: "

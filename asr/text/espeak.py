@@ -304,16 +304,18 @@ def resample(samples: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
 def phonemize(words: list[str], voice: str = "en-us") -> list[list[str]]:
     """espeak-ng's phonemes (mnemonics) for each word, e.g. ``["hello"]`` → ``[["h", "@", "l", "'oU"]]``.
 
-    Runs the ``espeak-ng`` command once for all words (one word a line) with a phoneme separator;
-    stress marks stay attached to the following vowel.
+    Runs the ``espeak-ng`` command once for all words (one word a line) with a space between phonemes;
+    stress marks stay attached to the following vowel. Pauses espeak-ng inserts (``_!``, ``_|``, ...) are
+    kept: they are mnemonics too, and telling them from phones is the reader's job.
     """
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise EspeakError("the espeak-ng command is not installed; run scripts/setup.sh")
     if not words:
         return []
+    # the separator is a space because no mnemonic holds one; "_" would cut the pause "_!" into "!"
     out = subprocess.run(
-        [exe, "-q", "-x", "--sep=_", "-v", voice],
+        [exe, "-q", "-x", "--sep= ", "-v", voice],
         input="\n".join(words),
         capture_output=True,
         text=True,
@@ -321,11 +323,7 @@ def phonemize(words: list[str], voice: str = "en-us") -> list[list[str]]:
     ).stdout
     lines = [line.strip() for line in out.splitlines() if line.strip()]
     if len(lines) == len(words):
-        return [_split_phonemes(line) for line in lines]
+        return [line.split() for line in lines]
     if len(words) == 1:  # espeak-ng broke one word's output over several lines
-        return [[p for line in lines for p in _split_phonemes(line)]]
+        return [[p for line in lines for p in line.split()]]
     return [phonemize([w], voice)[0] for w in words]  # it merged lines: one call per word instead
-
-
-def _split_phonemes(line: str) -> list[str]:
-    return [p for p in line.replace(" ", "_").split("_") if p]
