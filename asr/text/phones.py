@@ -11,7 +11,9 @@ recogniser, MDD scoring) uses these definitions:
 
 ARPAbet is mapped to espeak-ng's phoneme mnemonics (the ``[[...]]`` input of espeak-ng, en-us
 voice) by :data:`ARPABET_TO_ESPEAK`, which the synthetic corpora use to *speak* a phone string, and
-back by :data:`ESPEAK_TO_ARPABET`, which the grapheme-to-phoneme fallback uses.
+back by :data:`ESPEAK_TO_ARPABET` (the en-us voice's phonemes, which the synthetic L2-ARCTIC annotations
+read); the grapheme-to-phoneme fallback extends it to every phoneme of espeak-ng's English voices
+(:data:`asr.text.lexicon.G2P_TABLE`).
 """
 
 from __future__ import annotations
