@@ -131,10 +131,10 @@ def candidate_similarities(
 ) -> Tensor:
     """``[N, K]``: ``c[n] · targets[candidates[n, k]]`` for ``c``, ``targets`` [N, f].
 
-    Gathering ``targets[candidates]`` ([N, K, f]) has a backward (``index_put_`` with accumulation) that took
-    a sixth of a wav2vec 2.0 step on a CPU. Up to ``max_entries`` similarities, all ``N x N`` are computed
-    in one product and the candidates' picked (backward: a scatter into [N, N]), ~60x faster; beyond, the
-    candidates are gathered with ``index_select`` (backward ``index_add_``, 2x faster than advanced indexing).
+    Gathering ``targets[candidates]`` ([N, K, f]) has a slow backward on a CPU (``index_put_`` with
+    accumulation). Up to ``max_entries`` similarities, all ``N x N`` are computed in one product and the
+    candidates' picked (backward: a scatter into [N, N]); beyond, the candidates are gathered with
+    ``index_select`` (backward ``index_add_``, cheaper than advanced indexing).
     """
     if c.shape[0] ** 2 <= max_entries:
         return (c @ targets.T).gather(1, candidates)
@@ -216,7 +216,7 @@ class Wav2Vec2Objective(Objective):
 
         negatives = sample_negatives(counts, cfg.num_negatives)  # [N, K]
         # cosine similarity of c_t with its target and K distractors: normalise once, then one batched dot
-        # product (3x faster on a CPU than broadcasting F.cosine_similarity over [N, 1 + K, f])
+        # product (cheaper on a CPU than broadcasting F.cosine_similarity over [N, 1 + K, f])
         candidates = torch.cat([torch.arange(num_masked, device=c.device)[:, None], negatives], dim=1)
         c, targets = F.normalize(c, dim=-1, eps=1e-8), F.normalize(targets, dim=-1, eps=1e-8)
         logits = candidate_similarities(c, targets, candidates) / cfg.logit_temperature

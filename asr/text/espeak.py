@@ -198,7 +198,8 @@ class IsolatedSynthesizer:
     """History-free synthesis: every :meth:`synthesize` starts from a freshly initialised espeak-ng.
 
     Holds one helper ("zygote") process that initialises espeak-ng once and forks a child per
-    request (~30 ms overhead). Use as a context manager, one per worker process::
+    request (a fork is much cheaper than initialising espeak-ng). Use as a context manager, one per worker
+    process::
 
         with IsolatedSynthesizer() as tts:
             syn = tts.synthesize("[[h@|l'oU]]", Voice("en-us", "m3"), sample_rate=16000)
