@@ -39,9 +39,10 @@ def export() -> None:
 )
 def onnx(model_path: Path, out: Path, opset: int, check: bool) -> None:
     """Write MODEL's log-probabilities (dynamic batch and length) as an ONNX graph with its metadata."""
-    from asr.export.onnx import export_onnx, load_torch_ctc_model
+    from asr.export.onnx import export_onnx
+    from asr.objectives.ctc import load_ctc_model
 
-    model, tokenizer_dir = load_torch_ctc_model(model_path)
+    model, tokenizer_dir = load_ctc_model(model_path)
     path = export_onnx(model, out, tokenizer_dir=tokenizer_dir, opset=opset, check=check)
     size = path.stat().st_size / 2**20
     checked = "checked against torch" if check else "not checked"

@@ -16,21 +16,15 @@ from pathlib import Path
 from typing import Any
 
 from asr.data.dataset import load_cuts
-from asr.errors import UserError
-from asr.export.onnx import load_any_ctc_model
+from asr.export.onnx import load_ctc_model_and_tokenizer
 from asr.files import write_atomic
 from asr.scoring.wer import read_transcripts
-from asr.text.tokenizer import load_tokenizer
 
 from .emissions import Timer, cached_emissions, collect_emissions, decode_cuts, search
 from .factory import TUNABLE, make_decoder
 from .greedy import write_kaldi_text
 from .hypothesis import Hypothesis, best_texts, write_nbest
 from .tune import TuneResult, TuningError, read_params, tune, write_params
-
-
-class DecodeError(UserError):
-    """A model and tokenizer that cannot decode together; the message names the files."""
 
 
 @dataclass
@@ -98,16 +92,7 @@ def decode_corpus(
     transcripts and decodes with the best. ``emissions_file`` caches the posteriors.
     """
     out, cuts_path = Path(out), Path(cuts_path)
-    model, own_tokenizer = load_any_ctc_model(model_path)
-    tokenizer_dir = tokenizer_dir or own_tokenizer
-    if tokenizer_dir is None:
-        raise DecodeError(f"{model_path} records no tokenizer folder: pass --tokenizer")
-    tokenizer = load_tokenizer(tokenizer_dir)
-    if tokenizer.vocab_size != model.vocab_size:
-        raise DecodeError(
-            f"{model_path} predicts {model.vocab_size} tokens but the tokenizer in "
-            f"{tokenizer_dir} has {tokenizer.vocab_size}"
-        )
+    model, tokenizer = load_ctc_model_and_tokenizer(model_path, tokenizer_dir)
     cuts = load_cuts(cuts_path)
     given = {k: v for k, v in (settings or {}).items() if v is not None}
     settings = {**read_params(params_file, list(TUNABLE[method])), **given} if params_file else given

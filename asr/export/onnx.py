@@ -332,18 +332,28 @@ def load_any_ctc_model(path: str | Path) -> tuple[CTCModel | OnnxCTCModel | HFCT
     if path.suffix.lower() == ".onnx":
         model = OnnxCTCModel(path)
         return model, model.tokenizer_dir
-    return load_torch_ctc_model(path)
-
-
-def load_torch_ctc_model(path: str | Path) -> tuple[CTCModel, Path]:
-    """:func:`asr.objectives.ctc.load_ctc_model`, with a file torch cannot read (truncated, not a torch file)
-    reported as :class:`ExportError` naming it instead of torch's own exception."""
     from asr.objectives.ctc import load_ctc_model
 
-    try:
-        return load_ctc_model(path)
-    except (UserError, OSError):
-        raise
-    except Exception as exc:  # pickle.UnpicklingError, RuntimeError (zip archive), EOFError, ...
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ExportError(f"{path}: not a readable CTC model file ({message})") from exc
+    return load_ctc_model(path)
+
+
+class ModelTokenizerError(UserError):
+    """A CTC model without a tokenizer that fits it; the message names the model and the tokenizer folder."""
+
+
+def load_ctc_model_and_tokenizer(path: str | Path, tokenizer_dir: str | Path | None = None):
+    """``(model, tokenizer)`` for inference: :func:`load_any_ctc_model`, then the model's own tokenizer
+    folder (or ``tokenizer_dir``), checked to have as many tokens as the model predicts."""
+    from asr.text.tokenizer import load_tokenizer
+
+    model, own = load_any_ctc_model(path)
+    tokenizer_dir = tokenizer_dir or own
+    if tokenizer_dir is None:
+        raise ModelTokenizerError(f"{path} records no tokenizer folder: give one (--tokenizer)")
+    tokenizer = load_tokenizer(tokenizer_dir)
+    if tokenizer.vocab_size != model.vocab_size:
+        raise ModelTokenizerError(
+            f"{path} predicts {model.vocab_size} tokens but the tokenizer in {tokenizer_dir} "
+            f"has {tokenizer.vocab_size}"
+        )
+    return model, tokenizer

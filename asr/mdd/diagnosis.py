@@ -180,21 +180,12 @@ class PronunciationAssessor:
     @classmethod
     def from_path(cls, path: str | Path, cfg: DiagnoseConfig | None = None) -> PronunciationAssessor:
         """From an experiment folder (its ``ctc_model.pt``), a ``ctc_model.pt`` or an ``.onnx`` export."""
-        from asr.export.onnx import load_any_ctc_model
-        from asr.text.tokenizer import load_tokenizer
+        from asr.export.onnx import load_ctc_model_and_tokenizer
 
         path = Path(path)
         if path.is_dir():
             path = path / "ctc_model.pt"
-        model, tokenizer_dir = load_any_ctc_model(path)
-        if tokenizer_dir is None:
-            raise DiagnosisError(f"{path} records no tokenizer folder")
-        tokenizer = load_tokenizer(tokenizer_dir)
-        if tokenizer.vocab_size != model.vocab_size:
-            raise DiagnosisError(
-                f"{path} predicts {model.vocab_size} tokens but the tokenizer in {tokenizer_dir} "
-                f"has {tokenizer.vocab_size}"
-            )
+        model, tokenizer = load_ctc_model_and_tokenizer(path)
         calibration = read_calibration(path)
         if cfg is None and calibration is not None:  # the leniency chosen on held-out learners
             cfg = DiagnoseConfig(flag_below_gop=calibration["flag_below_gop"])

@@ -238,6 +238,8 @@ def load_ctc_model(path: str | Path) -> tuple[CTCModel, Path]:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file (asr finetune writes EXP_DIR/ctc_model.pt)")
     state = load_checkpoint(path)
+    if not isinstance(state, dict):
+        raise CheckpointError(f"{path}: not a CTC model file (holds a {type(state).__name__})")
     missing = {"model", "encoder_config", "vocab_size", "tokenizer"} - set(state)
     if missing:
         raise CheckpointError(f"{path}: not a CTC model file (missing {sorted(missing)})")
