@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import runpy
 import sys
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from asr.results import (  # noqa: E402
     drop_section,
     known_first,
     machine,
+    read_figures,
     read_json,
     read_jsonl,
     read_scalars,
@@ -478,7 +478,6 @@ def _bench_pretrain() -> list[str]:
     path = ROOT / "bench" / "results.jsonl"
     figures = []
     if path.exists():
-        read_figures = runpy.run_path(str(ROOT / "bench" / "collect.py"))["read_figures"]
         figures = [
             f for f in read_figures(path) if f["bench"] == "pretrain" and f["figure"] in PRETRAIN_FIGURES
         ]
