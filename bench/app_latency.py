@@ -1,4 +1,4 @@
-"""How long the pronunciation app takes to answer (not run in CI); one JSON line per measurement.
+"""How long the pronunciation app takes to answer (not run in CI); one JSON line per figure.
 
 For English sentences of about 2, 5 and 10 s (spoken by espeak-ng, with their texts), with the model run by
 torch and by onnxruntime (an ``asr export onnx`` of the same model, made once per run unless ``--onnx``):
@@ -17,7 +17,8 @@ The issue's aim: p95 <= 0.3 s for a 5 s utterance with the xs model (``summary``
 client runs in the app's process (one more thread on the same cores). The machine's load average is recorded:
 the numbers only mean something on an otherwise idle machine.
 
-Lines are printed and appended to ``bench/results/app-DATE.jsonl``::
+Each measurement's figures (its fields with a unit, :data:`UNITS`) are printed and appended to
+``bench/results/app-DATE.jsonl``; the summary's copies of them and whether the aim is met go to stderr::
 
     python bench/app_latency.py                                  # the mini recipe's model, torch and ONNX
     python bench/app_latency.py --runtimes torch --repeats 10 --skip-api
@@ -43,6 +44,8 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from asr.results import bench_command, figures, write_figures  # noqa: E402
+
 DEFAULT_MODEL = ROOT / "recipes/mini/exp/mini_seed0/app_model"
 # about 2, 5 and 10 s at espeak-ng's en-us, 160 words per minute (the actual durations are reported)
 SENTENCES = {
@@ -54,11 +57,37 @@ SENTENCES = {
 AIM_SECONDS, AIM_P95 = 5, 0.3
 
 
+LATENCY = ("runtime", "model", "threads", "utterance_s", "words", "n")
+#: the fields of each kind of measurement that say what was measured
+SETTING = {
+    "app_library": LATENCY,
+    "app_api": LATENCY,
+    "app_http": LATENCY,
+    "app_concurrency": ("runtime", "model", "threads", "utterance_s", "requests"),
+    "summary": ("model", "threads"),
+}
+#: the fields that are figures, with their units (the rest, lists and copies, are not figures)
+UNITS = {
+    "load_avg_1m": "load",
+    "load_avg_1m_at_start": "load",
+    "onnx_export_s": "s",
+    "answered": "requests",
+    "right": "requests",
+    "lost": "requests",
+    "total_s": "s",
+    "p50_s": "s",
+    "p95_s": "s",
+    "mean_s": "s",
+    "max_s": "s",
+}
+
+
 def emit(row: dict, out: Path) -> None:
-    line = json.dumps(row)
-    print(line, flush=True)
-    with out.open("a") as f:
-        f.write(line + "\n")
+    """A measurement's figures, printed and appended to ``out``."""
+    record = row["bench"]
+    setting = {k: row[k] for k in SETTING[record] if k in row}
+    values = {k: v for k, v in row.items() if k in UNITS}
+    write_figures(out, figures(record, values, UNITS, setting, bench_command(__file__)))
 
 
 def stats(times: list[float]) -> dict:

@@ -1,4 +1,4 @@
-"""Fine-tuning and decoding speed on this machine (not run in CI); one JSON line per measurement.
+"""Fine-tuning and decoding speed on this machine (not run in CI); one JSON line per figure, on stdout.
 
 1. **Pipeline overhead of ``asr finetune``**: the real command (subprocess; lhotse sampling, audio reading,
    tokenising, padding, the training loop's bookkeeping, logging, checkpoints) against a bare PyTorch loop
@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -32,6 +31,8 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from asr.results import bench_command, figures, write_figures  # noqa: E402
+
 MINI = ROOT / "recipes/mini/data/manifests/mini_seed0"
 MINI_LANG = ROOT / "recipes/mini/data/lang/mini_seed0"
 CONF = ROOT / "recipes/mini/conf/finetune_scratch.yaml"
@@ -40,8 +41,31 @@ ASR = [sys.executable, "-m", "asr.cli"]
 SEARCH_SETTINGS = {"beam": {"beam_size": 20}, "wfst": {"beam": 8.0, "max_active": 1000}}
 
 
-def emit(row: dict) -> None:
-    print(json.dumps(row), flush=True)
+# the figures of each kind of measurement, with their units
+UNITS = {
+    "finetune_throughput": {
+        "pipeline_audio_s_per_s": "audio s/s",
+        "pipeline_audio_seconds": "audio s",
+        "bare_audio_s_per_s": "audio s/s",
+        "bare_audio_seconds": "audio s",
+        "overhead": "fraction",
+    },
+    "decode_rtf": {
+        "cuts": "cuts",
+        "audio_seconds": "audio s",
+        "network_seconds": "s",
+        "search_seconds": "s",
+        "rtf": "s/audio s",
+        "search_rtf": "s/audio s",
+    },
+}
+
+
+def emit(record: str, measured: dict, setting: dict) -> None:
+    """Print one measurement's figures (bench/run_all.sh appends them to bench/results/finetune-DATE.jsonl)."""
+    units = UNITS[record]
+    values = {k: measured[k] for k in units if k in measured}
+    write_figures(None, figures(record, values, units, setting, bench_command(__file__)))
 
 
 def run(argv: list[str]) -> None:
@@ -145,12 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = work / "chars"
     run([*ASR, "tokenizer", "train", "--kind", "char", "--out", str(tokenizer)])
     model = args.model
-    machine = {"cpus": os.cpu_count(), "torch_threads": None}
+    threads = None
 
     if not args.skip_train:
         import torch
 
-        machine["torch_threads"] = torch.get_num_threads()
+        threads = torch.get_num_threads()
         conf = settings(args.config, args.steps)
         conf_file = work / "finetune.yaml"
         conf_file.write_text(yaml.safe_dump(conf))
@@ -175,17 +199,15 @@ def main(argv: list[str] | None = None) -> int:
         bare = bare_loop(cuts, tokenizer, conf, args.steps, conf["train"].get("seed", 0))
         overhead = bare["audio_s_per_s"] / piped["audio_seconds_per_second"] - 1
         emit(
+            "finetune_throughput",
             {
-                "bench": "finetune_throughput",
-                "cuts_file": str(cuts),
-                "steps": args.steps,
-                **machine,
                 "pipeline_audio_s_per_s": round(piped["audio_seconds_per_second"], 2),
                 "pipeline_audio_seconds": round(piped["audio_seconds"], 1),
                 "bare_audio_s_per_s": round(bare["audio_s_per_s"], 2),
                 "bare_audio_seconds": round(bare["audio_seconds"], 1),
                 "overhead": round(overhead, 4),
-            }
+            },
+            {"cuts_file": str(cuts), "steps": args.steps, "threads": threads},
         )
         model = model or exp / "ctc_model.pt"
 
@@ -221,16 +243,8 @@ def main(argv: list[str] | None = None) -> int:
                 progress=False,
                 settings=SEARCH_SETTINGS.get(method, {}),
             ).timing
-            emit(
-                {
-                    "bench": "decode_rtf",
-                    "model": str(model),
-                    "cuts_file": str(decode_cuts),
-                    "lm": str(lm),
-                    "cpus": os.cpu_count(),
-                    **timing,
-                }
-            )
+            setting = {"model": str(model), "cuts_file": str(decode_cuts), "lm": str(lm), "method": method}
+            emit("decode_rtf", timing, setting)
     return 0
 
 

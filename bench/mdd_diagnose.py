@@ -2,10 +2,10 @@
 
 Not run in CI. For each cut, the library's :class:`asr.mdd.diagnosis.PronunciationAssessor` diagnoses the
 audio against the cut's prompt text, as the app and the CLI do (canonical phones from CMUdict/G2P, not
-from the annotation). Printed as JSON lines:
+from the annotation). Its figures, one JSON line each with its unit:
 
-* ``diagnose_run``: utterances, failures (with their messages), wall time per utterance (p50/p95, model
-  loaded once) and audio seconds per second;
+* ``diagnose_run``: utterances, failures (their first messages go to stderr), wall time per utterance
+  (p50/p95, model loaded once) and audio seconds per second;
 * ``diagnose_detection``: against the annotators' labels, per canonical phone: a phone the annotators
   marked substituted or deleted is a mispronunciation; ``recall`` = share of those the diagnosis flags
   (substituted or deleted), ``false_rejection`` = share of correctly said phones it flags, and
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import sys
 import time
 from pathlib import Path
@@ -31,6 +30,26 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from asr.results import bench_command, figures, write_figures  # noqa: E402
+
+UNITS = {
+    "diagnose_run": {
+        "utterances": "utterances",
+        "failures": "utterances",
+        "p50_s": "s",
+        "p95_s": "s",
+        "audio_s_per_s": "audio s/s",
+    },
+    "diagnose_detection": {
+        "scored_utterances": "utterances",
+        "skipped_mismatch": "utterances",
+        "mispronounced": "phones",
+        "correct": "phones",
+        "recall": "fraction",
+        "precision": "fraction",
+        "false_rejection": "fraction",
+    },
+}
 
 
 def annotated_flags(supervision) -> tuple[list[str], list[bool]] | None:
@@ -94,21 +113,16 @@ def main() -> int:
             fn += wrong and not flagged
             fp += flagged and not wrong
             tn += not (flagged or wrong)
+    for failure in failures[:5]:
+        print(f"failed: {failure}", file=sys.stderr)
     run = {
-        "bench": "diagnose_run",
-        "model": str(args.model),
         "utterances": len(cuts),
         "failures": len(failures),
-        "failure_examples": failures[:5],
         "p50_s": round(float(np.percentile(times, 50)), 4) if times else None,
         "p95_s": round(float(np.percentile(times, 95)), 4) if times else None,
         "audio_s_per_s": round(audio_seconds / sum(times), 1) if times else None,
-        "threads": args.threads,
     }
-    lines = [json.dumps(run)]
     detection = {
-        "bench": "diagnose_detection",
-        "model": str(args.model),
         "scored_utterances": len(times) - mismatch,
         "skipped_mismatch": mismatch,
         "mispronounced": tp + fn,
@@ -117,11 +131,12 @@ def main() -> int:
         "precision": round(tp / max(tp + fp, 1), 4),
         "false_rejection": round(fp / max(fp + tn, 1), 4),
     }
-    lines.append(json.dumps(detection))
-    print("\n".join(lines))
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with args.out.open("a") as f:
-        f.write("\n".join(lines) + "\n")
+    model, command = str(args.model), bench_command(__file__)
+    found = figures(
+        "diagnose_run", run, UNITS["diagnose_run"], {"model": model, "threads": args.threads}, command
+    )
+    found += figures("diagnose_detection", detection, UNITS["diagnose_detection"], {"model": model}, command)
+    write_figures(args.out, found)
     return 0
 
 

@@ -2,7 +2,8 @@
 
 For each objective, a fresh process pretrains the encoder with the mini recipe's settings
 (``recipes/mini/conf/pretrain_<objective>.yaml``) on the mini Libri-light cuts for ``--seconds`` of training
-wall time, then reports one JSON line: throughput in audio-seconds per wall-second, peak resident memory
+wall time, then reports its figures (one JSON line each, with its unit, into
+``bench/results/pretrain-DATE.jsonl``): throughput in audio-seconds per wall-second, peak resident memory
 of that process, seconds per update, and the loss at the start and at the end (each objective's own loss:
 compare how far each fell, not the values across objectives). HuBERT's k-means and labelling (MFCC,
 k=100) run first and are timed apart. A table goes into RESULTS.md between this script's markers.
@@ -19,9 +20,7 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
-import shlex
 import subprocess
 import sys
 import tempfile
@@ -32,11 +31,51 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script from a checkout
-from asr.results import update_section  # noqa: E402
+from asr.results import (  # noqa: E402
+    bench_command,
+    date_line,
+    figures,
+    machine,
+    read_jsonl,
+    update_section,
+    write_figures,
+)
 
 OBJECTIVES = ("wav2vec2", "hubert", "data2vec", "data2vec2")
 DEFAULT_CUTS = ROOT / "recipes/mini/data/manifests/mini_seed0/librilight_cuts_small.jsonl.gz"
 RAW = ROOT / "bench" / "results" / f"pretrain-{datetime.date.today().isoformat()}.jsonl"
+#: what tells one run's figures apart from another's
+SETTING = ("objective", "model", "frontend", "body", "max_duration", "threads")
+UNITS = {
+    "encoder_params": "params",
+    "trained_params": "params",
+    "steps": "updates",
+    "train_seconds": "s",
+    "audio_seconds": "audio s",
+    "audio_s_per_s": "audio s/s",
+    "seconds_per_step": "s/update",
+    "peak_rss_mib": "MiB",
+    "loss_start": "loss",
+    "loss_end": "loss",
+    "prep_seconds": "s",
+}
+#: the units of the objectives' own last-update metrics (``final_metrics``); any other has none
+METRIC_UNITS = {
+    "contrastive_loss": "loss",
+    "diversity_loss": "loss",
+    "feature_penalty": "loss",
+    "masked_loss": "loss",
+    "accuracy": "fraction",
+    "masked_accuracy": "fraction",
+    "unmasked_accuracy": "fraction",
+    "mask_share": "fraction",
+    "masked_frac": "fraction",
+    "visible_frac": "fraction",
+    "code_perplexity": "codes",
+    "prob_perplexity": "codes",
+    "target_var": "variance",
+    "pred_var": "variance",
+}
 
 
 def _mean(values: list[float]) -> float:
@@ -128,15 +167,33 @@ def _signal(row: dict) -> str:
     return ", ".join(shown) or "-"
 
 
+def row_figures(row: dict, command: str) -> list[dict]:
+    """One objective's measurements (:func:`run_one`) as figures, each with its unit."""
+    units = {**UNITS, **{f"final_metrics.{k}": METRIC_UNITS.get(k, "") for k in row.get("final_metrics", {})}}
+    values = {k: v for k, v in row.items() if k not in SETTING}
+    return figures("pretrain", values, units, {k: row[k] for k in SETTING}, command)
+
+
+def rows_of(found: list[dict]) -> list[dict]:
+    """The measurements of each run (setting) back from its figures, as :func:`run_one` returned them."""
+    rows: dict[str, dict] = {}
+    for f in found:
+        row = rows.setdefault(json.dumps(f["setting"], sort_keys=True), dict(f["setting"]))
+        *outer, name = f["figure"].split(".")
+        for part in outer:
+            row = row.setdefault(part, {})
+        row[name] = f["value"]
+    return list(rows.values())
+
+
 def _table(rows: list[dict], command: str, args: argparse.Namespace) -> str:
     by = {r["objective"]: r for r in rows}
     lines = [
         "## Pretraining objectives at equal wall-clock (`bench/pretrain.py`)",
         "",
         f"Command: `{command}`  ",
-        f"Date: {datetime.date.today().isoformat()}; machine: {os.cpu_count()} CPU cores "
-        f"({platform.processor() or platform.machine()}), {args.threads} torch threads; "
-        f"{args.seconds:g} s of training per objective on `{args.cuts.name}`.",
+        date_line(f"machine: {machine()}, {args.threads} torch threads")
+        + f"; {args.seconds:g} s of training per objective on `{args.cuts.name}`.",
         "",
         "| objective | encoder params | audio s / s | s / update | audio s / update | peak RSS (MiB) "
         "| updates | loss start → end | last update's signal | k-means + labels (s) |",
@@ -196,8 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rows",
         type=Path,
-        help="Write the table from JSON lines this script printed before "
-        "(and the command that printed them, --command), without measuring again.",
+        help="Write the table from the figures (JSON lines) this script wrote before "
+        "(and the command that measured them, --command), without measuring again.",
     )
     parser.add_argument(
         "--command", default="python bench/pretrain.py", help="With --rows: the measuring command."
@@ -205,7 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--child", choices=OBJECTIVES, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.rows:
-        rows = [json.loads(line) for line in args.rows.read_text().splitlines() if line.startswith("{")]
+        rows = rows_of(read_jsonl(args.rows))
         update_section(args.results, "bench/pretrain.py", _table(rows, args.command, args))
         return 0
     if not args.cuts.is_file():
@@ -219,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
             row = run_one(args.child, args.cuts, args.seconds, args.threads, Path(work), args.overrides)
         print(json.dumps(row), flush=True)
         return 0
-    rows = []
+    command = bench_command(__file__, sys.argv[1:] if argv is None else argv)
+    rows, found = [], []
     for objective in args.objectives:
         cmd = [
             sys.executable,
@@ -239,13 +297,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {objective} failed (exit {proc.returncode})", file=sys.stderr)
             return 1
         row = json.loads(proc.stdout.strip().splitlines()[-1])
-        print(json.dumps(row), flush=True)
         rows.append(row)
-    RAW.parent.mkdir(parents=True, exist_ok=True)
-    RAW.write_text("".join(json.dumps(row) + "\n" for row in rows))
+        measured = row_figures(row, command)
+        write_figures(None, measured)
+        found += measured
+    write_figures(RAW, found, append=False, echo=False)  # this run's figures replace the day's earlier ones
     if not args.no_results:
-        command = "python bench/pretrain.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
-        update_section(args.results, "bench/pretrain.py", _table(rows, command.strip(), args))
+        update_section(args.results, "bench/pretrain.py", _table(rows, command, args))
         print(f"table written to {args.results}", file=sys.stderr)
     return 0
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every benchmark of bench/ in turn, with the settings that made the raw files in bench/results/,
-# then bench/collect.py, which writes bench/results.jsonl (one JSON line per figure; RESULTS.md reads it).
+# Runs every benchmark of bench/ in turn, with the settings that made the raw files in bench/results/ (each
+# benchmark writes its own figures there, one JSON line per figure with its unit), then bench/collect.py,
+# which checks and gathers them into bench/results.jsonl (RESULTS.md reads it).
 #
 #   name      command (from the checkout's root)                                 raw file, typical time
 #   pretrain  python bench/pretrain.py                                           pretrain-DATE.jsonl (rewritten,
@@ -72,7 +73,7 @@ exp=recipes/mini/exp/mini_seed0
 scratch_1h=$exp/finetune/1h/scratch/ctc_model.pt
 
 # plan NAME: sets needs (files the benchmark reads), make (the command that makes them) and commands
-# (the shell commands, run in turn from the checkout's root). They match collect.py's COMMANDS.
+# (the shell commands, run in turn from the checkout's root; each figure names the command that made it).
 plan() {
   case $1 in
     pretrain)
@@ -143,10 +144,12 @@ for name in "${names[@]}"; do
   fi
   log "$name: done in $(duration "$seconds")"
   summary+=("$(printf '%-9s ok in %s' "$name" "$(duration "$seconds")")")
-  # the wall time as a raw line of its own, so that results.jsonl says what each benchmark costs
-  python -c 'import json, os, sys
-print(json.dumps({"bench": "wall_time", "name": sys.argv[1], "command": " && ".join(sys.argv[3:]),
-                  "seconds": int(sys.argv[2]), "cpus": os.cpu_count()}))' \
+  # the wall time as a figure of its own, so that results.jsonl says what each benchmark costs
+  python -c 'import sys
+from asr.results import figures, write_figures
+name, seconds, *commands = sys.argv[1:]
+found = figures("wall_time", {"seconds": int(seconds)}, {"seconds": "s"}, {"name": name}, " && ".join(commands))
+write_figures(None, found)' \
     "$name" "$seconds" "${commands[@]}" >> "bench/results/run_all-$today.jsonl"
 done
 

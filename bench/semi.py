@@ -1,4 +1,4 @@
-"""Semi-supervised training's costs on this machine (not run in CI); one JSON line per measurement.
+"""Semi-supervised training's costs on this machine (not run in CI); one JSON line per figure.
 
 1. **Pseudo-labelling throughput** of ``asr pseudo-label``: audio seconds per wall second (network and
    search, audio reading included) with greedy and LM-beam teachers, on ``--unlabelled`` cuts.
@@ -11,7 +11,7 @@
 Defaults use the mini recipe's data and 1 h model when they exist, and fall back to spoken digits made on
 the spot (a model trained for the purpose) so the script runs on a fresh checkout::
 
-    python bench/semi.py                        # prints JSON lines and appends them to bench/results/semi-DATE.jsonl
+    python bench/semi.py                        # prints its figures and appends them to bench/results/semi-DATE.jsonl
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import argparse
 import datetime
 import gzip
 import json
-import os
 import sys
 import tempfile
 from pathlib import Path
@@ -29,10 +28,22 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from asr.results import bench_command, figures, write_figures  # noqa: E402
 from bench.finetune import ASR, MINI, MINI_LANG, digits_corpus, run, settings  # noqa: E402
 
 MINI_MODEL = ROOT / "recipes/mini/exp/mini_seed0/finetune/1h/scratch/ctc_model.pt"
 CONF = ROOT / "recipes/mini/conf/semi_words.yaml"
+# the figures of each kind of measurement, with their units
+UNITS = {
+    "pseudo_label_throughput": {"cuts": "cuts", "audio_seconds": "audio s", "audio_s_per_s": "audio s/s"},
+    "online_ensemble_step_cost": {
+        "plain_seconds_per_update": "s/update",
+        "online_seconds_per_update": "s/update",
+        "extra_per_update": "fraction",
+        "plain_audio_s_per_s": "audio s/s",
+        "online_audio_s_per_s": "audio s/s",
+    },
+}
 
 
 def first_cuts(path: Path, count: int, out: Path) -> Path:
@@ -60,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
 
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-semi-"))
     work.mkdir(parents=True, exist_ok=True)
-    rows: list[dict] = []
+    command = bench_command(__file__, sys.argv[1:] if argv is None else argv)
+    found: list[dict] = []
     model, labelled, lm = args.model, args.labelled, args.lm
     unlabelled = args.unlabelled
     if model is None and MINI_MODEL.exists():
@@ -91,7 +103,6 @@ def main(argv: list[str] | None = None) -> int:
         model = work / "teacher" / "ctc_model.pt"
         lm = lm or work / "lm"
         run([*ASR, "lm", "build", "--text", str(labelled), "--order", "3", "--out", str(lm)])
-    machine = {"cpus": os.cpu_count()}
 
     for method in ("greedy", "beam"):
         out = work / "pl" / method
@@ -113,17 +124,17 @@ def main(argv: list[str] | None = None) -> int:
             ]
         )
         summary = json.loads((out / "summary.json").read_text())
-        rows.append(
+        # the unlabelled cuts are a temporary file (the first --recordings of Libri-light): not a setting
+        found += figures(
+            "pseudo_label_throughput",
             {
-                "bench": "pseudo_label_throughput",
-                "method": method,
-                "model": str(model),
-                "cuts_file": str(unlabelled),
                 "cuts": summary["cuts"],
                 "audio_seconds": summary["seconds"],
                 "audio_s_per_s": summary["audio_seconds_per_second"],
-                **machine,
-            }
+            },
+            UNITS["pseudo_label_throughput"],
+            {"method": method, "model": str(model)},
+            command,
         )
 
     conf = settings(CONF, args.steps)
@@ -160,24 +171,20 @@ def main(argv: list[str] | None = None) -> int:
         result = json.loads((exp / "train_result.json").read_text())
         timed[name] = result
     per_step = {k: v["train_seconds"] / v["step"] for k, v in timed.items()}
-    rows.append(
+    found += figures(
+        "online_ensemble_step_cost",
         {
-            "bench": "online_ensemble_step_cost",
-            "steps": args.steps,
-            "model": str(model),
             "plain_seconds_per_update": round(per_step["plain"], 3),
             "online_seconds_per_update": round(per_step["online-ensemble"], 3),
             "extra_per_update": round(per_step["online-ensemble"] / per_step["plain"] - 1, 4),
             "plain_audio_s_per_s": round(timed["plain"]["audio_seconds_per_second"], 2),
             "online_audio_s_per_s": round(timed["online-ensemble"]["audio_seconds_per_second"], 2),
-            **machine,
-        }
+        },
+        UNITS["online_ensemble_step_cost"],
+        {"steps": args.steps, "model": str(model)},
+        command,
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "a", encoding="utf-8") as f:
-        for row in rows:
-            print(json.dumps(row), flush=True)
-            f.write(json.dumps(row) + "\n")
+    write_figures(args.out, found)
     return 0
 
 

@@ -6,30 +6,27 @@ Reads ``EXP/decode/<system>/test/{mdd/mdd.json,per/per.json}`` as stage 5 writes
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from asr.files import write_atomic  # noqa: E402
+from asr.results import publish, read_json, results_page, table_row  # noqa: E402
 
 SYSTEMS = (("supervised", "stage 3: CTC (labels only)"), ("online_ensemble", "stage 4: + online ensemble"))
+RATES = ("precision", "recall", "f1", "der", "detection_accuracy")
 
 
 def rows(exp: Path) -> list[str]:
     out = []
     for system, label in SYSTEMS:
         folder = exp / "decode" / system / "test"
-        if not (folder / "mdd" / "mdd.json").is_file() or not (folder / "per" / "per.json").is_file():
+        m, per = read_json(folder / "mdd" / "mdd.json"), read_json(folder / "per" / "per.json")
+        if m is None or per is None:
             continue
-        m = json.loads((folder / "mdd" / "mdd.json").read_text())
-        per = json.loads((folder / "per" / "per.json").read_text())
+        rates = (f"{100 * m[k]:.2f}" for k in RATES)
         out.append(
-            f"| {label} | {per['wer']:.2f} | {100 * m['precision']:.2f} | {100 * m['recall']:.2f} | "
-            f"{100 * m['f1']:.2f} | {100 * m['der']:.2f} | {100 * m['detection_accuracy']:.2f} | "
-            f"{m['ta']} | {m['fr']} | {m['fa']} | {m['cd']} | {m['de']} |"
+            table_row(label, f"{per['wer']:.2f}", *rates, *(m[k] for k in ("ta", "fr", "fa", "cd", "de")))
         )
     return out
 
@@ -52,26 +49,17 @@ def main() -> int:
             ],
         )
     )
-    text = (
-        f"""# L2-ARCTIC mispronunciation detection and diagnosis ({args.exp.name})
+    measures = ("PER %", "precision", "recall", "F1", "DER", "det. acc.", "TA", "FR", "FA", "CD", "DE")
+    text = f"""# L2-ARCTIC mispronunciation detection and diagnosis ({args.exp.name})
 
 Test: the annotated utterances of TLV, NJS, TNI, TXHC, ZHAA, YKWK (greedy CTC decoding). Training: {training};
 stage 3 init: {args.init}; stage 4 adds the unannotated utterances of the 18 training speakers.
 PER: against the perceived phones; precision / recall / F1 / DER / detection accuracy in %, and the counts,
 by `asr score mdd` (the L2-ARCTIC convention; details in decode/<system>/test/mdd/alignment.txt).
 
-| system | PER % | precision | recall | F1 | DER | det. acc. | TA | FR | FA | CD | DE |
-|---|---|---|---|---|---|---|---|---|---|---|---|
 """
-        + "\n".join(rows(args.exp))
-        + f"""
-
-Command: `{args.command}`
-Date: {datetime.date.today().isoformat()}
-"""
-    )
-    write_atomic(args.exp / "RESULTS.md", text.encode())
-    print(text)
+    page = results_page(text, ("system", *measures), rows(args.exp), args.command)
+    publish(page, args.exp / "RESULTS.md")
     return 0
 
 

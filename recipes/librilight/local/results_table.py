@@ -8,8 +8,6 @@ Reads ``EXP/decode/<encoder>/<split>/<method>/<part>/score/wer.json`` and the LM
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 from pathlib import Path
 
@@ -17,44 +15,26 @@ ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
 import yaml  # noqa: E402
 
-from asr.files import write_atomic  # noqa: E402
+from asr.results import fmt, publish, read_json, results_page, subfolders, table_row, weights  # noqa: E402
 
 PARTS = ("dev-clean", "dev-other", "test-clean", "test-other")
-ORDER = {  # papers' order; anything else (an --init encoder) after them
-    "encoder": ("wav2vec2", "hubert", "data2vec", "data2vec2"),
-    "split": ("10min", "1h", "10h"),
-    "method": ("greedy", "beam"),
-}
-
-
-def _dirs(folder: Path, kind: str) -> list[Path]:
-    """The subfolders of ``folder`` in the papers' order of ``kind`` (anything else, e.g. ``init``, last)."""
-    known = ORDER[kind]
-    found = (p for p in folder.iterdir() if p.is_dir())
-    return sorted(found, key=lambda p: (known.index(p.name) if p.name in known else len(known), p.name))
-
-
-def _read(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
+# the papers' order of each folder level; anything else (an --init encoder) after them
+ENCODERS = ("wav2vec2", "hubert", "data2vec", "data2vec2")
+SPLITS = ("10min", "1h", "10h")
+METHODS = ("greedy", "beam")
 
 
 def rows(decode: Path) -> list[str]:
     out = []
-    for encoder in _dirs(decode, "encoder") if decode.is_dir() else []:
-        for split in _dirs(encoder, "split"):
-            for method in _dirs(split, "method"):
-                scores = {part: _read(method / part / "score" / "wer.json") for part in PARTS}
-                if not any(scores.values()):
+    for encoder in subfolders(decode, ENCODERS) if decode.is_dir() else []:
+        for split in subfolders(encoder, SPLITS):
+            for method in subfolders(split, METHODS):
+                scores = [read_json(method / part / "score" / "wer.json") for part in PARTS]
+                if not any(scores):
                     continue
-                cells = [f"{s['wer']:.2f}" if s else "–" for s in scores.values()]
-                tuned = (_read(method / "dev-clean" / "hyp.tune.json") or {}).get("best", {})
-                weights = ", ".join(f"{k}={v:g}" for k, v in tuned.items()) or "–"
-                out.append(
-                    f"| {encoder.name} | {split.name} | {method.name} | {' | '.join(cells)} | {weights} |"
-                )
+                cells = (fmt(s["wer"] if s else None, ".2f") for s in scores)
+                tuned = (read_json(method / "dev-clean" / "hyp.tune.json") or {}).get("best", {})
+                out.append(table_row(encoder.name, split.name, method.name, *cells, weights(tuned)))
     return out
 
 
@@ -82,25 +62,15 @@ def main() -> int:
         if args.lm
         else ""
     )
-    text = (
-        f"""# Libri-light limited supervision ({args.exp.name})
+    text = f"""# Libri-light limited supervision ({args.exp.name})
 
 Word error rates (%) on LibriSpeech by pretrained encoder and Libri-light labelled split; CTC on {args.units} units.
 greedy: the best path. {beam}Details per part in decode/<encoder>/<split>/<method>/<part>/score/.
 Fine-tuned from: {starts(args.exp)}.
 
-| encoder | split | decoding | {" | ".join(PARTS)} | LM weights |
-|---|---|---|---|---|---|---|---|
 """
-        + "\n".join(rows(args.exp / "decode"))
-        + f"""
-
-Command: `{args.command}`
-Date: {datetime.date.today().isoformat()}
-"""
-    )
-    write_atomic(args.exp / "RESULTS.md", text.encode())
-    print(text)
+    columns = ("encoder", "split", "decoding", *PARTS, "LM weights")
+    publish(results_page(text, columns, rows(args.exp / "decode"), args.command), args.exp / "RESULTS.md")
     return 0
 
 

@@ -17,7 +17,6 @@ Prints the Markdown lines that link the figures (RESULTS.md embeds them).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -30,27 +29,17 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[2])]
 
 from asr.files import write_atomic  # noqa: E402
+from asr.results import read_json, read_jsonl, read_scalars  # noqa: E402
 
 
 def scalars(run: Path, tag: str = "train/loss") -> list[tuple[int, float]]:
     """``(step, value)`` of one TensorBoard scalar of a run (empty when absent)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    if not list((run / "tensorboard").glob("events.*")):
-        return []
-    acc = EventAccumulator(str(run / "tensorboard"), size_guidance={"scalars": 0})
-    acc.Reload()
-    if tag not in acc.Tags().get("scalars", []):
-        return []
-    return [(e.step, e.value) for e in acc.Scalars(tag)]
+    return read_scalars(run, tag)[tag]
 
 
 def valid_curve(run: Path) -> list[dict]:
     """The dev learning curve of a run (``valid.jsonl``), by step."""
-    path = run / "valid.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_jsonl(run / "valid.jsonl")
 
 
 def _smooth(points: list[tuple[int, float]], window: int = 5) -> tuple[list[int], list[float]]:
@@ -115,7 +104,7 @@ def pretraining_figure(pretrain: Path, probes: Path, path: Path) -> Path | None:
         points = []
         for probe in sorted(probes.glob(f"{key}-step*/probe.json")):
             step = int(probe.parent.name.rsplit("step", 1)[1])
-            points.append((step, json.loads(probe.read_text())["per"]))
+            points.append((step, read_json(probe)["per"]))
         if points:
             along[name] = sorted(points)
     cols = 2 if along else 1
@@ -136,7 +125,7 @@ def pretraining_figure(pretrain: Path, probes: Path, path: Path) -> Path | None:
             ax.plot([s for s, _ in points], [p for _, p in points], marker="o", label=name)
         random = probes / "random" / "probe.json"
         if random.is_file():
-            ax.axhline(json.loads(random.read_text())["per"], color="grey", ls="--", label="random weights")
+            ax.axhline(read_json(random)["per"], color="grey", ls="--", label="random weights")
         ax.set(
             xlabel="pretraining updates",
             ylabel="probe PER (%), dev-clean",

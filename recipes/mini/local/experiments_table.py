@@ -9,7 +9,6 @@ weights); fine-tuning runs: their dev-clean learning curve (greedy CER every 100
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -17,48 +16,42 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path[:0] = [str(ROOT), str(HERE)]
 
-from curves import save_png  # noqa: E402
+from curves import save_png, valid_curve  # noqa: E402
 
-from asr.results import update_section  # noqa: E402
+from asr.results import MISSING, read_json, table_head, table_row, update_section  # noqa: E402
 
 FIRST_SPEAKERS = "first-speakers"  # runs whose dev subsets were a manifest's first cuts (2-4 speakers)
 
 
-def _read(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-
-
 def pretraining_rows(runs: Path) -> list[str]:
-    random = _read(runs / "probe-random" / "probe.json")
+    random = read_json(runs / "probe-random" / "probe.json")
     base = random["per"] if random else None
-    lines = [
-        "| experiment | objective | updates × batch | probe PER along the run (updates: PER %) | final probe PER "
-        "| vs random weights |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = table_head(
+        "experiment",
+        "objective",
+        "updates × batch",
+        "probe PER along the run (updates: PER %)",
+        "final probe PER",
+        "vs random weights",
+    )
     if random:
-        lines.append(f"| probe-random | – | 0 | – | {_per(random)} | – |")
+        lines.append(table_row("probe-random", MISSING, 0, MISSING, _per(random), MISSING))
     for run in sorted(runs.glob("pretrain-*")):
-        final = _read(run / "probe" / "probe.json")
+        final = read_json(run / "probe" / "probe.json")
         along = []
         for probe in run.glob("probe-*/probe.json"):
             step = int(probe.parent.name.split("-", 1)[1])
-            along.append((step, _per(_read(probe))))
+            along.append((step, _per(read_json(probe))))
         along.sort()
         settings = _read_yaml(run / "pretrain.yaml")
         train = settings.get("train", {})
         shape = f"{train.get('max_steps', '?')} × {train.get('max_duration', '?'):g} s" if train else "?"
-        curve = ", ".join(f"{s}: {p}" for s, p in along) or "–"
+        curve = ", ".join(f"{s}: {p}" for s, p in along) or MISSING
         if not final and along:
             curve += f" (stopped at {along[-1][0]})"
-        per = _per(final) if final else "–"
-        versus = f"{final['per'] - base:+.1f}" if final and base is not None else "–"
-        lines.append(
-            f"| {run.name} | {settings.get('objective', '?')} | {shape} | {curve} | {per} | {versus} |"
-        )
+        per = _per(final) if final else MISSING
+        versus = f"{final['per'] - base:+.1f}" if final and base is not None else MISSING
+        lines.append(table_row(run.name, settings.get("objective", "?"), shape, curve, per, versus))
     return lines
 
 
@@ -78,16 +71,18 @@ def _read_yaml(path: Path) -> dict:
 
 
 def finetuning_rows(runs: Path) -> list[str]:
-    lines = [
-        "| experiment | init | updates × batch, lr | dev-clean greedy CER along the run (every 100 updates) | final "
-        "CER / WER | final dev loss |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = table_head(
+        "experiment",
+        "init",
+        "updates × batch, lr",
+        "dev-clean greedy CER along the run (every 100 updates)",
+        "final CER / WER",
+        "final dev loss",
+    )
     for run in sorted(runs.glob("finetune-*")):
-        path = run / "valid.jsonl"
-        if not path.is_file():
+        if not (run / "valid.jsonl").is_file():
             continue
-        curve = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        curve = valid_curve(run)
         settings = _read_yaml(run / "finetune.yaml")
         train = settings.get("train", {})
         init = Path(settings["init"]).parent.name if settings.get("init") else "random"
@@ -97,10 +92,8 @@ def finetuning_rows(runs: Path) -> list[str]:
         shown = " ".join(f"{p['cer']:.0f}" for p in curve)
         if last["step"] < train.get("max_steps", 0):
             shown += f" (stopped at {last['step']})"
-        lines.append(
-            f"| {run.name} | {init} | {shape} | {shown} | {last['cer']:.1f} / {last['wer']:.1f} "
-            f"| {last['loss']:.2f} |"
-        )
+        final = f"{last['cer']:.1f} / {last['wer']:.1f}"
+        lines.append(table_row(run.name, init, shape, shown, final, f"{last['loss']:.2f}"))
     return lines
 
 
@@ -115,9 +108,9 @@ def figures(runs: Path, out: Path) -> list[Path]:
     written = []
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for run in sorted(runs.glob("pretrain-*")):
-        probes = ((int(p.parent.name.split("-", 1)[1]), _read(p)) for p in run.glob("probe-*/probe.json"))
+        probes = ((int(p.parent.name.split("-", 1)[1]), read_json(p)) for p in run.glob("probe-*/probe.json"))
         points = sorted((step, probe["per"]) for step, probe in probes if probe.get("dev_speakers"))  # not †
-        final = _read(run / "probe" / "probe.json")
+        final = read_json(run / "probe" / "probe.json")
         steps = _read_yaml(run / "pretrain.yaml").get("train", {}).get("max_steps")
         if final and steps and all(s != steps for s, _ in points):
             points.append((int(steps), final["per"]))
@@ -125,7 +118,7 @@ def figures(runs: Path, out: Path) -> list[Path]:
             ax.plot(
                 [s for s, _ in points], [p for _, p in points], marker="o", label=run.name[len("pretrain-") :]
             )
-    random = _read(runs / "probe-random" / "probe.json")
+    random = read_json(runs / "probe-random" / "probe.json")
     if random:
         ax.axhline(random["per"], color="grey", ls="--", label="random weights")
     ax.set(
@@ -136,9 +129,8 @@ def figures(runs: Path, out: Path) -> list[Path]:
     written.append(save_png(fig, out / "probe-along-pretraining.png", dpi=100))
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for run in sorted(runs.glob("finetune-*")):
-        path = run / "valid.jsonl"
-        if path.is_file():
-            curve = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        if (run / "valid.jsonl").is_file():
+            curve = valid_curve(run)
             ax.plot(
                 [p["step"] for p in curve],
                 [p["cer"] for p in curve],

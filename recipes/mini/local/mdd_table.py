@@ -7,17 +7,12 @@ to ``MDD_DIR/mdd_table.md`` and, with ``--results``, into RESULTS.md's "mdd" sec
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from asr.files import write_atomic  # noqa: E402
-from asr.results import update_section  # noqa: E402
+from asr.results import date_line, machine, publish, read_json, table_head, table_row  # noqa: E402
 
 # system (folder name) → (what it was trained on, pseudo-labels?) in the order the table lists them
 SYSTEMS = {
@@ -34,20 +29,21 @@ SYSTEMS = {
 }
 
 
+def scores(scores_dir: Path) -> dict[str, dict]:
+    """system -> its ``mdd.json`` (``asr score mdd --out-dir scores/<system>``)."""
+    return {p.parent.name: read_json(p) for p in sorted(scores_dir.glob("*/mdd.json"))}
+
+
 def rows(scores_dir: Path) -> list[str]:
-    found = {p.parent.name: json.loads(p.read_text()) for p in sorted(scores_dir.glob("*/mdd.json"))}
+    found = scores(scores_dir)
     order = [s for s in SYSTEMS if s in found] + sorted(set(found) - set(SYSTEMS))
-    lines = [
-        "| system | trained on | pseudo-labels | PER % | precision | recall | F1 | DER | TA | FR | FA | CD | DE |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    measures = ("PER %", "precision", "recall", "F1", "DER", "TA", "FR", "FA", "CD", "DE")
+    lines = table_head("system", "trained on", "pseudo-labels", *measures)
     for system in order:
         m = found[system]
-        what, pseudo = SYSTEMS.get(system, ("?", "?"))
-        lines.append(
-            f"| {system} | {what} | {pseudo} | {100 * m['per']:.1f} | {m['precision']:.3f} | {m['recall']:.3f} "
-            f"| {m['f1']:.3f} | {m['der']:.3f} | {m['ta']} | {m['fr']} | {m['fa']} | {m['cd']} | {m['de']} |"
-        )
+        rates = (f"{100 * m['per']:.1f}", *(f"{m[k]:.3f}" for k in ("precision", "recall", "f1", "der")))
+        counts = (m[k] for k in ("ta", "fr", "fa", "cd", "de"))
+        lines.append(table_row(system, *SYSTEMS.get(system, ("?", "?")), *rates, *counts))
     return lines
 
 
@@ -57,8 +53,7 @@ def table(mdd_dir: Path, preset: str) -> str:
         "",
         "Command: `bash recipes/mini/run.sh` (stage 10 makes this table from stages 8-10's phone recognisers; "
         "`--stage 10` rescores).  ",
-        f"Date: {datetime.date.today().isoformat()}; machine: {os.cpu_count()} CPU cores "
-        f"({platform.processor() or platform.machine()}); xs encoder (fbank + Conformer, ~4 M parameters).",
+        date_line(f"machine: {machine()}", "xs encoder (fbank + Conformer, ~4 M parameters)."),
         "",
         "Test: the annotated utterances of the six standard held-out L2-ARCTIC speakers (TLV NJS TNI TXHC ZHAA "
         "YKWK) of the synthetic corpus; canonical and perceived phones from its annotations (`asr mdd reference`). "
@@ -87,11 +82,7 @@ def main() -> int:
     parser.add_argument("--preset", default="mini")
     parser.add_argument("--results", type=Path, help="Also write the table into this file's 'mdd' section.")
     args = parser.parse_args()
-    text = table(args.mdd_dir, args.preset)
-    write_atomic(args.mdd_dir / "mdd_table.md", text.encode())
-    if args.results:
-        update_section(args.results, "mdd", text)
-    print(text)
+    publish(table(args.mdd_dir, args.preset), args.mdd_dir / "mdd_table.md", args.results, "mdd")
     return 0
 
 

@@ -3,7 +3,7 @@
 T1 label-scarce fine-tuning (WER by encoder init, greedy and LM decoding), T2 semi-supervised training, T3
 mispronunciation detection and diagnosis, T4 cost (seconds and audio-seconds per second of each stage, and
 the pretraining objectives at equal wall-clock from ``bench/results.jsonl``). Each table comes with the
-command and date that made it, the published figures of the corresponding papers (``published.py``), and
+command and date that made it, the published figures of the corresponding papers (``published.json``), and
 findings computed from the numbers, so the text cannot drift from the tables.
 
     python recipes/mini/local/results.py --exp recipes/mini/exp/mini_seed0 \\
@@ -13,11 +13,7 @@ findings computed from the numbers, so the text cannot drift from the tables.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import os
-import platform
-import runpy
 import sys
 from pathlib import Path
 
@@ -25,11 +21,24 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[2]
 sys.path[:0] = [str(ROOT), str(HERE)]
 import mdd_table  # noqa: E402
+import published  # noqa: E402
 import semi_table  # noqa: E402
 import wer_table  # noqa: E402
 
-from asr.files import write_atomic  # noqa: E402
-from asr.results import update_section  # noqa: E402
+from asr.results import (  # noqa: E402
+    MISSING,
+    date_line,
+    drop_section,
+    known_first,
+    machine,
+    read_figures,
+    read_json,
+    read_jsonl,
+    read_scalars,
+    table_head,
+    table_row,
+    update_section,
+)
 
 # sections older versions of the recipe wrote; T1-T3 replace them
 LEGACY_SECTIONS = ("recipes/mini (mini)", "recipes/mini semi-supervised (mini)", "mdd")
@@ -50,36 +59,19 @@ STAGES = (
 )
 
 
-def _read_json(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
-def _published(table: str) -> list[dict]:
-    path = HERE / "published.py"
-    return runpy.run_path(str(path))["rows"](table) if path.exists() else []
-
-
 def published_table(table: str) -> list[str]:
-    """Published figures for a table, labelled as such (real speech, far more compute)."""
-    entries = [e for e in _published(table) if e.get("values")]  # unverified entries carry no numbers
+    """The published figures of a table (``published.json``), labelled as such (real speech, more compute)."""
+    entries = [e for e in published.rows(table) if e.values]  # unverified entries carry no numbers
     if not entries:
         return []
     lines = [
         "Published (real speech, full-size models and compute; for direction and scale, not reproduced here):",
         "",
-        "| paper | setting | metric | values | source |",
-        "|---|---|---|---|---|",
+        *table_head("paper", "setting", "metric", "values", "source"),
     ]
     for e in entries:
-        values = ", ".join(f"{k} {v}" for k, v in e.get("values", {}).items())
-        mark = "" if e.get("verified", False) else " (unverified)"
-        lines.append(
-            f"| {e['paper']}{mark} | {e.get('setting', '')} | {e.get('metric', '')} | {values} "
-            f"| {e.get('source', '')} |"
-        )
+        values = ", ".join(f"{k} {v}" for k, v in e.values.items())
+        lines.append(table_row(e.paper, e.setting, e.metric, values, e.source))
     return lines
 
 
@@ -92,35 +84,26 @@ def _header(title: str, command: str, stamp: str) -> list[str]:
 
 def _train_signals(run_dir: Path) -> dict[str, float]:
     """Last logged training loss and mean audio-seconds per second of a training run (its TensorBoard log)."""
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    events = sorted((run_dir / "tensorboard").glob("events.*"))
-    if not events:
-        return {}
-    acc = EventAccumulator(str(run_dir / "tensorboard"), size_guidance={"scalars": 0})
-    acc.Reload()
+    scalars = read_scalars(run_dir, "train/loss", "train/audio_seconds_per_second")
     out = {}
-    tags = acc.Tags().get("scalars", [])
-    if "train/loss" in tags:
-        losses = [e.value for e in acc.Scalars("train/loss")]
+    if losses := [v for _, v in scalars["train/loss"]]:
         out["loss_first"], out["loss_last"] = losses[0], sum(losses[-3:]) / len(losses[-3:])
-    if "train/audio_seconds_per_second" in tags:
-        rates = [e.value for e in acc.Scalars("train/audio_seconds_per_second")]
+    if rates := [v for _, v in scalars["train/audio_seconds_per_second"]]:
         out["audio_per_second"] = sum(rates) / len(rates)
     return out
 
 
 def _cer(row: dict, part: str) -> str:
     scored = row["wer"].get(("greedy", part))
-    return f"{scored['cer']:.1f}" if scored and "cer" in scored else "–"
+    return f"{scored['cer']:.1f}" if scored and "cer" in scored else MISSING
 
 
 def _curve(run: Path) -> str:
     """A run's dev error rate at a few points of its learning curve (``valid.jsonl``): still falling at the end?"""
     path = run / "valid.jsonl"
     if not path.is_file():
-        return "–"
-    points = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return MISSING
+    points = read_jsonl(path)
     metric = "cer" if points and "cer" in points[0] else "per"
     if len(points) > 4:
         points = [points[len(points) * i // 4] for i in range(4)] + [points[-1]]
@@ -143,27 +126,26 @@ def t1(exp: Path, command: str, stamp: str) -> str:
     decode = exp / "decode"
     rows = wer_table.collect(decode) if decode.is_dir() else []
     methods = [m for m in wer_table.METHODS if any((m, "test-clean") in r["wer"] for r in rows)]
-    head = "| split | encoder init | greedy CER dev | greedy CER test | " + " | ".join(
-        f"{m} WER dev | {m} WER test" for m in methods
+    lines = table_head(
+        "split",
+        "encoder init",
+        "greedy CER dev",
+        "greedy CER test",
+        *(f"{m} WER {part}" for m in methods for part in ("dev", "test")),
+        "empty greedy output (dev)",
+        "train loss first → last",
+        "dev CER along the run",
     )
-    lines = [
-        head + " | empty greedy output (dev) | train loss first → last | dev CER along the run |",
-        "|---|---|---|---|" + "---|---|" * len(methods) + "---|---|---|",
-    ]
     signals = {}
     for r in rows:
         run = exp / "finetune" / r["split"] / r["init"]
         signals[r["split"], r["init"]] = s = _train_signals(run)
         empty = _empty_share(decode / r["split"] / r["init"] / "greedy" / "dev-clean" / "hyp.txt")
-        cells = " | ".join(
-            f"{wer_table._cell(r, m, 'dev-clean')} | {wer_table._cell(r, m, 'test-clean')}" for m in methods
-        )
-        loss = f"{s['loss_first']:.2f} → {s['loss_last']:.2f}" if "loss_last" in s else "–"
-        cer = " | ".join(_cer(r, part) for part in ("dev-clean", "test-clean"))
-        lines.append(
-            f"| {r['split']} | {r['init']} | {cer} | {cells} | {'–' if empty is None else f'{100 * empty:.0f} %'} "
-            f"| {loss} | {_curve(run)} |"
-        )
+        cells = (wer_table.cell(r, m, part) for m in methods for part in ("dev-clean", "test-clean"))
+        loss = f"{s['loss_first']:.2f} → {s['loss_last']:.2f}" if "loss_last" in s else MISSING
+        cer = (_cer(r, part) for part in ("dev-clean", "test-clean"))
+        empty = MISSING if empty is None else f"{100 * empty:.0f} %"
+        lines.append(table_row(r["split"], r["init"], *cer, *cells, empty, loss, _curve(run)))
     out = _header("T1. Label-scarce fine-tuning: WER (%) by encoder initialisation", command, stamp)
     out += [
         "Synthetic espeak-ng LibriSpeech dev-clean / test-clean; CTC on characters fine-tuned on the synthetic "
@@ -279,22 +261,16 @@ def t2(exp: Path, command: str, stamp: str, split: str) -> str:
             "",
         ]
     out += [
-        f"Training / pseudo-labelling speed, audio-seconds per second: words: {semi_table._seconds(words)}; "
-        f"phones: {semi_table._seconds(phones)}.",
+        f"Training / pseudo-labelling speed, audio-seconds per second: words: {semi_table.speeds(words)}; "
+        f"phones: {semi_table.speeds(phones)}.",
         "",
         *published_table("T2"),
     ]
     return "\n".join(out)
 
 
-def _mdd(exp: Path) -> dict[str, dict]:
-    return {
-        p.parent.name: json.loads(p.read_text()) for p in sorted((exp / "mdd" / "scores").glob("*/mdd.json"))
-    }
-
-
 def t3(exp: Path, command: str, stamp: str) -> str:
-    scores = _mdd(exp)
+    scores = mdd_table.scores(exp / "mdd" / "scores")
     out = _header("T3. Mispronunciation detection and diagnosis on the held-out L2 speakers", command, stamp)
     out += [
         "Test: the annotated utterances of the six standard held-out L2-ARCTIC speakers (TLV NJS TNI TXHC ZHAA "
@@ -372,10 +348,9 @@ PROBE_ORDER = ("random", "wav2vec2", "hubert-iter1", "hubert-iter2", "data2vec",
 
 def probes(exp: Path) -> dict[str, dict]:
     """name -> probe.json of every frozen-encoder probe the recipe ran (``exp/probe/<name>/``), in T5's order."""
-    found = {p.parent.name: _read_json(p) for p in (exp / "probe").glob("*/probe.json")}
-    found = {k: v for k, v in found.items() if v}
-    order = {name: i for i, name in enumerate(PROBE_ORDER)}
-    return dict(sorted(found.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+    found = {p.parent.name: read_json(p) for p in (exp / "probe").glob("*/probe.json")}
+    order = known_first(PROBE_ORDER)
+    return {k: found[k] for k in sorted(found, key=order) if found[k]}
 
 
 def t5(exp: Path, command: str, stamp: str) -> str:
@@ -397,18 +372,23 @@ def t5(exp: Path, command: str, stamp: str) -> str:
         "Same budget for every encoder; `random` is the same architecture with random weights, the baseline every "
         "objective must beat. Layer weights: body input, then blocks 1-4.",
         "",
-        "| encoder | pretraining updates | probe PER (%) | dev loss | train loss | layer weights | vs random |",
-        "|---|---|---|---|---|---|---|",
+        *table_head(
+            "encoder",
+            "pretraining updates",
+            "probe PER (%)",
+            "dev loss",
+            "train loss",
+            "layer weights",
+            "vs random",
+        ),
     ]
     base = found.get("random", {}).get("per")
     for name, r in found.items():
-        updates = r.get("encoder", {}).get("step", 0 if name == "random" else "–")
-        versus = "–" if base is None or name == "random" else f"{r['per'] - base:+.1f}"
+        updates = r.get("encoder", {}).get("step", 0 if name == "random" else MISSING)
+        versus = MISSING if base is None or name == "random" else f"{r['per'] - base:+.1f}"
         weights = " ".join(f"{w:.2f}" for w in r.get("layer_weights", []))
-        out.append(
-            f"| {name} | {updates} | {r['per']:.1f} | {r['dev_loss']:.3f} | {r['train_loss']:.3f} | {weights} "
-            f"| {versus} |"
-        )
+        losses = (f"{r[k]:.3f}" for k in ("dev_loss", "train_loss"))
+        out.append(table_row(name, updates, f"{r['per']:.1f}", *losses, weights, versus))
     if base is not None:
         better = [n for n, r in found.items() if n != "random" and r["per"] < base - 2.0]
         worse = [n for n, r in found.items() if n != "random" and n not in better]
@@ -468,7 +448,7 @@ def _audio_rates(exp: Path) -> dict[int, list[float]]:
     ):
         audio = network = 0.0
         for p in exp.glob(pattern):
-            t = _read_json(p) or {}
+            t = read_json(p) or {}
             audio += t.get("audio_seconds", 0.0)
             network += t.get("network_seconds", 0.0) + t.get("search_seconds", 0.0)
         if network:
@@ -498,7 +478,6 @@ def _bench_pretrain() -> list[str]:
     path = ROOT / "bench" / "results.jsonl"
     figures = []
     if path.exists():
-        read_figures = runpy.run_path(str(ROOT / "bench" / "collect.py"))["read_figures"]
         figures = [
             f for f in read_figures(path) if f["bench"] == "pretrain" and f["figure"] in PRETRAIN_FIGURES
         ]
@@ -517,11 +496,10 @@ def _bench_pretrain() -> list[str]:
         f"{first['machine']}; from `bench/results.jsonl`; losses are each objective's own, compare how far "
         "each fell):",
         "",
-        "| objective | " + " | ".join(PRETRAIN_FIGURES.values()) + " |",
-        "|---|" + "---|" * len(PRETRAIN_FIGURES),
+        *table_head("objective", *PRETRAIN_FIGURES.values()),
     ]
     for objective, values in table.items():
-        lines.append(f"| {objective} | " + " | ".join(values.get(n, "–") for n in PRETRAIN_FIGURES) + " |")
+        lines.append(table_row(objective, *(values.get(n, MISSING) for n in PRETRAIN_FIGURES)))
     return lines
 
 
@@ -529,10 +507,7 @@ def t4(exp: Path, done: Path, command: str, stamp: str) -> str:
     seconds = _steps(done)
     rates = _audio_rates(exp)
     paths = {name: _path(done, name) for name in ("default", "all")}
-    lines = [
-        "| stage | what | steps | default path (s) | all steps present (s) | audio s / s |",
-        "|---|---|---|---|---|---|",
-    ]
+    lines = table_head("stage", "what", "steps", "default path (s)", "all steps present (s)", "audio s / s")
     totals = {"default": 0, "all": 0}
     for stage, what, _ in STAGES:
         steps = {s: v for s, v in seconds.items() if _stage_of(s) == stage}
@@ -541,12 +516,11 @@ def t4(exp: Path, done: Path, command: str, stamp: str) -> str:
         totals["default"] += default
         totals["all"] += every
         rate = rates.get(stage)
-        lines.append(
-            f"| {stage} | {what} | {len(steps)} | {default if paths['default'] is not None else '–'} | {every} "
-            f"| {f'{sum(rate) / len(rate):.0f}' if rate else '–'} |"
-        )
+        shown = default if paths["default"] is not None else MISSING
+        average = f"{sum(rate) / len(rate):.0f}" if rate else MISSING
+        lines.append(table_row(stage, what, len(steps), shown, every, average))
     default_total = (
-        f"{totals['default']} ({totals['default'] / 60:.0f} min)" if paths["default"] is not None else "–"
+        f"{totals['default']} ({totals['default'] / 60:.0f} min)" if paths["default"] is not None else MISSING
     )
     lines.append(
         f"| | total | {len(seconds)} | {default_total} | {totals['all']} ({totals['all'] / 60:.0f} min) | |"
@@ -609,9 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         if not folder.is_dir():
             print(f"{folder}: no such folder (run the mini recipe first)", file=sys.stderr)
             return 2
-    stamp = (
-        f"Date: {datetime.date.today().isoformat()}; preset {args.preset}; machine: {os.cpu_count()} CPU cores "
-        f"({platform.processor() or platform.machine()}); xs encoder (fbank + Conformer, ~4 M parameters)."
+    stamp = date_line(
+        f"preset {args.preset}", f"machine: {machine()}", "xs encoder (fbank + Conformer, ~4 M parameters)."
     )
     sections = {
         "T1": t1(args.exp, args.command, stamp),
@@ -626,21 +599,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.label:
             body = body.replace(f"## {key}.", f"## {key} ({args.label}).", 1)
         update_section(args.results, " ".join(filter(None, ("mini", args.label, key))), body)
-    _drop_legacy(args.results)
+    drop_section(args.results, *LEGACY_SECTIONS)
     print(f"{args.results}: T1-T5 updated", file=sys.stderr)
     return 0
-
-
-def _drop_legacy(path: Path) -> None:
-    from asr.results import markers
-
-    text = path.read_text(encoding="utf-8")
-    for key in LEGACY_SECTIONS:
-        begin, end = markers(key)
-        if begin in text and end in text:
-            before, rest = text.split(begin, 1)
-            text = before.rstrip("\n") + "\n" + rest.split(end, 1)[1]
-    write_atomic(path, text.encode("utf-8"))
 
 
 if __name__ == "__main__":

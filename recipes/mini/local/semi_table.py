@@ -9,26 +9,23 @@ Markdown tables, writes them to ``SEMI_DIR/semi_table.md`` and, with ``--results
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from asr.files import write_atomic  # noqa: E402
-from asr.results import update_section  # noqa: E402
+from asr.results import (  # noqa: E402
+    MISSING,
+    date_line,
+    fmt,
+    machine,
+    publish,
+    read_json,
+    table_head,
+    table_row,
+)
 
 ROUND2 = "round2-"  # stage 8's second round: systems started from round 1's control
-
-
-def _read(path: Path) -> dict | list | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def _systems(decode_dir: Path) -> list[str]:
@@ -45,8 +42,7 @@ def _systems(decode_dir: Path) -> list[str]:
 
 
 def _wer(decode_dir: Path, system: str, method: str, part: str) -> str:
-    scored = _read(decode_dir / system / method / part / "wer.json")
-    return f"{scored['wer']:.1f}" if scored else "–"
+    return fmt(_value(decode_dir, system, method, part))
 
 
 def _training(task_dir: Path, system: str) -> tuple[str, str]:
@@ -57,49 +53,48 @@ def _training(task_dir: Path, system: str) -> tuple[str, str]:
             "gen-0 teacher", "the control as teacher"
         ), kept
     if system == "baseline":
-        return "labels only", "–"
+        return "labels only", MISSING
     if system == "continued":
-        return "labels only, +N updates", "–"
+        return "labels only, +N updates", MISSING
     if system.startswith("nst-gen"):
         g = int(system[len("nst-gen") :])
-        done = _read(task_dir / "nst" / f"gen{g}" / "done.json") or {}
+        done = read_json(task_dir / "nst" / f"gen{g}" / "done.json") or {}
         kept = done.get("pseudo_labels", {})
-        counts = f"{kept['kept']}/{kept['cuts']} kept ({kept['kept_seconds'] / 60:.0f} min)" if kept else "–"
+        counts = (
+            f"{kept['kept']}/{kept['cuts']} kept ({kept['kept_seconds'] / 60:.0f} min)" if kept else MISSING
+        )
         return f"labels + gen-{g - 1} teacher's pseudo-labels", counts
-    metrics = (_read(task_dir / "online" / "train_result.json") or {}).get("metrics", {})
+    metrics = (read_json(task_dir / "online" / "train_result.json") or {}).get("metrics", {})
     kept = metrics.get("pseudo_label_kept")
     return "labels + momentum pseudo-labels, made on the fly", (
-        f"{kept:.0%} kept (last step)" if kept is not None else "–"
+        f"{kept:.0%} kept (last step)" if kept is not None else MISSING
     )
 
 
 def words_table(task_dir: Path) -> list[str]:
     decode = task_dir / "decode"
-    lines = [
-        "| system | trained on | greedy dev | greedy test | LM beam dev | LM beam test | pseudo-labels |",
-        "|---|---|---|---|---|---|---|",
-    ]
+    columns = (f"{name} {part}" for name in ("greedy", "LM beam") for part in ("dev", "test"))
+    lines = table_head("system", "trained on", *columns, "pseudo-labels")
     for system in _systems(decode):
-        cells = " | ".join(
-            _wer(decode, system, m, p) for m in ("greedy", "beam") for p in ("dev-clean", "test-clean")
-        )
         what, kept = _training(task_dir, system)
-        lines.append(f"| {system} | {what} | {cells} | {kept} |")
+        cells = (_wer(decode, system, m, p) for m in ("greedy", "beam") for p in ("dev-clean", "test-clean"))
+        lines.append(table_row(system, what, *cells, kept))
     return lines
 
 
 def phones_table(task_dir: Path) -> list[str]:
     decode = task_dir / "decode"
-    lines = ["| system | trained on | PER dev | PER test | pseudo-labels |", "|---|---|---|---|---|"]
+    lines = table_head("system", "trained on", "PER dev", "PER test", "pseudo-labels")
     for system in _systems(decode):
-        cells = " | ".join(_wer(decode, system, "greedy", p) for p in ("dev", "test"))
         what, kept = _training(task_dir, system)
-        lines.append(f"| {system} | {what} | {cells} | {kept} |")
+        lines.append(
+            table_row(system, what, *(_wer(decode, system, "greedy", p) for p in ("dev", "test")), kept)
+        )
     return lines
 
 
 def _value(decode_dir: Path, system: str, method: str, part: str) -> float | None:
-    scored = _read(decode_dir / system / method / part / "wer.json")
+    scored = read_json(decode_dir / system / method / part / "wer.json")
     return scored["wer"] if scored else None
 
 
@@ -120,20 +115,20 @@ def differences(task_dir: Path, methods: tuple[str, ...], parts: tuple[str, ...]
         if deltas:
             out.append(f"{system}: " + ", ".join(deltas))
     return f"{unit} minus the control's, in points (negative: better than labels alone): " + (
-        "; ".join(out) or "–"
+        "; ".join(out) or MISSING
     )
 
 
-def _seconds(task_dir: Path) -> str:
+def speeds(task_dir: Path) -> str:
     parts = []
     for name in ("continued", "online"):
-        record = _read(task_dir / name / "train_result.json")
+        record = read_json(task_dir / name / "train_result.json")
         if record:
             parts.append(f"{name} {record['audio_seconds_per_second']:.1f}")
-    summary = _read(task_dir / "nst" / "gen1" / "pseudo" / "summary.json")
+    summary = read_json(task_dir / "nst" / "gen1" / "pseudo" / "summary.json")
     if summary and summary.get("audio_seconds_per_second"):
         parts.append(f"pseudo-labelling (gen 1 teacher) {summary['audio_seconds_per_second']:.1f}")
-    return ", ".join(parts) or "–"
+    return ", ".join(parts) or MISSING
 
 
 def table(semi_dir: Path, preset: str, split: str) -> str:
@@ -142,8 +137,7 @@ def table(semi_dir: Path, preset: str, split: str) -> str:
         f"## Semi-supervised training (`recipes/mini`, {preset} preset)",
         "",
         "Command: `bash recipes/mini/run.sh` (stages 7-9 make these tables; `--stage 9` rescores).  ",
-        f"Date: {datetime.date.today().isoformat()}; machine: {os.cpu_count()} CPU cores "
-        f"({platform.processor() or platform.machine()}); xs encoder (fbank + Conformer, ~4 M parameters).",
+        date_line(f"machine: {machine()}", "xs encoder (fbank + Conformer, ~4 M parameters)."),
         "",
         f"### Words: {split} of labels + the Libri-light unlabelled set, WER (%)",
         "",
@@ -169,8 +163,8 @@ def table(semi_dir: Path, preset: str, split: str) -> str:
         "",
         differences(phones, ("greedy",), ("dev", "test"), "PER") + ".",
         "",
-        f"Training / pseudo-labelling speed, audio-seconds per second: words: {_seconds(words)}; "
-        f"phones: {_seconds(phones)}.",
+        f"Training / pseudo-labelling speed, audio-seconds per second: words: {speeds(words)}; "
+        f"phones: {speeds(phones)}.",
         "",
         "Commands (stage 7; stage 8 is the same with the phone tokenizer, L2 cuts and greedy pseudo-labels):",
         "",
@@ -202,10 +196,8 @@ def main() -> int:
         print(f"{args.semi_dir}: no such folder (run stages 7-9 first)", file=sys.stderr)
         return 2
     text = table(args.semi_dir, args.preset, args.split)
-    write_atomic(args.semi_dir / "semi_table.md", text.encode())
-    print(text)
-    if args.results:
-        update_section(args.results, f"recipes/mini semi-supervised ({args.preset})", text)
+    key = f"recipes/mini semi-supervised ({args.preset})"
+    publish(text, args.semi_dir / "semi_table.md", args.results, key)
     return 0
 
 

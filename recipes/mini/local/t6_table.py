@@ -9,16 +9,10 @@ cross-voice MDD scores (``<exp-root>/<tag>*/t6-voices/<model>/<test voices>/mdd.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 from pathlib import Path
 
-from asr.results import update_section
-
-
-def _pct(num: int, den: int) -> str:
-    return f"{100 * num / den:.1f} ({num}/{den})" if den else "–"
+from asr.results import MISSING, date_line, read_json, share, table_head, table_row, update_section
 
 
 def _rule(r: dict) -> str:
@@ -36,7 +30,7 @@ def _rule(r: dict) -> str:
 def rows(exp_root: Path, tag: str) -> list[dict]:
     out = []
     for path in sorted(exp_root.glob(f"{tag}*/t6/*/experts.json")):
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path)
         data["run"] = path.parent.parent.parent.name
         out.append(data)
     return out
@@ -48,7 +42,7 @@ def t6(exp_root: Path, tag: str, command: str, note: str = "") -> str:
         "## T6. Real voices: the served phone model against human experts on real learners",
         "",
         f"Command: `{command}` (with `--real-l2 DIR` for the rows with real learners)  ",
-        f"Date: {datetime.date.today().isoformat()}; judged on speechocean762's expert-scored test-split "
+        date_line() + "; judged on speechocean762's expert-scored test-split "
         "utterances (speakers no model trained on; `asr mdd experts`). A word is *expert-correct* when no "
         "expert scored any of its phones 0, *expert-marked* when at least one did. Before this table existed "
         "the main job's app model flagged 212 of 215 expert-correct words (98.6 %) on all 60 scored utterances "
@@ -61,25 +55,35 @@ def t6(exp_root: Path, tag: str, command: str, note: str = "") -> str:
         "The flagged share of all test utterances (340, most unscored) is a proxy: these speakers are mostly "
         "good.",
         "",
-        "| model (run) | heard real speech | flagging rule | false rejections: expert-correct words flagged, % | "
-        "detections: expert-marked words flagged, % | AUC, marked vs correct words | PER on well-spoken "
-        "utterances, % | all test utterances: words flagged, % |",
-        "|---|---|---|---|---|---|---|---|",
+        *table_head(
+            "model (run)",
+            "heard real speech",
+            "flagging rule",
+            "false rejections: expert-correct words flagged, %",
+            "detections: expert-marked words flagged, %",
+            "AUC, marked vs correct words",
+            "PER on well-spoken utterances, %",
+            "all test utterances: words flagged, %",
+        ),
     ]
     for r in found:
         card = r.get("model_card") or {}
         heard = {True: "yes", False: "no"}.get(card.get("real_speech"), "unknown")
-        per = (
-            f"{100 * r['good_per']:.1f} ({r['good_utterances']} utt.)"
-            if r.get("good_per") is not None
-            else "–"
-        )
+        good = r.get("good_per")
+        per = MISSING if good is None else f"{100 * good:.1f} ({r['good_utterances']} utt.)"
         scored_only = r["utterances"] == r["scored_utterances"] + len(r["skipped"])
-        flagged = "–" if scored_only else _pct(r["flagged_words"], r["words"])
+        flagged = MISSING if scored_only else share(r["flagged_words"], r["words"])
         lines.append(
-            f"| {r.get('label') or r['model']} ({r['run']}) | {heard} | {_rule(r)} | "
-            f"{_pct(r['false_rejections'], r['correct_words'])} | {_pct(r['detections'], r['marked_words'])} | "
-            f"{r.get('auc') if r.get('auc') is not None else '–'} | {per} | {flagged} |"
+            table_row(
+                f"{r.get('label') or r['model']} ({r['run']})",
+                heard,
+                _rule(r),
+                share(r["false_rejections"], r["correct_words"]),
+                share(r["detections"], r["marked_words"]),
+                MISSING if r.get("auc") is None else r["auc"],
+                per,
+                flagged,
+            )
         )
     if not found:
         lines.append(
@@ -96,15 +100,17 @@ def t6(exp_root: Path, tag: str, command: str, note: str = "") -> str:
             "Cross-voice: MDD on the held-out synthetic L2-ARCTIC speakers, spoken by other voices than "
             "the model was trained on.",
             "",
-            "| model (run) | test voices | PER, % | F1 | false rejections: correct phones flagged, % |",
-            "|---|---|---|---|---|",
+            *table_head(
+                "model (run)", "test voices", "PER, %", "F1", "false rejections: correct phones flagged, %"
+            ),
         ]
         for path in cross:
-            m = json.loads(path.read_text(encoding="utf-8"))
+            m = read_json(path)
             c = m.get("counts", m)
+            model = f"{path.parent.parent.name} ({path.parent.parent.parent.parent.name})"
+            rejected = share(c["fr"], c["ta"] + c["fr"])
             lines.append(
-                f"| {path.parent.parent.name} ({path.parent.parent.parent.parent.name}) | {path.parent.name} | "
-                f"{100 * c['per']:.1f} | {c['f1']:.3f} | {_pct(c['fr'], c['ta'] + c['fr'])} |"
+                table_row(model, path.parent.name, f"{100 * c['per']:.1f}", f"{c['f1']:.3f}", rejected)
             )
     return "\n".join(lines)
 

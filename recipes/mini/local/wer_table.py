@@ -8,17 +8,23 @@ writes them, prints a Markdown table and writes it to ``--out`` and, with ``--re
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
-import os
-import platform
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(ROOT))
-from asr.files import write_atomic  # noqa: E402
-from asr.results import update_section  # noqa: E402
+from asr.results import (  # noqa: E402
+    MISSING,
+    date_line,
+    fmt,
+    machine,
+    publish,
+    read_json,
+    subfolders,
+    table_head,
+    table_row,
+    weights,
+)
 
 METHODS = ("greedy", "beam", "wfst")
 PARTS = ("dev-clean", "test-clean")
@@ -26,36 +32,21 @@ INITS = ("scratch", "wav2vec2", "hubert", "data2vec", "data2vec2")
 SPLITS = ("10min", "1h", "10h")
 
 
-def _order(name: str, known: tuple[str, ...]) -> tuple[int, str]:
-    return (known.index(name) if name in known else len(known), name)
-
-
-def _read(path: Path) -> dict | None:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-
-
 def collect(decode_dir: Path) -> list[dict]:
     """One row per (split, init): WER per method and part, tuned weights, search real-time factors."""
     rows = []
-    for split_dir in sorted(
-        (p for p in decode_dir.iterdir() if p.is_dir()), key=lambda p: _order(p.name, SPLITS)
-    ):
-        for init_dir in sorted(
-            (p for p in split_dir.iterdir() if p.is_dir()), key=lambda p: _order(p.name, INITS)
-        ):
+    for split_dir in subfolders(decode_dir, SPLITS):
+        for init_dir in subfolders(split_dir, INITS):
             row: dict = {"split": split_dir.name, "init": init_dir.name, "wer": {}, "params": {}, "rtf": {}}
             for method in METHODS:
                 for part in PARTS:
-                    scored = _read(init_dir / method / part / "wer.json")
+                    scored = read_json(init_dir / method / part / "wer.json")
                     if scored is not None:
                         row["wer"][(method, part)] = scored
-                    timing = _read(init_dir / method / part / "hyp.timing.json")
+                    timing = read_json(init_dir / method / part / "hyp.timing.json")
                     if timing is not None and part == "test-clean":
                         row["rtf"][method] = timing.get("search_rtf")
-                tuned = _read(init_dir / method / "dev-clean" / "hyp.tune.json")
+                tuned = read_json(init_dir / method / "dev-clean" / "hyp.tune.json")
                 if tuned is not None:
                     row["params"][method] = tuned.get("best", {})
             if row["wer"]:
@@ -63,16 +54,13 @@ def collect(decode_dir: Path) -> list[dict]:
     return rows
 
 
-def _cell(row: dict, method: str, part: str) -> str:
+def cell(row: dict, method: str, part: str) -> str:
     scored = row["wer"].get((method, part))
-    return f"{scored['wer']:.1f}" if scored else "–"
+    return fmt(scored["wer"] if scored else None)
 
 
 def _params(row: dict) -> str:
-    shown = []
-    for method, params in row["params"].items():
-        shown.append(f"{method}: " + ", ".join(f"{k}={v:g}" for k, v in params.items()))
-    return "; ".join(shown) or "–"
+    return "; ".join(f"{method}: {weights(params)}" for method, params in row["params"].items()) or MISSING
 
 
 def table(rows: list[dict], preset: str, decode_dir: Path) -> str:
@@ -87,19 +75,25 @@ def table(rows: list[dict], preset: str, decode_dir: Path) -> str:
         "",
         "Command: `bash recipes/mini/run.sh` (stages 3-6 write this table; "
         "`bash recipes/mini/run.sh --stage 6` rescores).  ",
-        f"Date: {datetime.date.today().isoformat()}; machine: {os.cpu_count()} CPU cores "
-        f"({platform.processor() or platform.machine()}). Synthetic espeak-ng LibriSpeech: dev-clean "
-        f"{words['dev-clean']} words, test-clean {words['test-clean']} words; fine-tuning on the synthetic "
-        "Libri-light splits; xs encoder (fbank + Conformer, ~4 M parameters), character CTC.",
+        date_line(
+            f"machine: {machine()}. Synthetic espeak-ng LibriSpeech: dev-clean {words['dev-clean']} words, "
+            f"test-clean {words['test-clean']} words",
+            "fine-tuning on the synthetic Libri-light splits",
+            "xs encoder (fbank + Conformer, ~4 M parameters), character CTC.",
+        ),
         "",
-        "| split | encoder init | greedy dev | greedy test | LM beam dev | LM beam test | WFST dev | WFST test "
-        "| weights (tuned on dev) | search RTF (test: greedy / beam / WFST) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        *table_head(
+            "split",
+            "encoder init",
+            *(f"{name} {part}" for name in ("greedy", "LM beam", "WFST") for part in ("dev", "test")),
+            "weights (tuned on dev)",
+            "search RTF (test: greedy / beam / WFST)",
+        ),
     ]
     for r in rows:
-        rtf = " / ".join(f"{r['rtf'][m]:.4f}" if r["rtf"].get(m) is not None else "–" for m in METHODS)
-        cells = " | ".join(_cell(r, m, p) for m in METHODS for p in PARTS)
-        lines.append(f"| {r['split']} | {r['init']} | {cells} | {_params(r)} | {rtf} |")
+        rtf = " / ".join(fmt(r["rtf"].get(m), ".4f") for m in METHODS)
+        cells = (cell(r, m, p) for m in METHODS for p in PARTS)
+        lines.append(table_row(r["split"], r["init"], *cells, _params(r), rtf))
     lines += [
         "",
         "Per decoder, the commands stage 6 runs (DIR = `exp/<tag>/decode/<split>/<init>/<method>`):",
@@ -134,10 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.decode_dir}: no scores found (run stage 6 first)", file=sys.stderr)
         return 2
     text = table(rows, args.preset, args.decode_dir)
-    write_atomic(args.out or args.decode_dir / "wer_table.md", text.encode("utf-8"))
-    if args.results:
-        update_section(args.results, f"recipes/mini ({args.preset})", text)
-    print(text)
+    out = args.out or args.decode_dir / "wer_table.md"
+    publish(text, out, args.results, f"recipes/mini ({args.preset})")
     return 0
 
 
