@@ -69,9 +69,7 @@ def table(mdd_dir: Path, preset: str) -> str:
         "",
         "Published on the real corpus, for scale (not reproduced here: real L2 speech, not espeak-ng): "
         "the CNN-RNN-CTC baseline of Fu et al. 2021, F1 0.493 (reproduced from its output in `tests/test_mdd.py`); "
-        "wav2vec 2.0-class CTC phone recognisers, F1 about 0.57-0.61 at PER 14-16 % (e.g. Peng et al. 2021, "
-        "Yang et al. 2022); Yang et al. 2022 report +2.48 % F1 from momentum pseudo-labels on unlabelled L2 "
-        "speech.",
+        "the other systems, each with its source, are in RESULTS.md T3 (`recipes/mini/local/published.json`).",
     ]
     return "\n".join(lines) + "\n"
 
