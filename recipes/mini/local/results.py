@@ -25,6 +25,7 @@ import published  # noqa: E402
 import semi_table  # noqa: E402
 import wer_table  # noqa: E402
 
+from asr.files import write_atomic  # noqa: E402
 from asr.results import (  # noqa: E402
     MISSING,
     date_line,
@@ -553,14 +554,37 @@ def t4(exp: Path, done: Path, command: str, stamp: str) -> str:
     return "\n".join(out)
 
 
+def refresh_published(results: Path) -> None:
+    """Replace the published-figures block of every T1-T5 section in ``results`` by today's
+    :func:`published_table` (a block runs from its heading line to the end of its table)."""
+    heading = (
+        "Published (real speech, full-size models and compute; for direction and scale, not reproduced here):"
+    )
+    lines = results.read_text(encoding="utf-8").split("\n")
+    out, table = [], None
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        begin = line.startswith("<!-- mini ") and line.endswith(": begin -->")
+        if begin:
+            table = line.split()[-3].rstrip(":")  # "<!-- mini --all T1: begin -->" -> T1
+        if line == heading and table is not None:
+            i += 2  # the heading and the blank line after it
+            while i < len(lines) and lines[i].startswith("|"):
+                i += 1
+            out += published_table(table)
+            continue
+        out.append(line)
+        i += 1
+    write_atomic(results, "\n".join(out).encode("utf-8"))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--exp", type=Path, required=True, help="exp/<tag> of the mini recipe")
-    parser.add_argument(
-        "--done", type=Path, required=True, help="data/.done/<tag> (the step markers and times)"
-    )
+    parser.add_argument("--exp", type=Path, help="exp/<tag> of the mini recipe")
+    parser.add_argument("--done", type=Path, help="data/.done/<tag> (the step markers and times)")
     parser.add_argument(
         "--results", type=Path, required=True, help="The Markdown file to update (RESULTS.md)."
     )
@@ -578,7 +602,19 @@ def main(argv: list[str] | None = None) -> int:
         help="Tells this run's tables apart (e.g. 'all'): section keys "
         "and headings carry it, so the default path's tables and --all's live side by side.",
     )
+    parser.add_argument(
+        "--published-only",
+        action="store_true",
+        help="Only re-render the published figures inside the T1-T5 sections already in --results "
+        "(after published.json changed); the measured rows stay as they are.",
+    )
     args = parser.parse_args(argv)
+    if args.published_only:
+        refresh_published(args.results)
+        print(f"{args.results}: published figures of T1-T5 re-rendered", file=sys.stderr)
+        return 0
+    if args.exp is None or args.done is None:
+        parser.error("--exp and --done are required (unless --published-only)")
     for folder in (args.exp, args.done):
         if not folder.is_dir():
             print(f"{folder}: no such folder (run the mini recipe first)", file=sys.stderr)
