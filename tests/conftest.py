@@ -38,6 +38,41 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+# -- a tiny encoder: the xs preset shrunk for tests that build models (one definition, sizes overridable) --
+
+
+def tiny_encoder_settings(*, channels: int | None = None, dropout: float | None = None, **overrides) -> dict:
+    """EncoderConfig fields over the xs preset for a tiny encoder: width 32, 2 blocks of 2 heads, feed-forward 64,
+    no layer drop, and front-end convolutions ``channels`` wide (default: the width) in the wav2vec 2.0 CNN's
+    and the fbank front-end's layouts. ``dropout`` sets the three dropouts (default: the preset's); anything
+    else (``overrides``) replaces a field. Tuples are lists, so that the dict is also a YAML ``model`` section."""
+    fields = {"dim": 32, "layers": 2, "heads": 2, "ffn_dim": 64, "layer_drop": 0.0}
+    if dropout is not None:
+        fields.update(dropout_input=dropout, dropout=dropout, attention_dropout=dropout)
+    fields.update(overrides)
+    width = channels or fields["dim"]
+    fields.setdefault("conv_layers", [[width, 10, 5]] + [[width, 3, 2]] * 4 + [[width, 2, 2]] * 2)
+    fields.setdefault("fbank_layers", [[width, 3, 1], [width, 3, 2]])
+    return {k: [list(v) for v in value] if k.endswith("_layers") else value for k, value in fields.items()}
+
+
+def tiny_encoder_config(frontend: str = "conv", body: str = "transformer", **settings):
+    """The :class:`~asr.models.EncoderConfig` of :func:`tiny_encoder_settings` ``(**settings)``."""
+    from asr.models import encoder_config
+
+    return encoder_config("xs", frontend, body, **tiny_encoder_settings(**settings))
+
+
+def tiny_encoder(frontend: str = "conv", body: str = "transformer", *, seed: int = 0, **settings):
+    """A tiny :class:`~asr.models.Encoder` (:func:`tiny_encoder_settings`), built after ``torch.manual_seed(seed)``."""
+    import torch
+
+    from asr.models import build_encoder
+
+    torch.manual_seed(seed)
+    return build_encoder(tiny_encoder_config(frontend, body, **settings))
+
+
 def write_tone_cuts(root: Path, count: int, min_seconds: float, max_seconds: float, seed: int = 0) -> Path:
     """``count`` cuts of enveloped tones in noise (so frame energies vary), as ``root/cuts.jsonl.gz``."""
     import soundfile as sf

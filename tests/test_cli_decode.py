@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 from conftest import run_cli as asr
-from conftest import write_tone_cuts
+from conftest import tiny_encoder, write_tone_cuts
 from lhotse import CutSet, SupervisionSegment
 
-from asr.models import build_encoder, encoder_config
 from asr.objectives.ctc import CTCModel, save_ctc_model
 from asr.text.tokenizer import CharTokenizer
 
@@ -35,19 +34,8 @@ def setup(tmp_path_factory) -> dict[str, Path]:
     cuts = CutSet.from_cuts(cuts)
     cuts.to_file(root / "cuts.jsonl.gz")
     tokenizer_dir = CharTokenizer().save(root / "chars")
-    torch.manual_seed(0)
-    cfg = encoder_config(
-        "xs",
-        "fbank",
-        "transformer",
-        dim=64,
-        layers=1,
-        heads=2,
-        ffn_dim=64,
-        fbank_layers=((64, 3, 2),),
-        layer_drop=0.0,
-    )
-    model = CTCModel(build_encoder(cfg), CharTokenizer().vocab_size)
+    encoder = tiny_encoder("fbank", dim=64, layers=1, fbank_layers=((64, 3, 2),))
+    model = CTCModel(encoder, CharTokenizer().vocab_size)
     save_ctc_model(model, root / "ctc_model.pt", tokenizer_dir)
     code, out = asr("lm", "build", "--text", root / "cuts.jsonl.gz", "--order", 2, "--out", root / "lm")
     assert code == 0, out
@@ -107,33 +95,63 @@ def test_posteriors_cache_is_reused_until_inputs_change(setup, tmp_path, caplog)
     assert cache.stat().st_mtime_ns != first
 
 
-def test_tune_writes_the_grid_and_params_reuse_it(setup, tmp_path):
-    code, out = decode(
-        setup,
-        tmp_path / "dev.txt",
-        "--method",
-        "wfst",
-        "--lm",
-        setup["lm"],
-        "--tune",
-        "--grid",
-        "acoustic_scale=0.5,1",
-    )
+def hypotheses(path: Path) -> dict[str, str]:
+    """A Kaldi text file: utterance id -> its words ("" for an empty line)."""
+    return dict((line.split(" ", 1) + [""])[:2] for line in path.read_text().splitlines())
+
+
+def word_errors(refs: dict[str, str], hyps: dict[str, str]) -> int:
+    """Substitutions + deletions + insertions, counted by jiwer (not the project's scorer)."""
+    import jiwer
+
+    assert sorted(hyps) == sorted(refs)
+    total = 0
+    for cut_id, ref in refs.items():
+        if hyps[cut_id].split():
+            out = jiwer.process_words(ref, hyps[cut_id])
+            total += out.substitutions + out.deletions + out.insertions
+        else:
+            total += len(ref.split())
+    return total
+
+
+SCALES = (3.0, 1.0, 0.5, 0.05)  # the random model's errors: 30, 14, 6, 6 (the worst first; the best tied)
+
+
+def test_tune_picks_the_lowest_error_and_params_decode_with_it(setup, tmp_path):
+    refs = {c.id: c.supervisions[0].text for c in CutSet.from_file(setup["cuts"])}
+    cache = ("--method", "wfst", "--lm", setup["lm"], "--emissions", tmp_path / "posteriors.pt")
+    grid = "acoustic_scale=" + ",".join(f"{s:g}" for s in SCALES)
+    code, out = decode(setup, tmp_path / "dev.txt", *cache, "--tune", "--grid", grid)
     assert code == 0, out
     tuned = json.loads((tmp_path / "dev.tune.json").read_text())
-    assert [p["acoustic_scale"] for p in tuned["grid"]] == [0.5, 1.0]
-    assert tuned["best"]["acoustic_scale"] in (0.5, 1.0) and tuned["method"] == "wfst"
-    code, out = decode(
-        setup,
-        tmp_path / "test.txt",
-        "--method",
-        "wfst",
-        "--lm",
-        setup["lm"],
-        "--params",
-        tmp_path / "dev.tune.json",
-    )
+    assert tuned["method"] == "wfst" and [p["acoustic_scale"] for p in tuned["grid"]] == list(SCALES)
+    # every grid point decoded on its own and scored independently
+    errors = {}
+    for scale in SCALES:
+        code, out = decode(setup, tmp_path / f"scale{scale:g}.txt", *cache, "--acoustic-scale", scale)
+        assert code == 0, out
+        errors[scale] = word_errors(refs, hypotheses(tmp_path / f"scale{scale:g}.txt"))
+    assert [p["errors"] for p in tuned["grid"]] == [errors[s] for s in SCALES], (tuned, errors)
+    # the grid discriminates: the first point is not the best, and not every point scores alike
+    assert errors[SCALES[0]] > min(errors.values())
+    best = min(SCALES, key=errors.get)  # the lowest error; a tie goes to the earlier point
+    assert tuned["best"] == {"acoustic_scale": best}, (tuned["best"], errors)
+    words = sum(len(text.split()) for text in TEXTS)
+    assert tuned["best_wer"] == pytest.approx(100 * errors[best] / words) and tuned["ref_words"] == words
+    assert hypotheses(tmp_path / "dev.txt") == hypotheses(tmp_path / f"scale{best:g}.txt")
+    # --params: the same output as the tuned weights given as options ...
+    code, out = decode(setup, tmp_path / "test.txt", *cache, "--params", tmp_path / "dev.tune.json")
     assert code == 0, out
+    assert hypotheses(tmp_path / "test.txt") == hypotheses(tmp_path / f"scale{best:g}.txt")
+    # ... and a file with other weights decodes with those
+    worst = max(SCALES, key=errors.get)
+    other = tmp_path / "other.tune.json"
+    other.write_text(json.dumps({**tuned, "best": {"acoustic_scale": worst}}))
+    code, out = decode(setup, tmp_path / "other.txt", *cache, "--params", other)
+    assert code == 0, out
+    assert hypotheses(tmp_path / "other.txt") == hypotheses(tmp_path / f"scale{worst:g}.txt")
+    assert hypotheses(tmp_path / "other.txt") != hypotheses(tmp_path / "test.txt")
 
 
 @pytest.mark.parametrize(

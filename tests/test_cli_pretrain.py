@@ -14,22 +14,15 @@ import pytest
 import torch
 import yaml
 from conftest import run_cli as asr
-from conftest import write_tone_cuts
+from conftest import tiny_encoder_settings, write_tone_cuts
 from lhotse import CutSet
 
 from asr.cli import pretrain as pretrain_cli
 from asr.training import load_checkpoint
 
-# A ~60 k-parameter encoder and a few steps: each run takes seconds on one CPU thread.
+# conftest's ~60 k-parameter encoder and a few steps: each run takes seconds on one CPU thread.
 TINY = {
-    "model": {
-        "dim": 32,
-        "layers": 2,
-        "heads": 2,
-        "ffn_dim": 64,
-        "layer_drop": 0.0,
-        "conv_layers": [[32, 10, 5]] + [[32, 3, 2]] * 4 + [[32, 2, 2]] * 2,
-    },
+    "model": tiny_encoder_settings(),
     "objective": {},
     "train": {
         "max_duration": 6.0,

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import pytest
 import torch
+from conftest import tiny_encoder
 from lhotse import CutSet
 
 from asr.data.dataset import AudioDataset
-from asr.models import build_encoder, encoder_config
 from asr.objectives import ctc
 from asr.training import TrainConfig, train
 
@@ -22,22 +23,8 @@ def char_ids(cut) -> list[int]:
     return [LETTERS.index("|" if ch == " " else ch) for ch in text if ch == " " or ch in LETTERS]
 
 
-def tiny_encoder(**kw):
-    torch.manual_seed(0)
-    return build_encoder(
-        encoder_config(
-            "xs",
-            "fbank",
-            "transformer",
-            dim=64,
-            layers=2,
-            heads=2,
-            ffn_dim=128,
-            fbank_layers=((64, 3, 1), (64, 3, 2)),
-            layer_drop=0.0,
-            **kw,
-        )
-    )
+#: conftest's tiny encoder, 64 wide, on fbank features
+tiny = functools.partial(tiny_encoder, "fbank", dim=64, ffn_dim=128)
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +39,7 @@ def cuts(tiny_librispeech) -> CutSet:
 def test_ctc_loss_falls_and_greedy_decoding_reads_the_transcript(cuts):
     few = CutSet.from_cuts(itertools.islice(cuts.filter(lambda c: c.duration < 4.0), 3))
     batch = AudioDataset(tokenize=char_ids)[few]
-    objective = ctc.build(
-        tiny_encoder(), len(LETTERS), freeze_frontend=False, mask_prob=0.0, channel_mask_prob=0.0
-    )
+    objective = ctc.build(tiny(), len(LETTERS), freeze_frontend=False, mask_prob=0.0, channel_mask_prob=0.0)
     optimizer = torch.optim.Adam(objective.parameters(), lr=3e-3)
     losses = []
     for _ in range(150):
@@ -76,7 +61,7 @@ def test_ctc_loss_falls_and_greedy_decoding_reads_the_transcript(cuts):
 
 
 def test_frontend_stays_frozen_and_the_encoder_waits_for_the_head(cuts, tmp_path):
-    encoder = tiny_encoder()
+    encoder = tiny()
     objective = ctc.build(encoder, len(LETTERS), freeze_encoder_steps=2)
     before = {k: v.clone() for k, v in objective.state_dict().items()}
     cfg = TrainConfig(
@@ -114,15 +99,15 @@ def test_frontend_stays_frozen_and_the_encoder_waits_for_the_head(cuts, tmp_path
 
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="mask_prob"):
-        ctc.build(tiny_encoder(), len(LETTERS), mask_prob=2.0)
+        ctc.build(tiny(), len(LETTERS), mask_prob=2.0)
     with pytest.raises(ValueError, match="unknown CTCConfig"):
-        ctc.build(tiny_encoder(), len(LETTERS), freeze=True)
+        ctc.build(tiny(), len(LETTERS), freeze=True)
 
 
 def test_encoder_lr_scale_gives_the_encoder_its_own_rate():
     from asr.training.loop import _param_groups
 
-    objective = ctc.build(tiny_encoder(), len(LETTERS), encoder_lr_scale=0.1, freeze_frontend=True)
+    objective = ctc.build(tiny(), len(LETTERS), encoder_lr_scale=0.1, freeze_frontend=True)
     groups = _param_groups(objective, weight_decay=0.01, lr=1e-3)
     head = {id(p) for p in objective.model.head.parameters()}
     for group in groups:
@@ -131,7 +116,7 @@ def test_encoder_lr_scale_gives_the_encoder_its_own_rate():
     trainable = [p for p in objective.parameters() if p.requires_grad]
     assert sum(len(g["params"]) for g in groups) == len(trainable)  # each once; the frozen front-end in none
     # without a multiplier: the two weight-decay groups at the one rate, as before
-    plain = _param_groups(ctc.build(tiny_encoder(), len(LETTERS)), weight_decay=0.01, lr=1e-3)
+    plain = _param_groups(ctc.build(tiny(), len(LETTERS)), weight_decay=0.01, lr=1e-3)
     assert [(g["weight_decay"], g["lr"]) for g in plain] == [(0.01, 1e-3), (0.0, 1e-3)]
     with pytest.raises(ValueError, match="encoder_lr_scale"):
-        ctc.build(tiny_encoder(), len(LETTERS), encoder_lr_scale=0.0)
+        ctc.build(tiny(), len(LETTERS), encoder_lr_scale=0.0)

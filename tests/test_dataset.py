@@ -9,7 +9,7 @@ import torch
 from lhotse import CutSet, MonoCut, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
 from asr.data.common import CorpusError
-from asr.data.dataset import AudioDataset, Batch, load_cuts, pretraining_cuts, speaker_balanced
+from asr.data.dataset import AudioDataset, load_cuts, pretraining_cuts, speaker_balanced
 
 
 def _recording(path, samples: np.ndarray, sr: int = 16000, subtype: str = "FLOAT") -> Recording:
@@ -38,11 +38,27 @@ def mixed_cuts(tmp_path) -> CutSet:
     return CutSet.from_cuts(r.to_cut() for r in recordings)
 
 
-def test_batch_pads_and_reports_duration():
-    batch = Batch(torch.zeros(2, 16000), torch.tensor([16000, 8000]), ["a", "b"])
-    assert batch.duration == pytest.approx(1.5)
-    assert batch.targets == {}
-    assert batch.to("cpu").audio.shape == (2, 16000)
+def test_batch_pads_with_zeros_after_each_cuts_own_samples(tmp_path):
+    """The dataset's batch of known audio: row i is the file's samples as soundfile reads them, then zeros."""
+    rng = np.random.default_rng(0)
+    lengths = [7000, 16000, 401]
+    paths = []
+    for i, n in enumerate(lengths):  # noise that never rests at zero, so that padding shows
+        samples = (rng.uniform(0.1, 0.9, n) * rng.choice([-1, 1], n)).astype(np.float32)
+        paths.append(tmp_path / f"c{i}.wav")
+        sf.write(str(paths[-1]), samples, 16000, subtype="FLOAT")
+    cuts = CutSet.from_cuts(Recording.from_file(p, recording_id=p.stem).to_cut() for p in paths)
+    batch = AudioDataset()[cuts]
+    assert batch.cut_ids == ["c0", "c1", "c2"] and batch.audio_lengths.tolist() == lengths
+    assert batch.audio.dtype == torch.float32 and batch.audio.shape == (3, 16000)
+    for row, (path, n) in enumerate(zip(paths, lengths, strict=True)):
+        source, rate = sf.read(str(path), dtype="float32")
+        assert rate == 16000 and len(source) == n
+        assert torch.equal(batch.audio[row, :n], torch.from_numpy(source)), path.name
+        assert torch.count_nonzero(batch.audio[row, n:]) == 0, path.name
+    assert batch.duration == pytest.approx(sum(lengths) / 16000)
+    moved = batch.to("cpu")
+    assert torch.equal(moved.audio, batch.audio) and moved.cut_ids == batch.cut_ids
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning")  # audioread, tried on the broken file

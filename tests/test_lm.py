@@ -11,7 +11,6 @@ import pytest
 from click.testing import CliRunner
 
 import asr.cli
-import asr.cli.lm  # noqa: F401  (registers `asr lm` on the CLI)
 from asr.lm import (
     LanguageModelError,
     arpa_ngram_counts,

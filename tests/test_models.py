@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import re
 
 import pytest
 import torch
+from conftest import tiny_encoder
 from torchaudio.models.wav2vec2 import wav2vec2_model
 
 from asr.models import (
-    Encoder,
     EncoderConfig,
     PretrainedCheckpointError,
     build_encoder,
@@ -28,26 +29,10 @@ COMBOS = [(f, b) for f in ("conv", "fbank") for b in ("transformer", "conformer"
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-def tiny(frontend: str = "conv", body: str = "transformer", **kw) -> Encoder:
-    """A very small encoder (fast tests); dropout off unless asked."""
-    values = dict(
-        dim=32,
-        layers=2,
-        heads=2,
-        ffn_dim=64,
-        conv_layers=((16, 10, 5),) + ((16, 3, 2),) * 4 + ((16, 2, 2),) * 2,
-        fbank_layers=((16, 3, 1), (16, 3, 2)),
-        pos_conv_kernel=16,
-        pos_conv_groups=4,
-        conformer_kernel=7,
-        dropout_input=0.0,
-        dropout=0.0,
-        attention_dropout=0.0,
-        layer_drop=0.0,
-    )
-    values.update(kw)
-    torch.manual_seed(0)
-    return build_encoder(encoder_config("xs", frontend, body, **values))
+#: conftest's tiny encoder, narrower still (16-channel front-ends), without dropout; tiny(frontend, body, **fields)
+tiny = functools.partial(
+    tiny_encoder, channels=16, pos_conv_kernel=16, pos_conv_groups=4, conformer_kernel=7, dropout=0.0
+)
 
 
 # -- frames -------------------------------------------------------------------------------------------------
@@ -244,14 +229,43 @@ def test_conformer_batch_norm_trains_on_valid_frames():
     assert bn.num_batches_tracked.item() == 1
 
 
-def test_state_dict_loads_strictly():
-    a, b = tiny(), tiny()
-    b.load_state_dict(a.state_dict(), strict=True)
-    state = a.state_dict()
-    state.pop("layers.1.final_layer_norm.bias")
-    state["unexpected.weight"] = torch.zeros(1)
-    with pytest.raises(RuntimeError, match=r"layers\.1\.final_layer_norm\.bias.*|unexpected\.weight"):
-        b.load_state_dict(state)
+def test_strict_loading_names_the_file_and_every_key_that_does_not_fit(tmp_path):
+    """asr.files.load_model_strict and load_encoder: a checkpoint that does not fit is a CheckpointError naming
+    the file and each missing, unexpected and reshaped key, and the model is left as it was."""
+    from asr.files import CheckpointError, load_model_strict
+    from asr.models import load_encoder
+
+    source, target = tiny(seed=0), tiny(seed=1)
+    load_model_strict(target, source.state_dict(), tmp_path / "fits.pt")
+    for name, value in source.state_dict().items():
+        assert torch.equal(target.state_dict()[name], value), name
+    state = source.state_dict()
+    del state["layers.1.final_layer_norm.bias"]
+    state["extra.weight"] = torch.zeros(1)
+    state["layers.0.attention.k_proj.weight"] = torch.zeros(32, 16)
+    target = tiny(seed=1)
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(CheckpointError) as raised:
+        load_model_strict(target, state, tmp_path / "broken.pt")
+    message = str(raised.value)
+    assert message.startswith(f"{tmp_path / 'broken.pt'}: "), message
+    assert "missing keys: layers.1.final_layer_norm.bias;" in message
+    assert "unexpected keys: extra.weight;" in message
+    reshaped = "layers.0.attention.k_proj.weight (32, 16) vs (32, 32)"
+    assert f"shape mismatch (checkpoint vs model): {reshaped}" in message
+    assert all(torch.equal(v, before[k]) for k, v in target.state_dict().items())  # nothing half-loaded
+    # many keys: the first ten by name, then how many more
+    state = {k: v for k, v in source.state_dict().items() if not k.startswith("layers.1.")}
+    first = re.escape("missing keys: layers.1.attention.k_proj.bias, ")
+    with pytest.raises(CheckpointError, match=rf"{first}.*\(6 more\)"):
+        load_model_strict(tiny(), state, tmp_path / "one_layer.pt")
+    # load_encoder reads an encoder.pt through it
+    path = tmp_path / "encoder.pt"
+    weights = source.state_dict()
+    del weights["layer_norm.bias"]
+    torch.save({"encoder": weights, "encoder_config": dataclasses.asdict(source.cfg), "step": 3}, path)
+    with pytest.raises(CheckpointError, match=rf"^{re.escape(str(path))}: .*missing keys: layer_norm\.bias$"):
+        load_encoder(path)
 
 
 # -- checkpoint import --------------------------------------------------------------------------------------

@@ -3,36 +3,23 @@
 from __future__ import annotations
 
 import copy
+import functools
 
 import pytest
 import torch
+from conftest import tiny_encoder as shared_tiny_encoder
 from torch import nn
 
 from asr.data.dataset import Batch
-from asr.models import encoder_config
-from asr.models.encoder import build_encoder
 from asr.objectives import data2vec, data2vec2
 from asr.objectives.data2vec2 import block_mask
 from asr.objectives.ema import EMATeacher, average_top_layers, ema_decay, instance_norm, teacher_targets
 
-TINY = dict(
-    dim=64,
-    layers=2,
-    heads=4,
-    ffn_dim=128,
-    conv_layers=((64, 10, 5),) + ((64, 3, 2),) * 4 + ((64, 2, 2),) * 2,
-    pos_conv_kernel=16,
-    pos_conv_groups=4,
-    dropout=0.0,
-    attention_dropout=0.0,
-    dropout_input=0.0,
-    layer_drop=0.0,
+#: conftest's tiny encoder, 64 wide with 4 heads, without dropout (``frontend=``, ``body=``, ``seed=`` and
+#: other fields may be given)
+tiny_encoder = functools.partial(
+    shared_tiny_encoder, dim=64, heads=4, ffn_dim=128, pos_conv_kernel=16, pos_conv_groups=4, dropout=0.0
 )
-
-
-def tiny_encoder(seed: int = 0, **overrides):
-    torch.manual_seed(seed)
-    return build_encoder(encoder_config("xs", **{**TINY, **overrides}))
 
 
 @pytest.fixture(scope="module")
@@ -232,13 +219,7 @@ def test_resume_restores_the_teacher_exactly(speech):
 def test_fbank_conformer_encoder_and_ffn_targets(name, speech):
     """The Conformer body's targets come from its second feed-forward module; hooks do not outlive a step."""
     module = data2vec if name == "data2vec" else data2vec2
-    encoder = tiny_encoder(
-        frontend="fbank",
-        body="conformer",
-        ffn_dim=64,
-        fbank_layers=((64, 3, 1), (64, 3, 2)),
-        conformer_kernel=7,
-    )
+    encoder = tiny_encoder(frontend="fbank", body="conformer", ffn_dim=64, conformer_kernel=7)
     objective = module.build(encoder, **({} if name == "data2vec" else {"num_copies": 2}))
     out = objective(speech)
     assert torch.isfinite(out.loss) and out.num_targets > 0

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
+from conftest import tiny_encoder as shared_tiny_encoder
 
 from asr.data.dataset import AudioDataset, Batch
-from asr.models import build_encoder, encoder_config
 from asr.objectives import hubert, kmeans, wav2vec2
 from asr.objectives.masking import span_mask
 
@@ -21,25 +21,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_encoder(frontend: str = "conv", seed: int = 0):
-    """A ~60 k-parameter encoder: trains in a few seconds on a CPU."""
-    torch.manual_seed(seed)
-    cfg = encoder_config(
-        "xs",
-        frontend=frontend,
-        dim=32,
-        layers=2,
-        heads=2,
-        ffn_dim=64,
-        conv_layers=((32, 10, 5),) + ((32, 3, 2),) * 4 + ((32, 2, 2),) * 2,
-        fbank_layers=((32, 3, 1), (32, 3, 2)),
-        pos_conv_kernel=16,
-        pos_conv_groups=4,
-        dropout_input=0.0,
-        dropout=0.0,
-        attention_dropout=0.0,
-        layer_drop=0.0,
-    )
-    return build_encoder(cfg)
+    """conftest's ~60 k-parameter encoder without dropout: trains in a few seconds on a CPU."""
+    return shared_tiny_encoder(frontend, seed=seed, pos_conv_kernel=16, pos_conv_groups=4, dropout=0.0)
 
 
 def tone_sequence(seconds: float, seed: int) -> np.ndarray:

@@ -9,9 +9,11 @@ two greedy decodings); the beam-search addition ~25 s; everything else here seco
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import tarfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -45,13 +47,48 @@ def recipe(tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedP
     return run_recipe(RECIPE, tmp, *args, timeout=timeout)
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory) -> tuple[Path, str]:
-    tmp = tmp_path_factory.mktemp("librilight_recipe")
-    run = recipe(tmp, "--preset", "tiny")
+@dataclass(frozen=True)
+class Run:
+    """A recipe run: its folder, log, and RESULTS.md as the run left it (a later run rewrites the file)."""
+
+    tmp: Path
+    log: str
+    results: str
+
+
+def run_and_keep(tmp: Path, *args: str, timeout: float = 600) -> Run:
+    run = recipe(tmp, "--preset", "tiny", *args, timeout=timeout)
     log = run.stdout + run.stderr
     assert run.returncode == 0, log
-    return tmp, log
+    return Run(tmp, log, (tmp / "exp" / TAG / "RESULTS.md").read_text())
+
+
+def steps(log: str, outcome: str) -> list[str]:
+    """The names of the steps whose log line reads ``step NAME: <outcome>`` (lib.sh's log), in order."""
+    return re.findall(rf"\] step ([^\s:]+): {re.escape(outcome)}", log)
+
+
+# Each test takes the fixture of the run it checks: the tiny run, a rerun of it, or its beam-search addition.
+# The rerun and the addition only add to the tiny run's folder (and each checks that), so either may come first.
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory) -> Run:
+    return run_and_keep(tmp_path_factory.mktemp("librilight_recipe"))
+
+
+@pytest.fixture(scope="module")
+def rerun(finished_run: Run) -> tuple[Run, float, dict[Path, bytes]]:
+    """The same command again: (the run, its seconds, the experiment files before it, less RESULTS.md)."""
+    exp = finished_run.tmp / "exp" / TAG
+    before = {p: p.read_bytes() for p in exp.rglob("*") if p.is_file() and p.name != "RESULTS.md"}
+    start = time.monotonic()
+    again = run_and_keep(finished_run.tmp, timeout=120)
+    return again, time.monotonic() - start, before
+
+
+@pytest.fixture(scope="module")
+def beam_run(finished_run: Run) -> Run:
+    """Stage 6 again with LM beam search added to greedy decoding."""
+    return run_and_keep(finished_run.tmp, "--stage", "6", "--methods", "greedy beam", timeout=300)
 
 
 def shar_dir(tmp: Path) -> Path:
@@ -59,7 +96,7 @@ def shar_dir(tmp: Path) -> Path:
 
 
 def test_every_stage_runs_once(finished_run):
-    tmp, log = finished_run
+    tmp, log = finished_run.tmp, finished_run.log
     assert "done before, skipped" not in log
     for stage in range(7):
         assert f"stage {stage}:" in log, stage
@@ -78,7 +115,7 @@ def test_every_stage_runs_once(finished_run):
 
 
 def test_pretraining_reads_the_shar_shards(finished_run):
-    tmp, log = finished_run
+    tmp, log = finished_run.tmp, finished_run.log
     shar = shar_dir(tmp)
     cuts_shards = sorted(shar.glob("cuts.*.jsonl.gz"))
     audio_shards = sorted(shar.glob("recording.*.tar"))
@@ -101,7 +138,7 @@ def test_pretraining_reads_the_shar_shards(finished_run):
 
 @pytest.mark.parametrize("part", PARTS)
 def test_wer_files_add_up(finished_run, part):
-    tmp, _ = finished_run
+    tmp = finished_run.tmp
     out = tmp / "exp" / TAG / "decode" / "wav2vec2" / "10min" / "greedy" / part
     scores = json.loads((out / "score" / "wer.json").read_text())
     assert set(scores) == WER_KEYS, scores
@@ -113,13 +150,12 @@ def test_wer_files_add_up(finished_run, part):
     assert scores["cer"] == pytest.approx(100 * scores["char_errors"] / scores["ref_chars"], abs=1e-3)
     assert scores["ref_chars"] >= scores["ref_words"]
     assert (out / "score" / f"wer-summary-{part}.txt").is_file()
-    table = (tmp / "exp" / TAG / "RESULTS.md").read_text()
+    table = finished_run.results
     assert "| wav2vec2 | 10min | greedy |" in table and f"{scores['wer']:.2f}" in table
 
 
 def test_results_table_names_the_command(finished_run):
-    tmp, _ = finished_run
-    table = (tmp / "exp" / TAG / "RESULTS.md").read_text()
+    table = finished_run.results
     assert "Command: `bash recipes/librilight/run.sh --skip-setup" in table and "--preset tiny" in table
     assert (
         "| encoder | split | decoding | dev-clean | dev-other | test-clean | test-other | LM weights |"
@@ -127,35 +163,27 @@ def test_results_table_names_the_command(finished_run):
     )
 
 
-def test_rerun_skips_every_finished_step(finished_run):
-    tmp, _ = finished_run
-    exp = tmp / "exp" / TAG
-    before = {p: p.read_bytes() for p in exp.rglob("*") if p.is_file() and p.name != "RESULTS.md"}
-    start = time.monotonic()
-    run = recipe(tmp, "--preset", "tiny", timeout=120)
-    seconds = time.monotonic() - start
-    log = run.stdout + run.stderr
-    assert run.returncode == 0, log
-    assert log.count("done before, skipped") == STEPS and "finished in" not in log, log
+def test_rerun_skips_every_finished_step(finished_run, rerun):
+    again, seconds, before = rerun
+    assert steps(again.log, "done before, skipped") == steps(finished_run.log, "finished in"), again.log
+    assert "finished in" not in again.log, again.log
     assert seconds < 20, f"a rerun with nothing to do took {seconds:.1f} s"
     assert {p: p.read_bytes() for p in before} == before
 
 
-def test_beam_search_tunes_on_dev_clean_and_reuses_the_weights(finished_run):
-    # after the rerun test (pytest keeps file order): adding beam search leaves the greedy steps alone
-    tmp, _ = finished_run
-    run = recipe(tmp, "--preset", "tiny", "--stage", "6", "--methods", "greedy beam", timeout=300)
-    log = run.stdout + run.stderr
-    assert run.returncode == 0, log
-    assert log.count("finished in") == 4 and log.count("done before, skipped") == 4, log  # decode + score x 2
-    beam = tmp / "exp" / TAG / "decode" / "wav2vec2" / "10min" / "beam"
+def test_beam_search_tunes_on_dev_clean_and_reuses_the_weights(beam_run):
+    # adding beam search leaves the greedy steps alone: decode + score x 2 parts each
+    log = beam_run.log
+    assert log.count("finished in") == 4 and log.count("done before, skipped") == 4, log
+    assert all("-greedy-" in name for name in steps(log, "done before, skipped")), log
+    beam = beam_run.tmp / "exp" / TAG / "decode" / "wav2vec2" / "10min" / "beam"
     tuned = json.loads((beam / "dev-clean" / "hyp.tune.json").read_text())
     assert set(tuned["best"]) == {"lm_weight", "word_score"} and len(tuned["grid"]) == 4
     assert f"--params {beam / 'dev-clean' / 'hyp.tune.json'}" in log
     for part in PARTS:
         assert set(json.loads((beam / part / "score" / "wer.json").read_text())) == WER_KEYS
-    table = (tmp / "exp" / TAG / "RESULTS.md").read_text()
     weights = ", ".join(f"{k}={v:g}" for k, v in tuned["best"].items())
+    table = beam_run.results
     assert "| wav2vec2 | 10min | beam |" in table and weights in table and "word 4-gram" in table
 
 

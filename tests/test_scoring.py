@@ -13,7 +13,6 @@ import pytest
 from click.testing import CliRunner
 
 import asr.cli
-from asr.cli import score as _score  # noqa: F401  (registers `asr score` until asr/cli/__init__.py imports it)
 from asr.errors import UserError
 from asr.scoring import Normalization, ScoringError, align, compute_wer, read_transcripts, write_reports
 from asr.scoring.wer import write_trn

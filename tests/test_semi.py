@@ -9,11 +9,12 @@ import shutil
 import pytest
 import torch
 from conftest import run_cli as asr
+from conftest import tiny_encoder
 from lhotse import CutSet, Recording
 
+from asr.data.dataset import LABEL_PAD, Batch
 from asr.decoding.greedy import GreedyDecoder
 from asr.decoding.hypothesis import Hypothesis
-from asr.models import build_encoder, encoder_config
 from asr.objectives import ctc
 from asr.semi import (
     FilterConfig,
@@ -192,21 +193,7 @@ def test_mixing_reaches_the_labelled_share(unlabelled):
 
 
 def tiny_ctc(vocab: int) -> ctc.CTCObjective:
-    torch.manual_seed(0)
-    encoder = build_encoder(
-        encoder_config(
-            "xs",
-            "fbank",
-            "transformer",
-            dim=32,
-            layers=1,
-            heads=2,
-            ffn_dim=64,
-            fbank_layers=((32, 3, 1), (32, 3, 2)),
-            layer_drop=0.0,
-        )
-    )
-    return ctc.build(encoder, vocab, freeze_frontend=False)
+    return ctc.build(tiny_encoder("fbank", layers=1), vocab, freeze_frontend=False)
 
 
 def test_momentum_models_move_in_place_and_ensemble_targets_match_a_hand_computation():
@@ -255,7 +242,7 @@ def test_momentum_models_move_in_place_and_ensemble_targets_match_a_hand_computa
     torch.testing.assert_close(seen[1], mean[1, : int(labels.frames[1])], atol=1e-5, rtol=1e-5)
 
 
-def test_warmup_copies_the_online_model_and_gives_unlabelled_rows_no_loss():
+def test_warmup_copies_the_online_model_and_gives_unlabelled_rows_no_loss(monkeypatch):
     objective = OnlineEnsembleObjective(tiny_ctc(6), OnlineEnsembleConfig(warmup_steps=3, total_steps=10))
     with torch.no_grad():
         for p in objective.model.parameters():
@@ -263,6 +250,39 @@ def test_warmup_copies_the_online_model_and_gives_unlabelled_rows_no_loss():
     objective.step_end(1)
     for name, value in objective.teachers[0].model.named_parameters():
         torch.testing.assert_close(value, dict(objective.model.named_parameters())[name])
+    # two labelled rows and an unlabelled one, whose pseudo-label (from this decoder) is never empty
+    objective.decoder = lambda log_probs: [Hypothesis("ab", [1, 2], [0, 2], -1.0, [], 0.9)]
+    torch.manual_seed(1)
+    tokens = torch.tensor([[1, 2, 3], [4, 5, LABEL_PAD], [LABEL_PAD] * 3])
+    batch = Batch(
+        torch.randn(3, 8000) * 0.1, torch.tensor([8000, 7000, 6000]), ["a", "b", "u"], {"tokens": tokens}
+    )
+    seen = []
+    augmented_log_probs = objective.ctc.augmented_log_probs
+
+    def keeping_the_log_probs(batch):
+        log_probs, frames = augmented_log_probs(batch)
+        log_probs.retain_grad()
+        seen.append(log_probs)
+        return log_probs, frames
+
+    monkeypatch.setattr(objective.ctc, "augmented_log_probs", keeping_the_log_probs)
+
+    def gradient_per_row():
+        seen.clear()
+        objective.zero_grad()
+        out = objective(batch)
+        out.loss.backward()
+        return out, seen[0].grad.abs().flatten(1).sum(1).tolist()
+
+    objective.train()
+    out, grads = gradient_per_row()  # update 1 of 3 warm-up updates
+    assert grads[0] > 0 and grads[1] > 0 and grads[2] == 0.0, grads
+    assert objective.in_warmup() and out.num_targets == 5 and out.metrics["pseudo_label_kept"] == 1.0
+    objective.step_end(3)  # warm-up over: the unlabelled row learns its pseudo-label
+    out, grads = gradient_per_row()
+    assert all(g > 0 for g in grads), grads
+    assert not objective.in_warmup() and out.num_targets == 7
 
 
 def test_a_teacher_of_other_units_is_a_clear_error(unlabelled, chars, tmp_path):

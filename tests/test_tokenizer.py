@@ -9,7 +9,6 @@ import pytest
 from click.testing import CliRunner
 
 import asr.cli
-import asr.cli.tokenizer  # noqa: F401  (registers `asr tokenizer` on the CLI)
 from asr.text import ARPABET_PHONES, Lexicon
 from asr.text.lexicon import without_stress
 from asr.text.tokenizer import (
