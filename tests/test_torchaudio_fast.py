@@ -14,6 +14,7 @@ import math
 import pytest
 import torch
 import torchaudio
+from conftest import tiny_encoder
 from torch import nn
 from torchaudio.models.conformer import ConformerLayer
 from torchaudio.models.wav2vec2.components import (
@@ -27,7 +28,7 @@ from torchaudio.models.wav2vec2.components import (
 
 import asr.models.dropout as dropout_module
 import asr.models.encoder as encoder_module
-from asr.models import build_encoder, encoder_config, fft_conv
+from asr.models import fft_conv
 from asr.models import torchaudio_fast as fast
 from asr.models.dropout import Dropout, keep_mask
 from asr.models.torchaudio_fast import TorchaudioLayoutError
@@ -39,19 +40,9 @@ GRAD = dict(rtol=1e-4, atol=1e-4)
 
 
 def tiny(body: str = "conformer", **kw):
-    values = dict(
-        dim=32,
-        layers=2,
-        heads=2,
-        ffn_dim=64,
-        conv_layers=((16, 10, 5),) + ((16, 3, 2),) * 4 + ((16, 2, 2),) * 2,
-        pos_conv_kernel=16,
-        pos_conv_groups=4,
-        conformer_kernel=7,
-    )
-    values.update(kw)
-    torch.manual_seed(0)
-    return build_encoder(encoder_config("xs", "conv", body, **values))
+    """conftest's tiny encoder with 16-channel convolutions and short positional / Conformer kernels."""
+    settings = dict(channels=16, pos_conv_kernel=16, pos_conv_groups=4, conformer_kernel=7)
+    return tiny_encoder("conv", body, **{**settings, **kw})
 
 
 # -- the positional convolution ------------------------------------------------------------------------------
