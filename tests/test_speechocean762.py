@@ -430,3 +430,44 @@ def test_calibration_picks_the_strictest_leniency_within_the_target(tmp_path):
     assert calibrate(assessor, cuts, target=0.0, progress=False).flag_below_gop == -3.0  # flags nothing
     assert calibrate(assessor, cuts, target=0.8, progress=False).flag_below_gop == -0.5
     assert assessor.cfg.flag_below_gop == 0.0  # the assessor's own setting is back
+
+
+def test_assessor_scores_map_onto_the_corpus_scales(tmp_path):
+    """Phone score / 50 -> 0-2, word and sentence accuracy / 10 -> 0-10, completeness / 100 -> 0-1;
+    inserted phones get no score and aspects the assessor does not judge are left out."""
+    from asr.mdd.diagnosis import Diagnosis, DiagnosisError, PhoneResult, WordResult
+    from asr.mdd.scores import predict_scores, write_scores
+
+    phones = [
+        PhoneResult("W", "correct", "W", 0, 1, 1.0, 80.0),
+        PhoneResult("IY", "deleted", None, 1, 2, -2, 5.0),
+    ]
+    phones.append(PhoneResult(None, "inserted", "AH", 2, 3))
+    word = WordResult("we", 0, 3, 42.5, 50, ["W", "IY"], phones)
+    d = Diagnosis("We", "we", 3, 42.5, 50, [word], ["W", "AH"])
+
+    class Scripted:
+        def diagnose_samples(self, samples, rate, text):
+            if text == "unknown":
+                raise DiagnosisError("cannot judge")
+            return d
+
+    class Cut:
+        def __init__(self, id, text):
+            self.id, self.sampling_rate = id, 16000
+            self.supervisions = [type("S", (), {"text": text})()]
+
+        def load_audio(self):
+            return np.zeros((1, 16000), dtype=np.float32)
+
+    scores, skipped = predict_scores(Scripted(), [Cut("a", "We"), Cut("b", "unknown")], progress=False)
+    assert skipped == [("b", "cannot judge")]
+    assert scores["a"] == {
+        "source": "asr heuristic",
+        "accuracy": 4.25,
+        "total": 4.25,
+        "completeness": 0.5,
+        "words": [{"text": "WE", "accuracy": 4.25, "total": 4.25, "phone_accuracy": [1.6, 0.1]}],
+    }
+    write_scores(scores, tmp_path / "hyp.json")
+    assert json.loads((tmp_path / "hyp.json").read_text()) == scores

@@ -247,6 +247,50 @@ def experts(
         write_atomic(out_dir / "experts.json", (json.dumps(data, indent=1) + "\n").encode())
 
 
+@mdd.command("scores")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Phone model, as for `asr mdd diagnose`.",
+)
+@click.option(
+    "--cuts",
+    "cuts_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Cuts whose text is the prompt (e.g. asr prepare speechocean762's test part).",
+)
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Scores JSON to write."
+)
+@click.option("--scored-only", is_flag=True, help="Only the cuts that carry expert scores.")
+@click.option("--threads", type=int, help="torch CPU threads.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def scores(
+    model_path: Path, cuts_path: Path, out: Path, scored_only: bool, threads: int | None, progress: bool
+) -> None:
+    """The assessor's phone, word and sentence scores in speechocean762's shape (for `asr score pronunciation`)."""
+    import torch
+
+    from asr.mdd.diagnosis import PronunciationAssessor
+    from asr.mdd.experts import load_scored_cuts
+    from asr.mdd.scores import predict_scores, write_scores
+
+    if threads:
+        torch.set_num_threads(threads)
+    cuts = load_scored_cuts(cuts_path)
+    if scored_only:
+        cuts = cuts.filter(lambda c: "scores" in (c.supervisions[0].custom or {})).to_eager()
+    assessor = PronunciationAssessor.from_path(model_path)
+    predicted, skipped = predict_scores(assessor, cuts, progress)
+    write_scores(predicted, out)
+    for cut_id, why in skipped:
+        click.echo(f"skipped {cut_id}: {why}", err=True)
+    click.echo(f"{assessor.about}\nscored {len(predicted)} utterances ({len(skipped)} skipped) -> {out}")
+
+
 @mdd.command("card")
 @click.option(
     "--model",
