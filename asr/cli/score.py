@@ -114,3 +114,41 @@ def mdd(
     if out_dir is not None:
         write_report(report, out_dir)
     click.echo(json.dumps(report.counts.to_dict()) if as_json else report.summary())
+
+
+@score.command("pronunciation")
+@click.option(
+    "--ref",
+    "ref_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Experts' scores: speechocean762 folder, scores.json, scores-detail.json or MI-1 utt2score.",
+)
+@click.option("--hyp", "hyp_path", type=_file, help="Predicted scores: JSON object, or JSON lines (*.jsonl).")
+@click.option("--experts", is_flag=True, help="Instead of --hyp: each expert against the mean of the others.")
+@click.option(
+    "--text-phone",
+    type=_file,
+    help="Canonical phones (default: the corpus's resource/text-phone found from --ref).",
+)
+@click.option("--json", "json_out", type=_file, help="Also write the numbers here as JSON.")
+def pronunciation(
+    ref_path: Path, hyp_path: Path | None, experts: bool, text_phone: Path | None, json_out: Path | None
+) -> None:
+    """PCC and MSE of predicted pronunciation scores per level and aspect, pooled as GOPT does.
+
+    With --experts: the human ceiling, each expert's scores against the mean of the other experts
+    (needs per-expert scores: scores-detail.json or expert-scores-mi1/utt2score).
+    """
+    from asr.scoring.pronunciation import expert_agreement_file, format_table, score_files, write_json
+
+    if experts == (hyp_path is not None):
+        raise click.UsageError("give exactly one of --hyp and --experts")
+    if experts:
+        result = expert_agreement_file(ref_path, text_phone)
+    else:
+        assert hyp_path is not None
+        result = score_files(ref_path, hyp_path, text_phone)
+    if json_out is not None:
+        write_json(result, json_out)
+    click.echo(format_table(result))

@@ -1,5 +1,13 @@
-"""Scoring recognition output: word error rate as NIST sclite counts it (:mod:`asr.scoring.wer`)."""
+"""Scoring: word error rate as NIST sclite counts it (:mod:`asr.scoring.wer`) and pronunciation scores
+against speechocean762's experts, PCC and MSE as GOPT reports them (:mod:`asr.scoring.pronunciation`)."""
 
+from asr.scoring.pronunciation import (
+    expert_agreement_file,
+    inter_expert_agreement,
+    read_hypothesis,
+    read_reference,
+    score_pronunciation,
+)
 from asr.scoring.wer import (
     Normalization,
     ScoringError,
@@ -22,4 +30,9 @@ __all__ = [
     "read_transcripts",
     "score_files",
     "write_reports",
+    "expert_agreement_file",
+    "inter_expert_agreement",
+    "read_hypothesis",
+    "read_reference",
+    "score_pronunciation",
 ]
