@@ -453,9 +453,9 @@ def test_assessor_scores_map_onto_the_corpus_scales(tmp_path):
             return d
 
     class Cut:
-        def __init__(self, id, text):
-            self.id, self.sampling_rate = id, 16000
-            self.supervisions = [type("S", (), {"text": text})()]
+        def __init__(self, id, text, custom=None):
+            self.id, self.sampling_rate = f"{id}-0", 16000
+            self.supervisions = [type("S", (), {"id": id, "text": text, "custom": custom})()]
 
         def load_audio(self):
             return np.zeros((1, 16000), dtype=np.float32)
@@ -469,5 +469,9 @@ def test_assessor_scores_map_onto_the_corpus_scales(tmp_path):
         "completeness": 0.5,
         "words": [{"text": "WE", "accuracy": 4.25, "total": 4.25, "phone_accuracy": [1.6, 0.1]}],
     }
+    # the corpus spells the word with one more phone: W and IY keep their scores, Z gets the word's mean
+    corpus = {"canonical_words": [["W", "IY0", "Z"]]}
+    scores, _ = predict_scores(Scripted(), [Cut("a", "We", corpus)], progress=False)
+    assert scores["a"]["words"][0]["phone_accuracy"] == [1.6, 0.1, 0.85]
     write_scores(scores, tmp_path / "hyp.json")
     assert json.loads((tmp_path / "hyp.json").read_text()) == scores

@@ -8,6 +8,10 @@ The heuristic scores of :mod:`asr.mdd.diagnosis` map onto the corpus's scales wi
 * sentence: ``accuracy`` / 10 → 0-10 for ``accuracy`` and ``total``, ``completeness`` / 100 → 0-1.
 
 The assessor judges no stress, fluency or prosody, so those aspects are left out (not guessed).
+
+The assessor may judge a word on another pronunciation than the corpus's canonical one (a CMUdict variant
+with more or fewer phones). Given the corpus's phones, the scores are carried over by a phonetic alignment
+of the two; a corpus phone with no counterpart gets the mean score of the word's phones.
 """
 
 from __future__ import annotations
@@ -20,21 +24,40 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from asr.files import write_atomic
+from asr.text.phones import strip_stress
 
+from .align import align
 from .diagnosis import Diagnosis, DiagnosisError, PronunciationAssessor
 
 
-def diagnosis_scores(d: Diagnosis) -> dict[str, Any]:
-    """One diagnosis as speechocean762-shaped scores (see the module docstring for the scales)."""
+def diagnosis_scores(d: Diagnosis, canonical_words: list[list[str]] | None = None) -> dict[str, Any]:
+    """One diagnosis as speechocean762-shaped scores (see the module docstring for the scales);
+    ``canonical_words``: the corpus's phones per word, which the phone scores are carried over to."""
+    if canonical_words is not None and len(canonical_words) != len(d.words):
+        raise DiagnosisError(f"the prompt gives {len(d.words)} words, the corpus {len(canonical_words)}")
     words = []
-    for w in d.words:
-        canonical = [p for p in w.phones if p.phone is not None]
+    for i, w in enumerate(d.words):
+        judged = [p for p in w.phones if p.phone is not None and p.score is not None]
+        scores = [p.score / 50 for p in judged]
+        if canonical_words is not None and [strip_stress(p) for p in canonical_words[i]] != [
+            p.phone for p in judged
+        ]:
+            own = iter(scores)
+            mean = sum(scores) / len(scores) if scores else 0.0
+            carried = []
+            for edit in align(
+                [strip_stress(p) for p in canonical_words[i]], [p.phone for p in judged], "phonetic"
+            ):
+                score = next(own) if edit.hyp is not None else None
+                if edit.ref is not None:
+                    carried.append(mean if score is None else score)
+            scores = carried
         words.append(
             {
                 "text": w.word.upper(),
                 "accuracy": round(w.accuracy / 10, 4),
                 "total": round(w.accuracy / 10, 4),
-                "phone_accuracy": [None if p.score is None else round(p.score / 50, 4) for p in canonical],
+                "phone_accuracy": [round(s, 4) for s in scores],
             }
         )
     return {
@@ -49,17 +72,17 @@ def diagnosis_scores(d: Diagnosis) -> dict[str, Any]:
 def predict_scores(
     assessor: PronunciationAssessor, cuts: Iterable, progress: bool = True
 ) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str]]]:
-    """Diagnose every cut (one supervision each, its text the prompt): ``({cut id: scores}, skipped)``,
-    where ``skipped`` lists ``(cut id, why)`` for recordings the assessor could not judge."""
+    """Diagnose every cut (one supervision each, its text the prompt): ``({utterance id: scores}, skipped)``,
+    keyed by the supervision id (the corpus's utterance id, what the experts' files use); ``skipped`` lists
+    ``(utterance id, why)`` for recordings the assessor could not judge."""
     out, skipped = {}, []
     for cut in tqdm(list(cuts), desc="score", disable=not progress):
         sup = cut.supervisions[0]
         try:
             d = assessor.diagnose_samples(cut.load_audio()[0], cut.sampling_rate, sup.text)
+            out[sup.id] = diagnosis_scores(d, (sup.custom or {}).get("canonical_words"))
         except DiagnosisError as exc:
-            skipped.append((cut.id, str(exc)))
-            continue
-        out[cut.id] = diagnosis_scores(d)
+            skipped.append((sup.id, str(exc)))
     return out, skipped
 
 
