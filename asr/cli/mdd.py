@@ -311,3 +311,133 @@ def card(model_path: Path, trained_on: str, real_speech: bool, name: str) -> Non
     from asr.mdd.model_card import write_model_card
 
     click.echo(write_model_card(model_path, trained_on, real_speech, name))
+
+
+@mdd.command("features")
+@click.option(
+    "--model",
+    "model_path",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="Phone model, as for `asr mdd diagnose`.",
+)
+@click.option(
+    "--cuts",
+    "cuts_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Cuts whose text is the prompt, with expert scores to fit on (asr prepare speechocean762).",
+)
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Features (.npz) to write."
+)
+@click.option("--scored-only", is_flag=True, help="Only the cuts that carry expert scores.")
+@click.option("--threads", type=int, help="torch CPU threads.")
+@click.option("--progress/--no-progress", default=True, show_default=True)
+def features(
+    model_path: Path, cuts_path: Path, out: Path, scored_only: bool, threads: int | None, progress: bool
+) -> None:
+    """Diagnose the cuts once and keep the score model's features (per canonical phone, word, utterance).
+
+    Example: asr mdd features --model EXP --cuts speechocean762_cuts_train.jsonl.gz --scored-only
+    --out train.npz, then `asr mdd score-model fit`.
+    """
+    import torch
+
+    from asr.mdd.diagnosis import PronunciationAssessor
+    from asr.mdd.experts import load_scored_cuts
+    from asr.mdd.score_model import extract_features
+
+    if threads:
+        torch.set_num_threads(threads)
+    cuts = load_scored_cuts(cuts_path)
+    if scored_only:
+        cuts = cuts.filter(lambda c: "scores" in (c.supervisions[0].custom or {})).to_eager()
+    assessor = PronunciationAssessor.from_path(model_path)
+    fs, skipped = extract_features(assessor, cuts, progress, str(cuts_path))
+    fs.save(out)
+    for cut_id, why in skipped:
+        click.echo(f"skipped {cut_id}: {why}", err=True)
+    click.echo(
+        f"{len(fs.utt_id)} utterances, {len(fs.word_utt)} words, {len(fs.phone_utt)} phones "
+        f"({len(skipped)} skipped) -> {out}"
+    )
+
+
+@mdd.group("score-model")
+def score_model() -> None:
+    """A learned score model (asr.mdd.score_model): fit on features with expert scores, then predict.
+
+    asr mdd score-model fit --features train.npz --out-dir MODEL_DIR;
+    asr mdd score-model predict --model-dir MODEL_DIR --features test.npz --out hyp.json;
+    then asr score pronunciation --ref CORPUS --hyp hyp.json.
+    """
+
+
+_utterances = click.option(
+    "--utterances",
+    "utterances_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Use only these utterances: a cut manifest (its supervision ids) or one id a line.",
+)
+
+
+def _read_features(path: Path, utterances_path: Path | None):
+    from asr.mdd.score_model import FeatureSet, read_utterance_ids
+
+    fs = FeatureSet.load(path)
+    return fs if utterances_path is None else fs.subset(read_utterance_ids(utterances_path))
+
+
+@score_model.command("fit")
+@click.option(
+    "--features",
+    "features_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Features with expert scores (asr mdd features).",
+)
+@click.option(
+    "--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Model folder."
+)
+@_utterances
+def score_model_fit(features_path: Path, out_dir: Path, utterances_path: Path | None) -> None:
+    """Fit ridge regressions per level and aspect; writes OUT_DIR/score_model.json (coefficients only)."""
+    from asr.mdd.score_model import fit_score_model
+
+    model = fit_score_model(_read_features(features_path, utterances_path), str(features_path))
+    path = model.save(out_dir)
+    for name, m in model.models.items():
+        click.echo(f"{name:<22} rows {m.rows:5d}  alpha {m.alpha:g}  cross-validated PCC {m.cv_pcc}")
+    click.echo(f"-> {path}")
+
+
+@score_model.command("predict")
+@click.option(
+    "--model-dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help="A folder with score_model.json (or the file).",
+)
+@click.option(
+    "--features",
+    "features_path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Features to score (asr mdd features).",
+)
+@click.option(
+    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Scores JSON to write."
+)
+@_utterances
+def score_model_predict(
+    model_dir: Path, features_path: Path, out: Path, utterances_path: Path | None
+) -> None:
+    """Predicted scores in `asr mdd scores`'s shape, for `asr score pronunciation --hyp`."""
+    from asr.mdd.score_model import ScoreModel
+    from asr.mdd.scores import write_scores
+
+    model = ScoreModel.load(model_dir)
+    predicted = model.predict(_read_features(features_path, utterances_path), str(features_path))
+    write_scores(predicted, out)
+    click.echo(f"scored {len(predicted)} utterances -> {out}")
