@@ -12,19 +12,25 @@ from asr.files import write_atomic
 from . import cli
 
 
+def model_option(help: str = "Phone model, as for `asr mdd diagnose`."):
+    """The ``--model`` option of the commands that run a phone model."""
+    return click.option("--model", "model_path", required=True, type=click.Path(path_type=Path), help=help)
+
+
+def cuts_option(help: str):
+    """The ``--cuts`` option of the commands that read a cut manifest."""
+    return click.option(
+        "--cuts", "cuts_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help=help
+    )
+
+
 @cli.group()
 def mdd() -> None:
     """Mispronunciation detection and diagnosis (asr.mdd); scoring is `asr score mdd`."""
 
 
 @mdd.command("diagnose")
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Phone model: an experiment folder (its ctc_model.pt), a ctc_model.pt or an .onnx export.",
-)
+@model_option("Phone model: an experiment folder (its ctc_model.pt), a ctc_model.pt or an .onnx export.")
 @click.option(
     "--audio",
     "audio_path",
@@ -81,13 +87,7 @@ def diagnose(
     type=click.Path(exists=True, path_type=Path),
     help="Phone model (an experiment folder): calibration.json goes beside it.",
 )
-@click.option(
-    "--cuts",
-    "cuts_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Scored learners the model never heard and the test never uses (e.g. the sample's train part).",
-)
+@cuts_option("Scored learners the model never heard and the test never uses (e.g. the sample's train part).")
 @click.option(
     "--target-false-rejection",
     type=float,
@@ -142,13 +142,7 @@ def _gop_threshold(value: str) -> float | None:
 
 
 @mdd.command("reference")
-@click.option(
-    "--cuts",
-    "cuts_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Annotated cuts (asr prepare l2arctic's test part).",
-)
+@cuts_option("Annotated cuts (asr prepare l2arctic's test part).")
 @click.option("--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path))
 def reference(cuts_path: Path, out_dir: Path) -> None:
     """Write canonical.txt and perceived.txt (utt-id ph ph ..., keyed by cut id) for `asr score mdd`."""
@@ -161,20 +155,8 @@ def reference(cuts_path: Path, out_dir: Path) -> None:
 
 
 @mdd.command("experts")
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Phone model, as for `asr mdd diagnose`.",
-)
-@click.option(
-    "--cuts",
-    "cuts_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Scored cuts (asr prepare speechocean762), e.g. its test part.",
-)
+@model_option()
+@cuts_option("Scored cuts (asr prepare speechocean762), e.g. its test part.")
 @click.option(
     "--out-dir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -248,20 +230,8 @@ def experts(
 
 
 @mdd.command("scores")
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Phone model, as for `asr mdd diagnose`.",
-)
-@click.option(
-    "--cuts",
-    "cuts_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Cuts whose text is the prompt (e.g. asr prepare speechocean762's test part).",
-)
+@model_option()
+@cuts_option("Cuts whose text is the prompt (e.g. asr prepare speechocean762's test part).")
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Scores JSON to write."
 )
@@ -314,20 +284,8 @@ def card(model_path: Path, trained_on: str, real_speech: bool, name: str) -> Non
 
 
 @mdd.command("features")
-@click.option(
-    "--model",
-    "model_path",
-    required=True,
-    type=click.Path(path_type=Path),
-    help="Phone model, as for `asr mdd diagnose`.",
-)
-@click.option(
-    "--cuts",
-    "cuts_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Cuts whose text is the prompt, with expert scores to fit on (asr prepare speechocean762).",
-)
+@model_option()
+@cuts_option("Cuts whose text is the prompt, with expert scores to fit on (asr prepare speechocean762).")
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Features (.npz) to write."
 )
