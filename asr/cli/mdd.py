@@ -24,6 +24,25 @@ def cuts_option(help: str):
     )
 
 
+def _scoring_run_options(f):
+    """``--scored-only``, ``--threads`` and ``--progress`` of the commands that diagnose a corpus."""
+    f = click.option("--progress/--no-progress", default=True, show_default=True)(f)
+    f = click.option("--threads", type=int, help="torch CPU threads.")(f)
+    return click.option("--scored-only", is_flag=True, help="Only the cuts that carry expert scores.")(f)
+
+
+def _assessor_and_cuts(model_path: Path, cuts_path: Path, scored_only: bool, threads: int | None):
+    """The phone model's assessor (its calibrated settings) and the scored cuts it is to judge."""
+    import torch
+
+    from asr.mdd.diagnosis import PronunciationAssessor
+    from asr.mdd.experts import load_scored_cuts
+
+    if threads:
+        torch.set_num_threads(threads)
+    return PronunciationAssessor.from_path(model_path), load_scored_cuts(cuts_path, scored_only)
+
+
 @cli.group()
 def mdd() -> None:
     """Mispronunciation detection and diagnosis (asr.mdd); scoring is `asr score mdd`."""
@@ -235,25 +254,14 @@ def experts(
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Scores JSON to write."
 )
-@click.option("--scored-only", is_flag=True, help="Only the cuts that carry expert scores.")
-@click.option("--threads", type=int, help="torch CPU threads.")
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@_scoring_run_options
 def scores(
     model_path: Path, cuts_path: Path, out: Path, scored_only: bool, threads: int | None, progress: bool
 ) -> None:
     """The assessor's phone, word and sentence scores in speechocean762's shape (for `asr score pronunciation`)."""
-    import torch
-
-    from asr.mdd.diagnosis import PronunciationAssessor
-    from asr.mdd.experts import load_scored_cuts
     from asr.mdd.scores import predict_scores, write_scores
 
-    if threads:
-        torch.set_num_threads(threads)
-    cuts = load_scored_cuts(cuts_path)
-    if scored_only:
-        cuts = cuts.filter(lambda c: "scores" in (c.supervisions[0].custom or {})).to_eager()
-    assessor = PronunciationAssessor.from_path(model_path)
+    assessor, cuts = _assessor_and_cuts(model_path, cuts_path, scored_only, threads)
     predicted, skipped = predict_scores(assessor, cuts, progress)
     write_scores(predicted, out)
     for cut_id, why in skipped:
@@ -289,9 +297,7 @@ def card(model_path: Path, trained_on: str, real_speech: bool, name: str) -> Non
 @click.option(
     "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Features (.npz) to write."
 )
-@click.option("--scored-only", is_flag=True, help="Only the cuts that carry expert scores.")
-@click.option("--threads", type=int, help="torch CPU threads.")
-@click.option("--progress/--no-progress", default=True, show_default=True)
+@_scoring_run_options
 def features(
     model_path: Path, cuts_path: Path, out: Path, scored_only: bool, threads: int | None, progress: bool
 ) -> None:
@@ -300,18 +306,9 @@ def features(
     Example: asr mdd features --model EXP --cuts speechocean762_cuts_train.jsonl.gz --scored-only
     --out train.npz, then `asr mdd score-model fit`.
     """
-    import torch
-
-    from asr.mdd.diagnosis import PronunciationAssessor
-    from asr.mdd.experts import load_scored_cuts
     from asr.mdd.score_model import extract_features
 
-    if threads:
-        torch.set_num_threads(threads)
-    cuts = load_scored_cuts(cuts_path)
-    if scored_only:
-        cuts = cuts.filter(lambda c: "scores" in (c.supervisions[0].custom or {})).to_eager()
-    assessor = PronunciationAssessor.from_path(model_path)
+    assessor, cuts = _assessor_and_cuts(model_path, cuts_path, scored_only, threads)
     fs, skipped = extract_features(assessor, cuts, progress, str(cuts_path))
     fs.save(out)
     for cut_id, why in skipped:

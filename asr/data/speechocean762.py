@@ -176,23 +176,24 @@ def read_text_phone(path: Path) -> dict[str, dict[int, list[str]]]:
     return out
 
 
-def read_scores(corpus_dir: Path) -> tuple[dict[str, dict], str | None]:
-    """The scores the folder has, most detailed first: resource/scores-detail.json, resource/scores.json,
-    expert-scores-mi1/utt2score. Returns ``({utt: raw}, source)``; ``({}, None)`` when there are none."""
-    for path in (corpus_dir / "resource" / "scores-detail.json", corpus_dir / "resource" / "scores.json"):
-        if path.is_file():
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-                raise CorpusError(f"{path}: not readable JSON ({exc})") from None
-            if not isinstance(data, dict):
-                raise CorpusError(f"{path}: expected an object of utterance ids")
-            return data, path.name
-    path = corpus_dir / "expert-scores-mi1" / "utt2score"
-    if not path.is_file():
-        return {}, None
+def read_score_file(path: Path) -> tuple[dict[str, dict], str]:
+    """One score file as ``({utt: raw}, source)``: scores.json / scores-detail.json (one object of
+    utterance ids) or the MI-1 ``utt2score`` (``<utt>\t<json>`` per line). Unreadable: :class:`CorpusError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise CorpusError(f"{path}: not readable text ({exc})") from None
+    if path.suffix == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"{path}: not readable JSON ({exc})") from None
+        if not isinstance(data, dict):
+            raise CorpusError(f"{path}: expected an object of utterance ids")
+        return data, path.name
     data = {}
-    for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
         utt, _, blob = line.partition("\t")
@@ -201,6 +202,19 @@ def read_scores(corpus_dir: Path) -> tuple[dict[str, dict], str | None]:
         except json.JSONDecodeError as exc:
             raise CorpusError(f"{path}:{n}: not readable JSON after the utterance id ({exc})") from None
     return data, "expert-scores-mi1"
+
+
+def read_scores(corpus_dir: Path) -> tuple[dict[str, dict], str | None]:
+    """The scores the folder has, most detailed first: resource/scores-detail.json, resource/scores.json,
+    expert-scores-mi1/utt2score. Returns ``({utt: raw}, source)``; ``({}, None)`` when there are none."""
+    for path in (
+        corpus_dir / "resource" / "scores-detail.json",
+        corpus_dir / "resource" / "scores.json",
+        corpus_dir / "expert-scores-mi1" / "utt2score",
+    ):
+        if path.is_file():
+            return read_score_file(path)
+    return {}, None
 
 
 @dataclass

@@ -270,8 +270,9 @@ def calibrate(
     )
 
 
-def load_scored_cuts(path: Path):
-    """A cut manifest of :mod:`asr.data.speechocean762` (any cuts with ``custom["scores"]`` work)."""
+def load_scored_cuts(path: Path, scored_only: bool = False):
+    """A cut manifest of :mod:`asr.data.speechocean762` (any cuts with ``custom["scores"]`` work);
+    ``scored_only`` keeps only the cuts that carry scores."""
     from lhotse import CutSet
 
     path = Path(path)
@@ -288,6 +289,8 @@ def load_scored_cuts(path: Path):
             f"{path}: no cut has expert scores (custom['scores']); prepare a scored "
             "speechocean762 folder with `asr prepare speechocean762`"
         )
+    if scored_only:
+        cuts = cuts.filter(lambda c: "scores" in (c.supervisions[0].custom or {})).to_eager()
     return cuts
 
 

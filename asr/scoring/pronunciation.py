@@ -28,6 +28,7 @@ from asr.data.speechocean762 import (
     WORD_ASPECTS,
     normalise_scores,
     parse_expert_phones,
+    read_score_file,
     read_scores,
     read_text_phone,
 )
@@ -116,26 +117,7 @@ def _read_raw(path: Path) -> tuple[dict[str, Any], str]:
         return raw, source
     if not path.is_file():
         raise ScoringError(f"reference scores not found: {path}")
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".json":  # scores.json / scores-detail.json: one object of utterance ids
-        try:
-            raw = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ScoringError(f"{path}: not readable JSON ({exc})") from None
-        if not isinstance(raw, dict):
-            raise ScoringError(f"{path}: expected an object of utterance ids")
-        return raw, path.name
-    # the MI-1 sample's utt2score: "<utt>\t<json>" per line (the same format read_scores reads in a folder)
-    raw = {}
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        utt, _, blob = line.partition("\t")
-        try:
-            raw[utt.strip()] = json.loads(blob)
-        except json.JSONDecodeError as exc:
-            raise ScoringError(f"{path}:{n}: not readable JSON after the utterance id ({exc})") from None
-    return raw, "expert-scores-mi1"
+    return read_score_file(path)
 
 
 def _canonical(path: Path, text_phone: Path | None, utts: Sequence[str]) -> dict[str, list[list[str]]]:
