@@ -40,10 +40,11 @@ from tqdm.auto import tqdm
 
 from asr.errors import UserError
 from asr.files import write_atomic
+from asr.scoring.pronunciation import pearson
 from asr.text.phones import ARPABET_PHONES, strip_stress
 
-from .align import align
 from .diagnosis import Diagnosis, DiagnosisError, PronunciationAssessor
+from .scores import counterparts
 
 FEATURES_FORMAT = "asr-score-features"
 MODEL_FORMAT = "asr-score-model"
@@ -207,19 +208,6 @@ def _check_keys(obj: Mapping[str, Any], expected: Sequence[str], where: str) -> 
         raise ScoreModelError(f"{where}: {'; '.join(parts)}")
 
 
-def _counterparts(canonical: list[str], judged: list[str]) -> list[int | None]:
-    """For each corpus phone, the index of the assessor's phone it aligns with (None: no counterpart)."""
-    if canonical == judged:
-        return list(range(len(judged)))
-    out: list[int | None] = []
-    k = 0
-    for edit in align(canonical, judged, "phonetic"):
-        if edit.ref is not None:
-            out.append(k if edit.hyp is not None else None)
-        k += edit.hyp is not None
-    return out
-
-
 def diagnosis_features(
     d: Diagnosis, canonical_words: list[list[str]] | None = None, frame_shift: float = 0.02
 ) -> tuple[list[list[float]], list[str], list[list[float]], list[float]]:
@@ -241,7 +229,7 @@ def diagnosis_features(
         posts = [float(p.score) / 100 for p in judged]  # type: ignore[arg-type]
         frames = [(p.end - p.start) / frame_shift for p in judged]
         gop_mean, gop_min, post_mean = float(np.mean(gops)), float(np.min(gops)), float(np.mean(posts))
-        pairs = _counterparts(canonical, own)
+        pairs = counterparts(canonical, own)
         n = len(canonical)
         for j, (phone, k) in enumerate(zip(canonical, pairs, strict=True)):
             if phone not in index:
@@ -428,9 +416,8 @@ def _ridge(x: np.ndarray, y: np.ndarray, alpha: float, low: float, high: float) 
 
 
 def _pcc(a: np.ndarray, b: np.ndarray) -> float | None:
-    if len(a) < 2 or np.std(a) == 0 or np.std(b) == 0:
-        return None
-    return round(float(np.corrcoef(a, b)[0, 1]), 4)
+    pcc, _ = pearson(a, b)
+    return None if pcc is None else round(pcc, 4)
 
 
 def _fit(

@@ -30,6 +30,19 @@ from .align import align
 from .diagnosis import Diagnosis, DiagnosisError, PronunciationAssessor
 
 
+def counterparts(canonical: list[str], judged: list[str]) -> list[int | None]:
+    """For each corpus phone, the index of the assessor's phone it aligns with (None: no counterpart)."""
+    if canonical == judged:
+        return list(range(len(judged)))
+    out: list[int | None] = []
+    k = 0
+    for edit in align(canonical, judged, "phonetic"):
+        if edit.ref is not None:
+            out.append(k if edit.hyp is not None else None)
+        k += edit.hyp is not None
+    return out
+
+
 def diagnosis_scores(d: Diagnosis, canonical_words: list[list[str]] | None = None) -> dict[str, Any]:
     """One diagnosis as speechocean762-shaped scores (see the module docstring for the scales);
     ``canonical_words``: the corpus's phones per word, which the phone scores are carried over to."""
@@ -39,19 +52,10 @@ def diagnosis_scores(d: Diagnosis, canonical_words: list[list[str]] | None = Non
     for i, w in enumerate(d.words):
         judged = [p for p in w.phones if p.phone is not None and p.score is not None]
         scores = [p.score / 50 for p in judged]
-        if canonical_words is not None and [strip_stress(p) for p in canonical_words[i]] != [
-            p.phone for p in judged
-        ]:
-            own = iter(scores)
+        if canonical_words is not None:
             mean = sum(scores) / len(scores) if scores else 0.0
-            carried = []
-            for edit in align(
-                [strip_stress(p) for p in canonical_words[i]], [p.phone for p in judged], "phonetic"
-            ):
-                score = next(own) if edit.hyp is not None else None
-                if edit.ref is not None:
-                    carried.append(mean if score is None else score)
-            scores = carried
+            pairs = counterparts([strip_stress(p) for p in canonical_words[i]], [p.phone for p in judged])
+            scores = [mean if k is None else scores[k] for k in pairs]
         words.append(
             {
                 "text": w.word.upper(),
