@@ -188,6 +188,15 @@ def digits_phone_model(digits_model, tmp_path_factory) -> Path:
     return root / "exp"
 
 
+def torchrun_asr(*args, nproc: int = 2) -> list[str]:
+    """The command that runs ``asr ARGS...`` on ``nproc`` CPU ranks under torchrun, on a free port."""
+    import sys
+
+    head = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", str(nproc)]
+    rendezvous = ["--master-addr", "127.0.0.1", "--master-port", str(free_port())]
+    return [*head, *rendezvous, "-m", "asr.cli", *(str(a) for a in args)]
+
+
 def free_port() -> int:
     """A TCP port nothing listens on (for an app started in-process)."""
     import socket

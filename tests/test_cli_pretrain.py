@@ -4,9 +4,7 @@ Lhotse Shar folders as input (the same audio as the manifest; shards dealt out b
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,7 @@ import pytest
 import torch
 import yaml
 from conftest import run_cli as asr
-from conftest import tiny_encoder_settings, write_tone_cuts
+from conftest import tiny_encoder_settings, torchrun_asr, write_tone_cuts
 from lhotse import CutSet
 
 from asr.cli import pretrain as pretrain_cli
@@ -317,22 +315,8 @@ def test_user_mistakes_are_one_line_errors(tmp_path, cuts_path):
 
 
 def test_pretrain_under_torchrun_with_two_cpu_ranks(tmp_path, cuts_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     exp = tmp_path / "exp"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc-per-node",
-        "2",
-        "--master-addr",
-        "127.0.0.1",
-        "--master-port",
-        str(port),
-        "-m",
-        "asr.cli",
+    cmd = torchrun_asr(
         "pretrain",
         "--objective",
         "data2vec",
@@ -347,7 +331,7 @@ def test_pretrain_under_torchrun_with_two_cpu_ranks(tmp_path, cuts_path):
         "--device",
         "cpu",
         "--no-progress",
-    ]
+    )
     # Each worker ends with os._exit, skipping interpreter finalisation (asr/cli/__main__.py says why):
     # an atexit hook, planted through sitecustomize, must not run.
     site = tmp_path / "site"
@@ -491,22 +475,8 @@ def test_pretrain_on_a_shar_folder_and_its_errors(tmp_path, shar_dir):
 
 
 def test_pretrain_on_a_shar_folder_under_torchrun_reads_each_shard_once(tmp_path, shar_dir):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
     exp = tmp_path / "exp"
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc-per-node",
-        "2",
-        "--master-addr",
-        "127.0.0.1",
-        "--master-port",
-        str(port),
-        "-m",
-        "asr.cli",
+    cmd = torchrun_asr(
         "pretrain",
         "--objective",
         "data2vec",
@@ -521,7 +491,7 @@ def test_pretrain_on_a_shar_folder_under_torchrun_reads_each_shard_once(tmp_path
         "--device",
         "cpu",
         "--no-progress",
-    ]
+    )
     proc = subprocess.run(
         cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300
     )

@@ -9,7 +9,7 @@ import shutil
 import pytest
 import torch
 from conftest import run_cli as asr
-from conftest import tiny_encoder
+from conftest import tiny_encoder, torchrun_asr
 from lhotse import CutSet, Recording
 
 from asr.data.dataset import LABEL_PAD, Batch
@@ -440,29 +440,13 @@ def test_noisy_student_resumes_in_the_generation_it_was_killed_in(digits_model, 
 
 def test_pseudo_labelling_under_torchrun_shards_over_two_processes(unlabelled, chars, tmp_path):
     import os
-    import socket
     import subprocess
-    import sys
 
     chars.save(tmp_path / "chars")
     ctc.save_ctc_model(tiny_ctc(chars.vocab_size).model, tmp_path / "model.pt", tmp_path / "chars")
     cuts = tmp_path / "cuts.jsonl.gz"
     unlabelled[0].to_file(cuts)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc-per-node",
-        "2",
-        "--master-addr",
-        "127.0.0.1",
-        "--master-port",
-        str(port),
-        "-m",
-        "asr.cli",
+    cmd = torchrun_asr(
         "pseudo-label",
         "--model",
         str(tmp_path / "model.pt"),
@@ -478,7 +462,7 @@ def test_pseudo_labelling_under_torchrun_shards_over_two_processes(unlabelled, c
         "--device",
         "cpu",
         "--no-progress",
-    ]
+    )
     proc = subprocess.run(
         cmd, capture_output=True, text=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300
     )
