@@ -344,3 +344,31 @@ def test_a_hypothesis_equal_to_the_reference_means_is_perfect(tmp_path):
         for aspect, s in aspects.items():
             assert s["pcc"] == pytest.approx(1.0) and s["mse"] == 0.0, (level, aspect)
     assert result["levels"]["sentence"]["total"]["n"] == 60
+
+
+@needs_sample
+def test_split_and_utterance_lists_score_a_subset(tmp_path):
+    ref = read_reference(SAMPLE)
+    test_ids = set(read_reference(SAMPLE, split="test"))
+    train_ids = set(read_reference(SAMPLE, split="train"))
+    # the sample scores 20 test-split and 40 train-split utterances (its README)
+    assert len(test_ids) == 20 and len(train_ids) == 40 and test_ids | train_ids == set(ref)
+    # predictions for the test split only: the whole reference would miss 40; --split test scores them
+    hyp = tmp_path / "hyp.jsonl"
+    hyp.write_text("".join(json.dumps({"id": u, **ref[u]}) + "\n" for u in sorted(test_ids)))
+    code, out = run_cli("score", "pronunciation", "--ref", SAMPLE, "--hyp", hyp)
+    assert code != 0 and "no scores for 40 of the 60 reference utterances" in out
+    code, out = run_cli("score", "pronunciation", "--ref", SAMPLE, "--hyp", hyp, "--split", "test")
+    assert code == 0 and "20 utterances" in out, out
+    ids = tmp_path / "ids.txt"
+    ids.write_text("".join(f"{u}\n" for u in sorted(test_ids)[:5]))
+    result = score_files(SAMPLE, hyp, utterances=[u.strip() for u in ids.read_text().splitlines()])
+    assert result["utterances"] == 5 and result["hyp_ignored"] == 15
+    # an --utterances list with an unscored id, --split without a corpus folder: one line each
+    code, out = run_cli(
+        "score", "pronunciation", "--ref", SAMPLE, "--experts", "--utterances", SAMPLE / "test/text"
+    )
+    assert code != 0 and "no scores for 320 of the listed utterances" in out
+    file = SAMPLE / "expert-scores-mi1" / "utt2score"
+    code, out = run_cli("score", "pronunciation", "--ref", file, "--experts", "--split", "test")
+    assert code != 0 and "--split test needs the corpus folder" in out and "Traceback" not in out

@@ -203,6 +203,8 @@ def test_prepares_the_corpus_layout_with_scores_json(tmp_path):
     assert sup.custom["canonical_phones"] == ["W", "IY", "K", "AO", "L", "IH", "T"]
     assert sup.custom["scores"]["source"] == "scores.json"
     assert sup.custom["scores"]["words"][1]["phone_accuracy"] == [2, 0.4, 2]
+    # scores.json writes completeness on 0-10; every source is read on the README's 0-1
+    assert sup.custom["scores"]["completeness"] == pytest.approx(1.0)
     assert "scores" not in _cuts(tmp_path / "out", "train")[0].supervisions[0].custom
 
 

@@ -338,7 +338,8 @@ _utterances = click.option(
 
 
 def _read_features(path: Path, utterances_path: Path | None):
-    from asr.mdd.score_model import FeatureSet, read_utterance_ids
+    from asr.data.common import read_utterance_ids
+    from asr.mdd.score_model import FeatureSet
 
     fs = FeatureSet.load(path)
     return fs if utterances_path is None else fs.subset(read_utterance_ids(utterances_path))

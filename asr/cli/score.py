@@ -131,24 +131,44 @@ def mdd(
     type=_file,
     help="Canonical phones (default: the corpus's resource/text-phone found from --ref).",
 )
+@click.option(
+    "--utterances",
+    "utterances_path",
+    type=_file,
+    help="Score only these reference utterances: a cut manifest, a Kaldi text (e.g. CORPUS/test/text) "
+    "or one id a line.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["train", "test"]),
+    help="Score only the scored utterances of this split of the corpus folder --ref (its <split>/text).",
+)
 @click.option("--json", "json_out", type=_file, help="Also write the numbers here as JSON.")
 def pronunciation(
-    ref_path: Path, hyp_path: Path | None, experts: bool, text_phone: Path | None, json_out: Path | None
+    ref_path: Path,
+    hyp_path: Path | None,
+    experts: bool,
+    text_phone: Path | None,
+    utterances_path: Path | None,
+    split: str | None,
+    json_out: Path | None,
 ) -> None:
     """PCC and MSE of predicted pronunciation scores per level and aspect, pooled as GOPT does.
 
     With --experts: the human ceiling, each expert's scores against the mean of the other experts
     (needs per-expert scores: scores-detail.json or expert-scores-mi1/utt2score).
     """
+    from asr.data.common import read_utterance_ids
     from asr.scoring.pronunciation import expert_agreement_file, format_table, score_files, write_json
 
     if experts == (hyp_path is not None):
         raise click.UsageError("give exactly one of --hyp and --experts")
+    utterances = None if utterances_path is None else read_utterance_ids(utterances_path)
     if experts:
-        result = expert_agreement_file(ref_path, text_phone)
+        result = expert_agreement_file(ref_path, text_phone, utterances, split)
     else:
         assert hyp_path is not None
-        result = score_files(ref_path, hyp_path, text_phone)
+        result = score_files(ref_path, hyp_path, text_phone, utterances, split)
     if json_out is not None:
         write_json(result, json_out)
     click.echo(format_table(result))

@@ -30,6 +30,22 @@ def require_dir(path: Path, what: str) -> Path:
     return path
 
 
+def read_utterance_ids(path: Path) -> list[str]:
+    """Utterance ids from a cut manifest (its supervisions' ids) or a text file whose lines start with one
+    (a list of ids, or a Kaldi ``text``/``wav.scp``/``utt2spk``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise CorpusError(f"utterance list not found: {path}")
+    if ".jsonl" in path.name:
+        from lhotse import CutSet
+
+        return [c.supervisions[0].id for c in CutSet.from_file(path) if c.supervisions]
+    ids = [line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if not ids:
+        raise CorpusError(f"{path}: lists no utterances")
+    return ids
+
+
 def audio_problem(path: Path) -> str | None:
     """Why ``path`` is not usable audio (missing, empty, unreadable header, no samples), or None."""
     if not path.is_file():

@@ -191,7 +191,7 @@ def read_score_file(path: Path) -> tuple[dict[str, dict], str]:
             raise CorpusError(f"{path}: not readable JSON ({exc})") from None
         if not isinstance(data, dict):
             raise CorpusError(f"{path}: expected an object of utterance ids")
-        return data, path.name
+        return _completeness_to_unit_scale(data), path.name
     data = {}
     for n, line in enumerate(text.splitlines(), 1):
         if not line.strip():
@@ -202,6 +202,25 @@ def read_score_file(path: Path) -> tuple[dict[str, dict], str]:
         except json.JSONDecodeError as exc:
             raise CorpusError(f"{path}:{n}: not readable JSON after the utterance id ({exc})") from None
     return data, "expert-scores-mi1"
+
+
+def _completeness_to_unit_scale(data: dict) -> dict:
+    """The corpus's README gives completeness on 0-1 (scores-detail.json and MI-1 hold it so), but
+    scores.json writes it on 0-10 (10.0 for a complete sentence): a file of means with any completeness
+    above 1 is put on 0-1, so every source has one scale."""
+    means = [
+        u["completeness"]
+        for u in data.values()
+        if isinstance(u, dict) and isinstance(u.get("completeness"), (int, float))
+    ]
+    if not means or max(means) <= 1:
+        return data
+    return {
+        utt: {**u, "completeness": u["completeness"] / 10}
+        if isinstance(u, dict) and isinstance(u.get("completeness"), (int, float))
+        else u
+        for utt, u in data.items()
+    }
 
 
 def read_scores(corpus_dir: Path) -> tuple[dict[str, dict], str | None]:

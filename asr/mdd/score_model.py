@@ -630,15 +630,3 @@ def fit_score_model(fs: FeatureSet, source: str = "") -> ScoreModel:
             "extracted": fs.meta["source"],
         },
     )
-
-
-def read_utterance_ids(path: Path) -> list[str]:
-    """Utterance ids from a cut manifest (its supervisions' ids) or a text file of one id a line."""
-    path = Path(path)
-    if not path.is_file():
-        raise ScoreModelError(f"utterance list not found: {path}")
-    if ".jsonl" in path.name:
-        from lhotse import CutSet
-
-        return [c.supervisions[0].id for c in CutSet.from_file(path) if c.supervisions]
-    return [line.split()[0] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]

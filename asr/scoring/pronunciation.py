@@ -28,6 +28,7 @@ from asr.data.speechocean762 import (
     WORD_ASPECTS,
     normalise_scores,
     parse_expert_phones,
+    read_kaldi_map,
     read_score_file,
     read_scores,
     read_text_phone,
@@ -105,8 +106,12 @@ def find_text_phone(path: Path) -> Path:
     )
 
 
-def _read_raw(path: Path) -> tuple[dict[str, Any], str]:
-    """The experts' raw scores per utterance and their source name, from a folder or one score file."""
+def _read_raw(
+    path: Path, utterances: Sequence[str] | None = None, split: str | None = None
+) -> tuple[dict[str, Any], str]:
+    """The experts' raw scores per utterance and their source name, from a folder or one score file;
+    only ``utterances`` when given (each must be scored there), only the scored utterances of the corpus
+    folder's ``split`` (``train``, ``test``: its ``<split>/text``) when given."""
     path = Path(path)
     if path.is_dir():
         raw, source = read_scores(path)
@@ -114,10 +119,28 @@ def _read_raw(path: Path) -> tuple[dict[str, Any], str]:
             raise ScoringError(
                 f"{path}: no resource/scores-detail.json, resource/scores.json or expert-scores-mi1/utt2score"
             )
-        return raw, source
-    if not path.is_file():
+    elif not path.is_file():
         raise ScoringError(f"reference scores not found: {path}")
-    return read_score_file(path)
+    else:
+        raw, source = read_score_file(path)
+    if utterances is not None:
+        unknown = sorted(set(utterances) - set(raw))
+        if unknown:
+            raise ScoringError(
+                f"{path}: no scores for {len(unknown)} of the listed utterances ({_few(unknown)})"
+            )
+        raw = {utt: raw[utt] for utt in utterances}
+    if split is not None:
+        text = path / split / "text"
+        if not text.is_file():
+            raise ScoringError(f"--split {split} needs the corpus folder as the reference: {text} not found")
+        listed = set(read_kaldi_map(text))
+        raw = {utt: scores for utt, scores in raw.items() if utt in listed}
+        if not raw:
+            raise ScoringError(f"{path}: no scored utterance in {text}")
+    if not raw:
+        raise ScoringError(f"{path}: holds no scored utterances")
+    return raw, source
 
 
 def _canonical(path: Path, text_phone: Path | None, utts: Sequence[str]) -> dict[str, list[list[str]]]:
@@ -140,17 +163,22 @@ def _canonical(path: Path, text_phone: Path | None, utts: Sequence[str]) -> dict
     return out
 
 
-def read_reference(path: Path, text_phone: Path | None = None) -> dict[str, dict]:
+def read_reference(
+    path: Path,
+    text_phone: Path | None = None,
+    utterances: Sequence[str] | None = None,
+    split: str | None = None,
+) -> dict[str, dict]:
     """The experts' scores per utterance, normalised (:func:`asr.data.speechocean762.normalise_scores`).
 
     ``path``: a speechocean762 folder (its most detailed score file is read), ``scores.json``,
     ``scores-detail.json`` or the MI-1 ``expert-scores-mi1/utt2score``. The canonical phones (needed to
     line the experts' phone scores up) come from ``text_phone``, by default the corpus's
     ``resource/text-phone`` found from ``path`` (:func:`find_text_phone`). A word whose experts' phone
-    transcriptions do not align with the canonical phones has ``phone_accuracy`` None."""
-    raw, source = _read_raw(path)
-    if not raw:
-        raise ScoringError(f"{path}: holds no scored utterances")
+    transcriptions do not align with the canonical phones has ``phone_accuracy`` None. ``utterances``: only
+    these, each of which must be scored in ``path``; ``split``: only the scored utterances of the corpus
+    folder's split (``test``, as the literature reports)."""
+    raw, source = _read_raw(path, utterances, split)
     canonical = _canonical(path, text_phone, sorted(raw))
     try:
         return {
@@ -315,9 +343,16 @@ def score_pronunciation(
     }
 
 
-def score_files(ref_path: Path, hyp_path: Path, text_phone: Path | None = None) -> dict[str, Any]:
+def score_files(
+    ref_path: Path,
+    hyp_path: Path,
+    text_phone: Path | None = None,
+    utterances: Sequence[str] | None = None,
+    split: str | None = None,
+) -> dict[str, Any]:
     """:func:`score_pronunciation` of the files (:func:`read_reference`, :func:`read_hypothesis`)."""
-    return score_pronunciation(read_reference(ref_path, text_phone), read_hypothesis(hyp_path), str(hyp_path))
+    reference = read_reference(ref_path, text_phone, utterances, split)
+    return score_pronunciation(reference, read_hypothesis(hyp_path), str(hyp_path))
 
 
 # -- the human ceiling ----------------------------------------------------------------------------------
@@ -431,12 +466,15 @@ def inter_expert_agreement(
     return out
 
 
-def expert_agreement_file(path: Path, text_phone: Path | None = None) -> dict[str, Any]:
+def expert_agreement_file(
+    path: Path,
+    text_phone: Path | None = None,
+    utterances: Sequence[str] | None = None,
+    split: str | None = None,
+) -> dict[str, Any]:
     """:func:`inter_expert_agreement` of a folder, ``scores-detail.json`` or MI-1 ``utt2score`` (see
-    :func:`read_reference` for ``path`` and ``text_phone``)."""
-    raw, _ = _read_raw(path)
-    if not raw:
-        raise ScoringError(f"{path}: holds no scored utterances")
+    :func:`read_reference` for ``path``, ``text_phone``, ``utterances`` and ``split``)."""
+    raw, _ = _read_raw(path, utterances, split)
     return inter_expert_agreement(raw, _canonical(path, text_phone, sorted(raw)), str(path))
 
 
