@@ -369,3 +369,48 @@ def test_the_download_folder_goes_with_its_analyser(scripted_assessor, recording
     del analyser
     gc.collect()
     assert not folder.exists()
+
+
+def _score_model_beside(assessor, recording: Path, folder: Path) -> None:
+    """A score model fitted on features of the scripted recogniser's diagnoses (random expert scores), written
+    as score_model.json in ``folder``, which becomes the assessor's model folder."""
+    import numpy as np
+
+    from asr.mdd.score_model import FeatureSet, diagnosis_feature_set, fit_score_model
+
+    d = assessor.diagnose_file(recording, "one two")
+    rng = np.random.default_rng(0)
+    sets = []
+    for i in range(8):
+        fs = diagnosis_feature_set(d, assessor.model_frame_shift, utt_id=f"u{i}")
+        fs.phone_x = fs.phone_x + rng.normal(size=fs.phone_x.shape)
+        fs.phone_y = rng.uniform(0, 2, len(fs.phone_y))
+        fs.word_y = rng.uniform(0, 10, fs.word_y.shape)
+        fs.utt_y = rng.uniform(0, 1, fs.utt_y.shape) * [10, 1, 10, 10, 10]
+        sets.append(fs)
+    fit_score_model(FeatureSet.concat(sets), "scripted").save(folder)
+    assessor.model_name = str(folder)
+
+
+def test_the_app_shows_which_scoring_it_uses(scripted_assessor, recording, tmp_path):
+    from apps.pronunciation.app import Analyser, AppConfig, result_html, summary_markdown
+    from asr.mdd.score_model import attach_score_model
+
+    heuristic, _ = Analyser(scripted_assessor, AppConfig(limits=LIMITS)).diagnose(str(recording), "one two")
+    assert heuristic.expert_scores is None and "heuristic" in heuristic.scoring
+    assert "Scoring: /100 scores: heuristic" in summary_markdown(heuristic)
+    assert "0-10" not in summary_markdown(heuristic) and "/10<" not in result_html(heuristic)
+
+    _score_model_beside(scripted_assessor, recording, tmp_path / "model")
+    assert attach_score_model(scripted_assessor, "none") is None and scripted_assessor.scorer is None
+    assert attach_score_model(scripted_assessor) is not None  # found beside the model
+    d, _ = Analyser(scripted_assessor, AppConfig(limits=LIMITS)).diagnose(str(recording), "one two")
+    e = d.expert_scores
+    assert e is not None and "score model" in d.scoring and "8 utterances" in d.scoring
+    assert [len(w["phone_accuracy"]) for w in e["words"]] == [len(w.pronunciation) for w in d.words]
+    assert 0 <= e["total"] <= 10 and all(0 <= w["accuracy"] <= 10 for w in e["words"])
+    summary = summary_markdown(d)
+    assert "On the experts' 0-10 scale: total" in summary and "0-10 scores: score model" in summary
+    assert f"{e['words'][0]['accuracy']:.1f}/10" in result_html(d)
+    payload = json.loads(json.dumps(d.to_dict()))
+    assert payload["expert_scores"]["words"][1]["total"] == e["words"][1]["total"] and payload["scoring"]

@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS: list[set[str]] = [
     {"asr", "asr.errors"},
     {"asr.files"},
-    {"asr.text", "asr.results"},
+    {"asr.text", "asr.results", "asr.published"},
     {"asr.data"},
     {"asr.models", "asr.lm", "asr.scoring", "data_prep"},
     {"asr.objectives"},

@@ -462,3 +462,33 @@ def test_reference_files_from_annotated_cuts(tmp_path):
     assert code == 0 and "2 utterances (1 without annotation skipped)" in out, out
     assert (tmp_path / "ref" / "canonical.txt").read_text() == "u1 k ae t\nu2 ah k ae t\n"
     assert (tmp_path / "ref" / "perceived.txt").read_text() == "u1 k err t\nu2 ah k eh t\n"
+
+
+def test_an_attached_scorer_fills_expert_scores_and_a_failing_one_leaves_a_warning():
+    from asr.mdd.diagnosis import HEURISTIC_SCORING, DiagnosisError
+
+    tokenizer = PhoneTokenizer()
+    assessor = PronunciationAssessor(ScriptedModel(tokenizer, ["HH", "AY"]), tokenizer)
+    plain = assessor.diagnose_samples(_speech(1.0), 16000, "hi")
+    assert plain.expert_scores is None and plain.scoring == HEURISTIC_SCORING
+    seen = []
+
+    def scorer(d, frame_shift):
+        seen.append((d.normalized_text, frame_shift))
+        return {"total": 7.5, "words": [{"accuracy": 8.0}]}, "a test scorer"
+
+    assessor.scorer = scorer
+    scored = assessor.diagnose_samples(_speech(1.0), 16000, "hi")
+    assert scored.expert_scores == {"total": 7.5, "words": [{"accuracy": 8.0}]}
+    assert scored.scoring == "a test scorer" and seen == [("hi", assessor.model_frame_shift)]
+
+    def failing(d, frame_shift):
+        raise DiagnosisError("word 0 (hi) has no judged phone")
+
+    assessor.scorer = failing
+    kept = assessor.diagnose_samples(_speech(1.0), 16000, "hi")
+    assert kept.expert_scores is None and kept.words == plain.words
+    assert (
+        kept.warnings[-1]
+        == "the score model could not score this recording (word 0 (hi) has no judged phone)"
+    )

@@ -1,24 +1,26 @@
-"""recipes/mini/local/published.json and its loader: real citations, no unverified number, clear errors."""
+"""The recipes' published.json files and their loader (asr.published): real citations, no unverified number,
+clear errors."""
 
 from __future__ import annotations
 
 import copy
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
+from asr import published
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "recipes" / "mini" / "local"))
-import published  # noqa: E402
+MINI = ROOT / "recipes" / "mini" / "local" / "published.json"
+DATA = json.loads(MINI.read_text(encoding="utf-8"))
+EVERY_FILE = sorted(ROOT.glob("recipes/*/local/published.json"))
 
-DATA = json.loads(published.DATA.read_text(encoding="utf-8"))
 
-
-def test_every_figure_has_a_unit_a_measure_and_a_real_citation() -> None:
-    tables, entries = published.load()
-    assert set(tables) == {"T1", "T2", "T3", "T4", "T5"} and len(entries) == len(DATA["entries"])
+@pytest.mark.parametrize("path", EVERY_FILE, ids=lambda p: p.parts[-3])
+def test_every_figure_has_a_unit_a_measure_and_a_real_citation(path: Path) -> None:
+    tables, entries = published.load(path)
+    assert tables and len(entries) == len(json.loads(path.read_text(encoding="utf-8"))["entries"])
     for entry in entries:
         assert entry.metric and set(entry.units) == set(entry.values) and entry.checked
         for source, where in entry.cite:
@@ -26,11 +28,16 @@ def test_every_figure_has_a_unit_a_measure_and_a_real_citation() -> None:
             assert (source.authors and source.title and source.venue) or len(source.commit) == 40
         if not entry.verified:  # an entry whose source could not be read prints no number
             assert not entry.values
-    assert "code-search" not in published.DATA.read_text(encoding="utf-8")
-    (cnn,) = [e for e in published.rows("T3") if e.values == {"f1": 49.29}]
+    assert "code-search" not in path.read_text(encoding="utf-8")
+
+
+def test_mini_tables_and_how_they_cite() -> None:
+    tables, _ = published.load(MINI)
+    assert set(tables) == {"T1", "T2", "T3", "T4", "T5"}
+    (cnn,) = [e for e in published.rows("T3", MINI) if e.values == {"f1": 49.29}]
     assert cnn.source.startswith('Fu et al., "A Full Text-Dependent End to End Mispronunciation Detection')
     assert "https://arxiv.org/abs/2104.08428" in cnn.source
-    icefall = published.rows("T2")[-1].source
+    icefall = published.rows("T2", MINI)[-1].source
     assert icefall.startswith("k2-fsa/icefall@79cd04f3f8:egs/librispeech/PL/README.md (")
 
 
@@ -71,4 +78,4 @@ def test_a_wrong_entry_is_an_error_naming_the_entry_and_the_field(tmp_path: Path
 
 def test_an_unknown_table_is_a_key_error() -> None:
     with pytest.raises(KeyError, match="unknown table 'T7'"):
-        published.rows("T7")
+        published.rows("T7", MINI)

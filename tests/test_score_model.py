@@ -19,6 +19,7 @@ from asr.mdd.score_model import (
     FeatureSet,
     ScoreModel,
     ScoreModelError,
+    cross_validate,
     diagnosis_features,
     fit_score_model,
 )
@@ -280,3 +281,66 @@ def test_score_model_cli(tmp_path: Path):
         tmp_path / "hyp.json",
     )
     assert code != 0 and "score model not found" in out
+
+
+def test_concat_joins_sets_and_refuses_a_repeated_utterance():
+    a, b = _synthetic(5, 10), _synthetic(4, 11, offset=100)
+    both = FeatureSet.concat([a, b])
+    assert both.utt_id.tolist() == [*a.utt_id.tolist(), *b.utt_id.tolist()]
+    assert len(both.phone_x) == len(a.phone_x) + len(b.phone_x)
+    with pytest.raises(ScoreModelError, match="utterances in more than one set: u0000"):
+        FeatureSet.concat([a, a])
+
+
+def test_cross_validation_predicts_each_group_with_a_model_that_never_saw_it():
+    fs = _synthetic(30, 5)
+    groups = {u: f"spk{int(u[1:]) % 3}" for u in fs.utt_id.tolist()}
+    predicted = cross_validate(fs, groups)
+    assert set(predicted) == set(fs.utt_id.tolist())
+    # spk1's predictions are those of a model fitted on spk0 and spk2 only
+    held = [u for u in fs.utt_id.tolist() if groups[u] == "spk1"]
+    model = fit_score_model(fs.subset([u for u in groups if groups[u] != "spk1"]))
+    assert {u: predicted[u] for u in held} == model.predict(fs.subset(held))
+    acc = [predicted[u]["accuracy"] for u in fs.utt_id.tolist()]
+    assert np.corrcoef(acc, fs.utt_y[:, 0])[0, 1] > 0.8  # the known function is still found out of fold
+    with pytest.raises(ScoreModelError, match="no group .speaker. for 1 utterances: u0000"):
+        cross_validate(fs, {u: g for u, g in groups.items() if u != "u0000"})
+    with pytest.raises(ScoreModelError, match="two groups at least"):
+        cross_validate(fs, dict.fromkeys(groups, "one"))
+
+
+def _cuts_with_speakers(path: Path, speakers: dict[str, str]) -> Path:
+    from lhotse import CutSet, Recording, SupervisionSegment
+    from lhotse.audio import AudioSource
+
+    cuts = []
+    for utt, spk in speakers.items():
+        rec = Recording(utt, [AudioSource("file", [0], f"{utt}.wav")], 16000, 16000, 1.0)
+        cut = rec.to_cut()
+        cut.supervisions = [SupervisionSegment(utt, utt, 0.0, 1.0, text="X", speaker=spk)]
+        cuts.append(cut)
+    CutSet.from_cuts(cuts).to_file(path)
+    return path
+
+
+def test_score_model_cv_cli(tmp_path: Path):
+    a, b = _synthetic(12, 6), _synthetic(6, 7, offset=100)
+    a.save(tmp_path / "a.npz")
+    b.save(tmp_path / "b.npz")
+    ids = [*a.utt_id.tolist(), *b.utt_id.tolist()]
+    cuts = _cuts_with_speakers(tmp_path / "cuts.jsonl.gz", {u: f"s{i % 3}" for i, u in enumerate(ids)})
+    args = ["mdd", "score-model", "cv", "--features", tmp_path / "a.npz", "--features", tmp_path / "b.npz"]
+    code, out = run_cli(*args, "--cuts", cuts, "--out", tmp_path / "cv.json")
+    assert code == 0 and "18 utterances of 3 speakers" in out, out
+    assert sorted(read_hypothesis(tmp_path / "cv.json")) == sorted(ids)
+    code, out = run_cli(*args, "--cuts", tmp_path / "missing.jsonl.gz", "--out", tmp_path / "cv.json")
+    assert code != 0 and "cut manifest not found" in out and "Traceback" not in out
+
+
+def test_a_diagnosis_is_scored_on_the_experts_scales(fitted):
+    model, _ = fitted
+    scores, scoring = model.score_diagnosis(_diagnosis(), frame_shift=0.02)
+    # the assessor's own canonical phones: K AE T (the inserted AH is not one), F AO R
+    assert [len(w["phone_accuracy"]) for w in scores["words"]] == [3, 3]
+    assert all(0 <= p <= 2 for w in scores["words"] for p in w["phone_accuracy"])
+    assert set(scores) == {*SENTENCE_ASPECTS, "words"} and "80 utterances" in scoring

@@ -26,7 +26,8 @@ import numpy as np
 
 from asr.data.audio import SAMPLE_RATE, AudioLimits, read_audio
 from asr.errors import UserError
-from asr.mdd.diagnosis import Diagnosis, PronunciationAssessor
+from asr.mdd.diagnosis import HEURISTIC_SCORING, Diagnosis, PronunciationAssessor
+from asr.mdd.score_model import attach_score_model
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 STATUS_STYLE = {  # status -> (colour, how the phone is written under the word)
@@ -134,7 +135,7 @@ def _colour(score: float) -> str:
 def result_html(d: Diagnosis) -> str:
     """The sentence, each word coloured by its score, its phones marked underneath."""
     words = []
-    for w in d.words:
+    for i, w in enumerate(d.words):
         phones = []
         for p in w.phones:
             colour, template = STATUS_STYLE[p.status]
@@ -150,10 +151,15 @@ def result_html(d: Diagnosis) -> str:
             )
         flag = ' <span title="not in the dictionary: pronunciation guessed">*</span>' if w.g2p else ""
         cls = "pp-word pp-flagged" if w.errors else "pp-word"
+        # the score model's word accuracy (0-10, the experts' scale) when there is one, else the heuristic's
+        score, shown_score = w.accuracy, f"{w.accuracy:.0f}"
+        if d.expert_scores is not None:
+            learned = d.expert_scores["words"][i]["accuracy"]
+            score, shown_score = 10 * learned, f"{learned:.1f}/10"
         words.append(
-            f'<div class="{cls}" style="background:{_colour(w.accuracy)}" data-word="{html.escape(w.word)}">'
+            f'<div class="{cls}" style="background:{_colour(score)}" data-word="{html.escape(w.word)}">'
             f'<div class="pp-text">{html.escape(w.word)}{flag}</div><div class="pp-phones">{" ".join(phones)}</div>'
-            f'<div class="pp-score">{w.accuracy:.0f}</div></div>'
+            f'<div class="pp-score">{shown_score}</div></div>'
         )
     notes = "".join(f'<p class="pp-warning">⚠ {html.escape(x)}</p>' for x in d.warnings)
     return f'<div class="pp-result">{"".join(words)}</div>{notes}'
@@ -162,8 +168,20 @@ def result_html(d: Diagnosis) -> str:
 def summary_markdown(d: Diagnosis) -> str:
     lines = [
         f"**Accuracy {d.accuracy:.0f}/100 · completeness {d.completeness:.0f}/100** ({d.duration:.1f} s)",
-        "",
     ]
+    if d.expert_scores is not None:
+        e = d.expert_scores
+        aspects = [
+            f"{name} {e[key]:.1f}"
+            for key, name in (("accuracy", "accuracy"), ("fluency", "fluency"), ("prosodic", "prosody"))
+            if key in e
+        ]
+        total = f"total **{e['total']:.1f}/10**" if "total" in e else ""
+        lines.append(f"\nOn the experts' 0-10 scale: {total} ({', '.join(aspects)})")
+    scoring = f"/100 scores: {HEURISTIC_SCORING}"
+    if d.expert_scores is not None:
+        scoring = f"0-10 scores: {d.scoring}; {scoring}"
+    lines += [f"\n<small>Scoring: {html.escape(scoring)}.</small>", ""]
     wrong = [w for w in d.words if w.errors]
     if not wrong:
         lines.append("Every sound as expected. Well done!")
@@ -336,10 +354,14 @@ def launch(
     cfg: AppConfig | None = None,
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
+    score_model: str | Path | None = None,
 ) -> None:
-    """Load ``model`` and serve the app (blocking)."""
+    """Load ``model`` (and its score model: ``score_model``, else the one beside it, if any; "none": no
+    score model) and serve the app (blocking)."""
     cfg = cfg or AppConfig()
-    demo = build_app(PronunciationAssessor.from_path(model), cfg)
+    assessor = PronunciationAssessor.from_path(model)
+    attach_score_model(assessor, score_model)
+    demo = build_app(assessor, cfg)
     demo.launch(
         server_name=host,
         server_port=port,

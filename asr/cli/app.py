@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from . import cli
+from .mdd import score_model_option
 
 ROOT = Path(__file__).resolve().parents[2]
 #: The phone model the main job (recipes/mini/run.sh) trains for the app: a link stage 10 makes.
@@ -32,6 +33,7 @@ DEFAULT_MODEL = ROOT / "recipes" / "mini" / "exp" / "mini_seed0" / "app_model"
 @click.option("--max-mb", type=float, default=20.0, show_default=True, help="Largest upload accepted.")
 @click.option("--ssl-certfile", type=click.Path(dir_okay=False), help="HTTPS certificate (PEM).")
 @click.option("--ssl-keyfile", type=click.Path(dir_okay=False), help="HTTPS private key (PEM).")
+@score_model_option
 def app(
     model: Path,
     host: str,
@@ -41,6 +43,7 @@ def app(
     max_mb: float,
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
+    score_model_path: str | None,
 ) -> None:
     """Serve the pronunciation-practice app (record or upload, see and hear each wrong sound)."""
     from asr.data.audio import AudioLimits
@@ -67,4 +70,6 @@ def app(
     limits = AudioLimits(max_seconds=max_seconds, max_bytes=int(max_mb * 2**20))
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"pronunciation app on {scheme}://{host}:{port}/ (model {model}); Ctrl-C stops it", err=True)
-    launch(model, host, port, credentials, AppConfig(limits=limits), ssl_certfile, ssl_keyfile)
+    launch(
+        model, host, port, credentials, AppConfig(limits=limits), ssl_certfile, ssl_keyfile, score_model_path
+    )

@@ -23,7 +23,7 @@ The path, for audio ``x`` and prompt text ``t``:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -41,6 +41,13 @@ from .model_card import read_calibration, read_model_card
 from .pronunciation import WordPronunciation, canonical_pronunciation
 
 STATUSES = ("correct", "substituted", "deleted", "inserted")
+#: How :class:`Diagnosis` scores are made when no score model is attached (the app says which it shows).
+HEURISTIC_SCORING = (
+    "heuristic: accuracy is 100 × the mean posterior of the canonical phones, completeness the share of "
+    "them not missing; not fitted to human scores"
+)
+#: A score model: one diagnosis and the model's frame shift -> (expert-scale scores, how they were made).
+Scorer = Callable[["Diagnosis", float], tuple[dict, str]]
 
 
 class DiagnosisError(UserError):
@@ -104,6 +111,12 @@ class Diagnosis:
     words: list[WordResult]
     recognised: list[str]
     warnings: list[str] = field(default_factory=list)
+    #: what made the scores (:data:`HEURISTIC_SCORING`, or the attached score model's description)
+    scoring: str = HEURISTIC_SCORING
+    #: a score model's predictions on the experts' scales (speechocean762's: sentence accuracy, fluency,
+    #: prosodic, total 0-10, completeness 0-1; per word accuracy and total 0-10 and phone accuracy 0-2),
+    #: None without a score model
+    expert_scores: dict | None = None
 
     @property
     def unknown_words(self) -> list[str]:
@@ -161,6 +174,8 @@ class PronunciationAssessor:
         self.model_card: dict | None = None
         #: ``calibration.json`` of the model, when it has one (:func:`asr.mdd.experts.calibrate`)
         self.calibration: dict | None = None
+        #: a learned score model applied to every diagnosis (:func:`asr.mdd.score_model.attach_score_model`)
+        self.scorer: Scorer | None = None
 
     @property
     def about(self) -> str:
@@ -231,7 +246,7 @@ class PronunciationAssessor:
             self._word(w, c, phones) for w, c, phones in zip(words, choice, phones_by_word, strict=True)
         ]
         scored = [p for w in results for p in w.phones if p.phone is not None]
-        return Diagnosis(
+        diagnosis = Diagnosis(
             text=text,
             normalized_text=" ".join(w.word for w in words),
             duration=round(audio.duration, 3),
@@ -241,6 +256,12 @@ class PronunciationAssessor:
             recognised=recognised,
             warnings=warnings,
         )
+        if self.scorer is not None:
+            try:
+                diagnosis.expert_scores, diagnosis.scoring = self.scorer(diagnosis, self.model_frame_shift)
+            except DiagnosisError as exc:  # the phone verdicts stand; only the learned scores are missing
+                diagnosis.warnings.append(f"the score model could not score this recording ({exc})")
+        return diagnosis
 
     def _check(self, audio: Audio) -> list[str]:
         """Refuse audio that cannot hold speech; warnings for audio that can but is doubtful."""

@@ -44,6 +44,7 @@ from asr.scoring.pronunciation import pearson
 from asr.text.phones import ARPABET_PHONES, strip_stress
 
 from .diagnosis import Diagnosis, DiagnosisError, PronunciationAssessor
+from .model_card import card_path
 from .scores import counterparts
 
 FEATURES_FORMAT = "asr-score-features"
@@ -190,6 +191,25 @@ class FeatureSet:
             meta=dict(self.meta),
         )
 
+    @classmethod
+    def concat(cls, sets: Sequence[FeatureSet], where: str = "features") -> FeatureSet:
+        """The rows of several sets (e.g. both splits), which must share the layout and hold no utterance
+        twice."""
+        if not sets:
+            raise ScoreModelError(f"{where}: no feature sets to join")
+        layout = ("format", "version", "phones", "phone_features", "word_features", "utt_features")
+        first = sets[0].meta
+        for fs in sets[1:]:
+            differ = [k for k in layout if fs.meta[k] != first[k]]
+            if differ:
+                raise ScoreModelError(f"{where}: the feature sets differ in {', '.join(differ)}")
+        ids = [u for fs in sets for u in fs.utt_id.tolist()]
+        twice = sorted({u for u in ids if ids.count(u) > 1})
+        if twice:
+            raise ScoreModelError(f"{where}: utterances in more than one set: {', '.join(twice[:5])}")
+        meta = {**first, "source": [fs.meta["source"] for fs in sets]}
+        return cls(**{k: np.concatenate([getattr(fs, k) for fs in sets]) for k in _ARRAYS}, meta=meta)
+
 
 _ARRAYS = tuple(f for f in FeatureSet.__dataclass_fields__ if f != "meta")
 _META_KEYS = ("format", "version", "phones", "phone_features", "word_features", "utt_features", "source")
@@ -306,54 +326,78 @@ def extract_features(
         custom = sup.custom or {}
         try:
             d = assessor.diagnose_samples(cut.load_audio()[0], cut.sampling_rate, sup.text)
-            phones, labels, words, utt = diagnosis_features(
-                d, custom.get("canonical_words"), assessor.model_frame_shift
+            _add_utterance(
+                cols,
+                sup.id,
+                d,
+                custom.get("canonical_words"),
+                assessor.model_frame_shift,
+                custom.get("scores"),
             )
         except DiagnosisError as exc:
             skipped.append((sup.id, str(exc)))
-            continue
-        scores = custom.get("scores") or {}
-        ref_words = scores.get("words") or [{} for _ in d.words]
-        if len(ref_words) != len(d.words):
-            skipped.append(
-                (sup.id, f"the experts score {len(ref_words)} words, the prompt has {len(d.words)}")
-            )
-            continue
-        word_of = [i for i, w in enumerate(words) for _ in range(int(w[1]))]
-        pos_of = [j for w in words for j in range(int(w[1]))]
-        for row, label, i, j in zip(phones, labels, word_of, pos_of, strict=True):
-            acc = ref_words[i].get("phone_accuracy")
-            cols["phone_x"].append(row)
-            cols["phone_utt"].append(sup.id)
-            cols["phone_word"].append(i)
-            cols["phone_pos"].append(j)
-            cols["phone_label"].append(label)
-            # None where the experts' transcriptions did not line up with the canonical phones
-            known = acc is not None and len(acc) == int(words[i][1])
-            cols["phone_y"].append(_nan(acc[j]) if known else math.nan)
-        for i, (row, w) in enumerate(zip(words, d.words, strict=True)):
-            cols["word_x"].append(row)
-            cols["word_utt"].append(sup.id)
-            cols["word_index"].append(i)
-            cols["word_text"].append(w.word.upper())
-            cols["word_y"].append([_nan(ref_words[i].get(a)) for a in WORD_ASPECTS])
-        cols["utt_x"].append(utt)
-        cols["utt_id"].append(sup.id)
-        cols["utt_y"].append([_nan(scores.get(a)) for a in SENTENCE_ASPECTS])
     if not cols["utt_id"]:
         raise DiagnosisError(
             "no recording could be diagnosed: " + "; ".join(f"{u}: {w}" for u, w in skipped[:3])
         )
-    meta = {
+    return _feature_set(cols, _meta({"model": assessor.model_name, "cuts": source})), skipped
+
+
+def _meta(source: Any) -> dict[str, Any]:
+    return {
         "format": FEATURES_FORMAT,
         "version": VERSION,
         "phones": list(ARPABET_PHONES),
         "phone_features": list(PHONE_FEATURES),
         "word_features": list(WORD_FEATURES),
         "utt_features": list(UTT_FEATURES),
-        "source": {"model": assessor.model_name, "cuts": source},
+        "source": source,
     }
-    return _feature_set(cols, meta), skipped
+
+
+def _add_utterance(
+    cols: dict[str, list],
+    utt_id: str,
+    d: Diagnosis,
+    canonical_words: list[list[str]] | None,
+    frame_shift: float,
+    scores: Mapping[str, Any] | None = None,
+) -> None:
+    """Append one diagnosis's rows to ``cols``, with the experts' ``scores`` as targets (NaN without);
+    :class:`DiagnosisError` (nothing appended) when they cannot be lined up with the prompt's words."""
+    phones, labels, words, utt = diagnosis_features(d, canonical_words, frame_shift)
+    scores = scores or {}
+    ref_words = scores.get("words") or [{} for _ in d.words]
+    if len(ref_words) != len(d.words):
+        raise DiagnosisError(f"the experts score {len(ref_words)} words, the prompt has {len(d.words)}")
+    word_of = [i for i, w in enumerate(words) for _ in range(int(w[1]))]
+    pos_of = [j for w in words for j in range(int(w[1]))]
+    for row, label, i, j in zip(phones, labels, word_of, pos_of, strict=True):
+        acc = ref_words[i].get("phone_accuracy")
+        cols["phone_x"].append(row)
+        cols["phone_utt"].append(utt_id)
+        cols["phone_word"].append(i)
+        cols["phone_pos"].append(j)
+        cols["phone_label"].append(label)
+        # None where the experts' transcriptions did not line up with the canonical phones
+        known = acc is not None and len(acc) == int(words[i][1])
+        cols["phone_y"].append(_nan(acc[j]) if known else math.nan)
+    for i, (row, w) in enumerate(zip(words, d.words, strict=True)):
+        cols["word_x"].append(row)
+        cols["word_utt"].append(utt_id)
+        cols["word_index"].append(i)
+        cols["word_text"].append(w.word.upper())
+        cols["word_y"].append([_nan(ref_words[i].get(a)) for a in WORD_ASPECTS])
+    cols["utt_x"].append(utt)
+    cols["utt_id"].append(utt_id)
+    cols["utt_y"].append([_nan(scores.get(a)) for a in SENTENCE_ASPECTS])
+
+
+def diagnosis_feature_set(d: Diagnosis, frame_shift: float = 0.02, utt_id: str = "utterance") -> FeatureSet:
+    """One diagnosis (the app's, say) as a one-utterance :class:`FeatureSet` over its own canonical phones."""
+    cols: dict[str, list] = {k: [] for k in _ARRAYS}
+    _add_utterance(cols, utt_id, d, None, frame_shift)
+    return _feature_set(cols, _meta("one diagnosis"))
 
 
 def _feature_set(cols: Mapping[str, list], meta: dict[str, Any]) -> FeatureSet:
@@ -522,6 +566,21 @@ class ScoreModel:
             out[utt]["words"][i]["phone_accuracy"].append(round(float(phone[n]), 4))
         return out
 
+    def describe(self) -> str:
+        """How scores from this model are made, in words for the app."""
+        t = self.trained_on
+        return (
+            f"score model: ridge regressions on the recogniser's GOP, posteriors and durations, fitted to "
+            f"five experts' mean scores of {t.get('utterances', '?')} utterances of scored learners "
+            "(speechocean762's scales)"
+        )
+
+    def score_diagnosis(self, d: Diagnosis, frame_shift: float) -> tuple[dict[str, Any], str]:
+        """One diagnosis's scores on the experts' scales, and :meth:`describe` (an assessor's scorer)."""
+        (scores,) = self.predict(diagnosis_feature_set(d, frame_shift), "the diagnosis").values()
+        scores.pop("source", None)
+        return scores, self.describe()
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "format": MODEL_FORMAT,
@@ -630,3 +689,47 @@ def fit_score_model(fs: FeatureSet, source: str = "") -> ScoreModel:
             "extracted": fs.meta["source"],
         },
     )
+
+
+def cross_validate(
+    fs: FeatureSet, groups: Mapping[str, str], where: str = "features"
+) -> dict[str, dict[str, Any]]:
+    """Out-of-fold predictions for every utterance of ``fs``: for each group (a speaker, say) a model fitted
+    on the other groups' utterances predicts that group's. ``groups``: utterance id -> group; every utterance
+    needs one, and there must be two groups at least. The result has :meth:`ScoreModel.predict`'s shape, so
+    ``asr score pronunciation`` scores all the utterances at once, each predicted by a model that never saw
+    its speaker."""
+    utts = fs.utt_id.tolist()
+    missing = [u for u in utts if u not in groups]
+    if missing:
+        raise ScoreModelError(
+            f"{where}: no group (speaker) for {len(missing)} utterances: {', '.join(missing[:5])}"
+        )
+    members: dict[str, list[str]] = {}
+    for u in utts:
+        members.setdefault(groups[u], []).append(u)
+    if len(members) < 2:
+        raise ScoreModelError(f"{where}: cross-validation needs two groups at least, got {sorted(members)}")
+    out: dict[str, dict[str, Any]] = {}
+    for group, held_out in sorted(members.items()):
+        rest = [u for u in utts if groups[u] != group]
+        model = fit_score_model(fs.subset(rest), f"{where} without {group}")
+        out.update(model.predict(fs.subset(held_out), f"{where}: {group}"))
+    return out
+
+
+def attach_score_model(assessor: PronunciationAssessor, path: str | Path | None = None) -> ScoreModel | None:
+    """Let ``assessor`` score every diagnosis with a score model: the one at ``path`` (a folder with
+    ``score_model.json``, or the file), else the ``score_model.json`` beside the assessor's phone model when
+    there is one (as ``calibration.json``); ``"none"``: no score model (the CLI's and app's off switch).
+    Returns the model, None when none is attached."""
+    if path == "none":
+        return None
+    if path is None:
+        beside = card_path(assessor.model_name, MODEL_FILE)
+        if not beside.is_file():
+            return None
+        path = beside
+    model = ScoreModel.load(Path(path))
+    assessor.scorer = model.score_diagnosis
+    return model

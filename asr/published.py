@@ -1,10 +1,11 @@
-"""Published figures for scale beside the mini recipe's tables: the loader of ``published.json``.
+"""Published figures for scale beside a recipe's tables: the loader of its ``local/published.json``.
 
 The figures themselves, their units, what they measure and where each was read (paper and table, or a
-repository file at a commit) are data, in ``published.json`` next to this file; its ``about``, ``schema`` and
-``verification`` fields say what they are and how they were checked. This module reads that file, checks it
-(a wrong entry is a :class:`PublishedError` naming the entry and the field) and hands ``results.py`` the
-entries of one table. An entry that is not verified carries no values, so no unverified number is printed.
+repository file at a commit) are data, in each recipe's ``local/published.json``; its ``about``, ``schema``
+and ``verification`` fields say what they are and how they were checked. This module reads such a file,
+checks it (a wrong entry is a :class:`PublishedError` naming the entry and the field) and hands a results
+script the entries of one table. An entry that is not verified carries no values, so no unverified number
+is printed.
 """
 
 from __future__ import annotations
@@ -16,9 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATA", "Entry", "PublishedError", "Source", "load", "rows"]
+__all__ = ["Entry", "PublishedError", "Source", "load", "rows"]
 
-DATA = Path(__file__).with_name("published.json")
 PAPER_KEYS = ("authors", "title", "venue", "url")
 FILE_KEYS = ("repository", "path", "commit", "url")
 ENTRY_KEYS = ("table", "paper", "cite", "setting", "metric", "unit", "values", "verified", "checked")
@@ -187,7 +187,7 @@ def _entry(where: str, raw: Any, tables: dict[str, str], sources: dict[str, Sour
     )
 
 
-def load(path: Path = DATA) -> tuple[dict[str, str], list[Entry]]:
+def load(path: Path) -> tuple[dict[str, str], list[Entry]]:
     """The tables' titles and every entry of ``path``, checked; :class:`PublishedError` if anything is off."""
     path = Path(path)
     try:
@@ -205,8 +205,8 @@ def load(path: Path = DATA) -> tuple[dict[str, str], list[Entry]]:
     return dict(tables), entries
 
 
-def rows(table: str, path: Path = DATA) -> list[Entry]:
-    """The entries of ``table`` ("T1".."T5") in the file's order; KeyError for an unknown table."""
+def rows(table: str, path: Path) -> list[Entry]:
+    """The entries of ``table`` (a key of the file's ``tables``) in the file's order; KeyError for an unknown table."""
     tables, entries = load(path)
     if table not in tables:
         raise KeyError(f"unknown table {table!r}; expected one of {sorted(tables)}")
