@@ -135,7 +135,12 @@ def main() -> int:
     found = figures(
         "diagnose_run", run, UNITS["diagnose_run"], {"model": model, "threads": args.threads}, command
     )
-    found += figures("diagnose_detection", detection, UNITS["diagnose_detection"], {"model": model}, command)
+    if detection[
+        "scored_utterances"
+    ]:  # cuts without L2-ARCTIC's annotation (speechocean762's) time the run only
+        found += figures(
+            "diagnose_detection", detection, UNITS["diagnose_detection"], {"model": model}, command
+        )
     write_figures(args.out, found)
     return 0
 
