@@ -257,7 +257,9 @@ def test_finetuning_and_decoding_stages_score_every_model(finished_run):
         assert (exp / "decode" / "10min" / init / "beam" / "dev-clean" / "hyp.tune.json").is_file()
     table = (exp / "decode" / "wer_table.md").read_text()
     assert all(f"| 10min | {init} |" in table for init in INITS), table
-    assert "preset tiny" not in (ROOT / "RESULTS.md").read_text(), "the tiny preset must not touch RESULTS.md"
+    # (recipes/speechocean762's tiny preset is the real shared sample: its T8 rows belong in RESULTS.md)
+    results = (ROOT / "RESULTS.md").read_text()
+    assert "mini/run.sh --preset tiny" not in results, "the tiny preset must not touch RESULTS.md"
 
 
 def test_results_have_the_five_tables_and_the_path_times(finished_run):

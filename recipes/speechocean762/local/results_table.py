@@ -104,7 +104,10 @@ def main() -> int:
     for run in subfolders(args.exp.parent):
         info = read_json(run / "run.json")
         if info is not None:
-            models.append(f"- {run.name}: {info['model_name']}, trained on {info['model_trained_on']}")
+            models.append(
+                f"- {run.name}: {info['model_name']}, trained on {info['model_trained_on']}; "
+                f"made by `{info['command']}`"
+            )
         run_table, agreements = run_rows(run)
         rows += run_table
         for experts in agreements:  # the same learners give the same ceiling: one row per set of utterances
