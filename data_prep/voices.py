@@ -42,7 +42,7 @@ import soundfile as sf
 
 from asr.errors import UserError
 from asr.text.espeak import IsolatedSynthesizer, Voice, resample
-from asr.text.phones import stress_of, strip_stress
+from asr.text.ipa import arpabet_to_ipa  # piper's input symbols: espeak-ng en-us IPA
 
 from .audio import make_voice
 
@@ -218,61 +218,6 @@ def _speech_span(
 
 
 # --- piper -----------------------------------------------------------------------------------------
-
-#: ARPAbet → espeak-ng en-us IPA (piper's input symbols); vowels by stress where espeak-ng differs.
-ARPABET_TO_IPA: dict[str, str] = {
-    "AA": "ɑː",
-    "AE": "æ",
-    "AH": "ʌ",
-    "AO": "ɔː",
-    "AW": "aʊ",
-    "AY": "aɪ",
-    "EH": "ɛ",
-    "ER": "ɜː",
-    "EY": "eɪ",
-    "IH": "ɪ",
-    "IY": "iː",
-    "OW": "oʊ",
-    "OY": "ɔɪ",
-    "UH": "ʊ",
-    "UW": "uː",
-    "B": "b",
-    "CH": "tʃ",
-    "D": "d",
-    "DH": "ð",
-    "F": "f",
-    "G": "ɡ",
-    "HH": "h",
-    "JH": "dʒ",
-    "K": "k",
-    "L": "l",
-    "M": "m",
-    "N": "n",
-    "NG": "ŋ",
-    "P": "p",
-    "R": "ɹ",
-    "S": "s",
-    "SH": "ʃ",
-    "T": "t",
-    "TH": "θ",
-    "V": "v",
-    "W": "w",
-    "Y": "j",
-    "Z": "z",
-    "ZH": "ʒ",
-}
-_UNSTRESSED_IPA = {"AH": "ə", "ER": "ɚ", "IY": "i"}  # espeak-ng's reduced forms
-_STRESS_MARK = {1: "ˈ", 2: "ˌ"}
-
-
-def arpabet_to_ipa(phone: str) -> str:
-    """One ARPAbet phone (stress digit optional) as piper's IPA symbols, stress mark first."""
-    base, stress = strip_stress(phone), stress_of(phone)
-    if base not in ARPABET_TO_IPA:
-        raise ValueError(f"not an ARPAbet phone: {phone!r}")
-    if stress == 0 and base in _UNSTRESSED_IPA:
-        return _UNSTRESSED_IPA[base]
-    return _STRESS_MARK.get(stress or 0, "") + ARPABET_TO_IPA[base]
 
 
 @dataclass(frozen=True)

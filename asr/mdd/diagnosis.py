@@ -2,10 +2,11 @@
 
 The path, for audio ``x`` and prompt text ``t``:
 
-1. ``t`` → words → canonical phones (:mod:`asr.mdd.pronunciation`; CMUdict variants, G2P fallback).
+1. ``t`` → words → canonical phones (:mod:`asr.mdd.pronunciation`; CMUdict variants, G2P fallback, or
+   the pronunciations the prompt gives in brackets: ``tomato[T AH M AA T OW]``, ``either[/ˈaɪðɚ/|IY DH ER]``).
 2. The phone CTC model gives log-posteriors ``[T, V]`` for ``x`` (20 ms frames).
-3. Pronunciation variants: for each word CMUdict lists several pronunciations of, the variant whose
-   forced alignment scores best is kept (so "either" said as IY or AY is not an error).
+3. Pronunciation variants: for each word with several pronunciations (CMUdict's, or the prompt's), the
+   variant whose forced alignment scores best is kept (so "either" said as IY or AY is not an error).
 4. CTC forced alignment of the canonical phones (:func:`asr.decoding.forced_align.forced_align`) gives
    every phone's and word's time span (a phone runs from its first aligned frame to the next phone's).
 5. Goodness of pronunciation per canonical phone, from the posteriors over its aligned frames with the

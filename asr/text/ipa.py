@@ -48,14 +48,37 @@ segment → one ARPAbet phone), plus the rules below that take a token apart int
 
 A token is at most two English phones. ``<pad>`` (the CTC blank of these models) is the caller's
 business, not this table's.
+
+**A written word** (:func:`ipa_word_to_arpabet`: the IPA a learner or teacher writes for a whole word,
+``təˈmɑːtoʊ``) is read with the same segments, but not with the token rules above, which are about
+espeak's tokens: inside a word ``iə`` is usually two syllables (*idea*) and ``kk`` two phones
+(*bookkeeper*). Each written symbol is one phone, except the English diphthongs ``aɪ ai ʌɪ aʊ au eɪ ei oʊ
+ou əʊ ɔɪ ɔi oɪ`` and the affricates ``tʃ dʒ ʧ ʤ`` (t͡ʃ: tie bars are dropped), which are one; a syllabic
+consonant is AH + the consonant (``ɹ̩`` ER); ``ə ɜ ɝ ɚ`` followed by ``r``/``ɹ`` that no vowel follows is
+one ER (*butter* ``ˈbʌtər``, *bird* ``bɜːrd``), as CMUdict writes it. Stress (``ˈ ˌ '``), syllable
+breaks (``.``) and spaces separate symbols and are dropped; a length mark (``ː ˑ :``) ends the
+segment before it (``ɔːɪ`` is AO IH, *drawing*, where ``ɔɪ`` is OY). Non-rhotic writing is read as
+written: British ``nɪə`` is N IH AH, not CMUdict's N IH R. Anything else (``ʔ``, digits, brackets) is
+refused, naming the symbols.
+
+**ARPAbet → IPA** (:func:`arpabet_to_ipa`, :func:`ipa_sequence`; for display, and piper's input) is one
+table, :data:`ARPABET_TO_IPA`, in espeak-ng's en-us symbols, so that :func:`ipa_to_arpabet` reads every
+symbol back as its phone. A stress digit marks the vowel, not the syllable (where the syllable starts
+needs a syllabifier): ``1`` puts ``ˈ`` and ``2`` ``ˌ`` right before the vowel (``T AH0 M EY1 T OW2`` →
+``təmˈeɪtˌoʊ``), and ``0`` gives espeak-ng's reduced forms of the three vowels that have one (AH0 ``ə``,
+ER0 ``ɚ``, IY0 ``i``). Without a digit (a diagnosis's phones) a vowel gets its full form (AH ``ʌ``).
+``err`` (a sound annotators or a model could not identify) is shown as ``?``, the one symbol that does
+not read back; ``sil`` is refused (a pause is no phone, and a diagnosis never holds one).
 """
 
 from __future__ import annotations
 
 import functools
+import re
 import unicodedata
+from collections.abc import Iterable
 
-from .phones import ARPABET_PHONES, VOWELS
+from .phones import ARPABET_PHONES, ERR, VOWELS, is_phone
 
 #: One espeak-ng IPA segment (after the marks above are dropped) → one ARPAbet phone.
 #: Multi-letter keys are matched before their first letter (longest match).
@@ -312,11 +335,11 @@ _HIGH_FRONT, _HIGH_BACK = {"IY", "IH"}, {"UW", "UH"}
 
 
 class UnmappableToken(ValueError):
-    """A token with no English phone; ``reason`` says why."""
+    """A token (or written word) with no English phones; ``reason`` says why, ``symbols`` which ones."""
 
-    def __init__(self, token: str, reason: str) -> None:
+    def __init__(self, token: str, reason: str, symbols: tuple[str, ...] = ()) -> None:
         super().__init__(f"IPA token {token!r} has no ARPAbet phone: {reason}")
-        self.token, self.reason = token, reason
+        self.token, self.reason, self.symbols = token, reason, symbols
 
 
 def _strip(token: str) -> str:
@@ -416,3 +439,165 @@ def classify(token: str) -> tuple[str, ...] | str:
         return ipa_to_arpabet(token)
     except UnmappableToken as exc:
         return exc.reason
+
+
+# -- a written word ---------------------------------------------------------------------------------------
+
+_WORD_DIPHTHONGS = {"aɪ", "ai", "ʌɪ", "aʊ", "au", "eɪ", "ei", "oʊ", "ou", "əʊ", "ɔɪ", "ɔi", "oɪ"}
+#: One written symbol → one phone: the single IPA letters of :data:`SEGMENTS` (not espeak's ASCII ones),
+#: the English diphthongs and affricates.
+WORD_SEGMENTS: dict[str, str] = {
+    **{k: v for k, v in SEGMENTS.items() if len(k) == 1 and not (k.isascii() and k.isupper())},
+    **{k: SEGMENTS[k] for k in _WORD_DIPHTHONGS | {"tʃ", "dʒ"}},
+    "ʧ": "CH",
+    "ʤ": "JH",
+}
+_WORD_KEYS = sorted(WORD_SEGMENTS, key=len, reverse=True)
+_WORD_BREAKS = re.compile(r"[ˈˌ'.\s‿]+")
+_LENGTH = set("ːˑ:")
+_SYLLABIC = {"\u0329", "\u030d"}
+_RHOTIC_VOWELS = {"ə", "ɜ", "ɝ", "ɚ"}
+
+
+def ipa_word_to_arpabet(text: str) -> tuple[str, ...]:
+    """The ARPAbet phones of one word written in IPA (``"təˈmɑːtoʊ"`` → T AH M AA T OW; see the module
+    docs). Raises :class:`UnmappableToken` whose ``symbols`` are every symbol with no English phone."""
+    phones: list[str] = []
+    bad: list[str] = []
+    for chunk in _WORD_BREAKS.split(unicodedata.normalize("NFD", text)):
+        chunk = "".join(ch for ch in chunk if ch not in _MODIFIERS and ch not in "\u0361\u035c")
+        phones += _read_chunk(unicodedata.normalize("NFC", chunk), bad)
+    if bad:
+        symbols = tuple(dict.fromkeys(bad))
+        reasons = [f"{s} ({UNMAPPABLE_SEGMENTS[s]})" if s in UNMAPPABLE_SEGMENTS else s for s in symbols]
+        raise UnmappableToken(text, f"no English phone for {', '.join(reasons)}", symbols)
+    if not phones:
+        raise UnmappableToken(text, "no sound")
+    return tuple(phones)
+
+
+def _read_chunk(chunk: str, bad: list[str]) -> list[str]:
+    """The phones of one stretch between stress marks and syllable breaks; unknown symbols go to ``bad``."""
+    segs: list[tuple[str, list[str]]] = []  # (written symbol, its phones)
+    i = 0
+    while i < len(chunk):
+        ch = chunk[i]
+        if ch in _LENGTH:
+            i += 1
+        elif ch in _SYLLABIC:  # the consonant before it is a syllable: CMUdict's AH L, AH N, ER
+            if segs and segs[-1][1][-1] not in VOWELS:
+                consonant = segs[-1][1][-1]
+                segs[-1] = (segs[-1][0], ["ER"] if consonant == "R" else ["AH", consonant])
+            i += 1
+        else:
+            key = next((k for k in _WORD_KEYS if chunk.startswith(k, i)), None)
+            if key is None:
+                bad.append(ch)
+                i += 1
+            else:
+                segs.append((key, [WORD_SEGMENTS[key]]))
+                i += len(key)
+    out: list[str] = []
+    for k, (key, phones) in enumerate(segs):
+        coda_r = (
+            key in _RHOTIC_VOWELS
+            and k + 1 < len(segs)
+            and segs[k + 1][1] == ["R"]
+            and (k + 2 == len(segs) or segs[k + 2][1][0] not in VOWELS)
+        )
+        if coda_r:  # an r no vowel follows colours the vowel: one ER
+            segs[k + 1] = (segs[k + 1][0], [])
+            phones = ["ER"]
+        out += phones
+    return out
+
+
+# -- ARPAbet → IPA ----------------------------------------------------------------------------------------
+
+#: ARPAbet → espeak-ng en-us IPA, each symbol read back by :func:`ipa_to_arpabet` as its phone.
+ARPABET_TO_IPA: dict[str, str] = {
+    "AA": "ɑː",
+    "AE": "æ",
+    "AH": "ʌ",
+    "AO": "ɔː",
+    "AW": "aʊ",
+    "AY": "aɪ",
+    "EH": "ɛ",
+    "ER": "ɜː",
+    "EY": "eɪ",
+    "IH": "ɪ",
+    "IY": "iː",
+    "OW": "oʊ",
+    "OY": "ɔɪ",
+    "UH": "ʊ",
+    "UW": "uː",
+    "B": "b",
+    "CH": "tʃ",
+    "D": "d",
+    "DH": "ð",
+    "F": "f",
+    "G": "ɡ",
+    "HH": "h",
+    "JH": "dʒ",
+    "K": "k",
+    "L": "l",
+    "M": "m",
+    "N": "n",
+    "NG": "ŋ",
+    "P": "p",
+    "R": "ɹ",
+    "S": "s",
+    "SH": "ʃ",
+    "T": "t",
+    "TH": "θ",
+    "V": "v",
+    "W": "w",
+    "Y": "j",
+    "Z": "z",
+    "ZH": "ʒ",
+}
+#: espeak-ng's reduced forms of unstressed (stress 0) vowels
+UNSTRESSED_IPA: dict[str, str] = {"AH": "ə", "ER": "ɚ", "IY": "i"}
+#: how ``err`` is shown: a sound nobody could identify
+ERR_IPA = "?"
+_STRESS_MARK = {"1": "ˈ", "2": "ˌ"}
+_ARPABET = re.compile(r"([A-Za-z]+)([012]?)")
+
+
+def arpabet_to_ipa(phone: str) -> str:
+    """One ARPAbet phone (any case, stress digit optional) in IPA, a stress mark before a stressed vowel
+    (``"AH0"`` → ``ə``, ``"AH1"`` → ``ˈʌ``, ``"AH"`` → ``ʌ``); ``err`` → ``?``. ValueError for anything else,
+    ``sil`` and a stress digit on a consonant included."""
+    if phone.lower() == ERR:
+        return ERR_IPA
+    match = _ARPABET.fullmatch(phone)
+    base, stress = (match.group(1).upper(), match.group(2)) if match else ("", "")
+    if not is_phone(base):
+        raise ValueError(f"not an ARPAbet phone: {phone!r}")
+    if stress and base not in VOWELS:
+        raise ValueError(f"a stress digit on a consonant: {phone!r}")
+    if stress == "0":
+        return UNSTRESSED_IPA.get(base, ARPABET_TO_IPA[base])
+    return _STRESS_MARK.get(stress, "") + ARPABET_TO_IPA[base]
+
+
+def ipa_sequence(phones: Iterable[str]) -> str:
+    """ARPAbet phones as one IPA string (``["N", "AH", "T", "SH", "EH", "L"]`` → ``nʌt.ʃɛl``): the symbols
+    of :func:`arpabet_to_ipa` joined, with a syllable break ``.`` where two would be read back as other
+    phones (T SH is not ``tʃ``, CH), so that :func:`ipa_word_to_arpabet` returns the phones given."""
+    out: list[str] = []
+    for phone in phones:
+        symbol = arpabet_to_ipa(phone)
+        if out and _misread(out[-1], symbol):
+            out.append(".")
+        out.append(symbol)
+    return "".join(out)
+
+
+@functools.lru_cache(maxsize=4096)
+def _misread(first: str, second: str) -> bool:
+    """Whether two symbols written together read back as other phones than apart."""
+    try:
+        return ipa_word_to_arpabet(first + second) != ipa_word_to_arpabet(first) + ipa_word_to_arpabet(second)
+    except UnmappableToken:  # err's "?": nothing to misread
+        return False
