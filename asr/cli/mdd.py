@@ -112,11 +112,12 @@ def diagnose(
     from asr.data.audio import AudioLimits, read_audio
     from asr.mdd.diagnosis import DiagnoseConfig, PronunciationAssessor
     from asr.mdd.score_model import attach_score_model
-
     from asr.mdd.unscripted import WordRecogniser, diagnose_unscripted
 
     if (text is None) == (word_model_path is None):
-        raise click.UsageError("give --text (the prompt), or --word-model to recognise the words (unscripted)")
+        raise click.UsageError(
+            "give --text (the prompt), or --word-model to recognise the words (unscripted)"
+        )
     if threads:
         torch.set_num_threads(threads)
     cfg = DiagnoseConfig(

@@ -50,7 +50,9 @@ class WordRecogniser:
         return " ".join(hypothesis.text.split())
 
 
-def diagnose_unscripted(assessor: PronunciationAssessor, recogniser: WordRecogniser, audio: Audio) -> Diagnosis:
+def diagnose_unscripted(
+    assessor: PronunciationAssessor, recogniser: WordRecogniser, audio: Audio
+) -> Diagnosis:
     """Recognise the words of ``audio``, then diagnose them as the prompt (``prompt_source="recognised"``);
     :class:`DiagnosisError` when no word is heard."""
     text = recogniser.transcribe(audio.samples)
