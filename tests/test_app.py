@@ -331,8 +331,8 @@ def test_two_analysers_over_one_assessor_apply_their_own_limits(scripted_assesso
     strict = Analyser(scripted_assessor, AppConfig(limits=AudioLimits(max_seconds=2.5), max_words=2))
     lenient = Analyser(scripted_assessor, AppConfig(limits=LIMITS, max_words=20))
     with pytest.raises(UserError, match="the limit is 2$"):
-        strict.diagnose(str(recording), "one two three")
-    words = lenient.diagnose(str(recording), "one two three")[0].words
+        strict.assess(str(recording), "one two three")
+    words = lenient.assess(str(recording), "one two three")[0].diagnosis.words
     assert [w.word for w in words] == ["one", "two", "three"]
     samples = _tone(3.0, 16000)  # the length limit the assessor applies itself
     with pytest.raises(UserError, match="limit is 2.5 s"):
@@ -349,9 +349,10 @@ def test_analyses_leave_a_bounded_number_of_files(scripted_assessor, recording, 
     run = next(f.fn for f in demo.fns.values() if f.fn.__name__ == "run")  # what "Analyse" calls
     downloads = []
     for _ in range(20):
-        outputs = run(str(recording), "one two")
-        plt.close(outputs[2])
-        downloads.append(Path(outputs[3]))
+        outputs = run(str(recording), "one two", "ARPAbet")
+        plt.close(outputs[2])  # the pitch plot
+        plt.close(outputs[3])  # the waveform
+        downloads.append(Path(outputs[4]))
     files = sorted(p for p in (tmp_path / "tmp").rglob("*") if p.is_file())
     assert len(files) <= 8, files  # the app keeps the latest 8 (DOWNLOADS_KEPT)
     assert len(set(downloads)) == 20  # one name per request: two requests at a time never share a file
@@ -364,7 +365,7 @@ def test_the_download_folder_goes_with_its_analyser(scripted_assessor, recording
     from apps.pronunciation.app import Analyser
 
     analyser = Analyser(scripted_assessor)
-    folder = Path(analyser.json_file(analyser.diagnose(str(recording), "one two")[0])).parent
+    folder = Path(analyser.json_file(analyser.assess(str(recording), "one two")[0])).parent
     assert folder.is_dir()
     del analyser
     gc.collect()
@@ -396,21 +397,22 @@ def test_the_app_shows_which_scoring_it_uses(scripted_assessor, recording, tmp_p
     from apps.pronunciation.app import Analyser, AppConfig, result_html, summary_markdown
     from asr.mdd.score_model import attach_score_model
 
-    heuristic, _ = Analyser(scripted_assessor, AppConfig(limits=LIMITS)).diagnose(str(recording), "one two")
-    assert heuristic.expert_scores is None and "heuristic" in heuristic.scoring
+    heuristic, _ = Analyser(scripted_assessor, AppConfig(limits=LIMITS)).assess(str(recording), "one two")
+    assert heuristic.diagnosis.expert_scores is None and "heuristic" in heuristic.diagnosis.scoring
     assert "Scoring: /100 scores: heuristic" in summary_markdown(heuristic)
     assert "0-10" not in summary_markdown(heuristic) and "/10<" not in result_html(heuristic)
 
     _score_model_beside(scripted_assessor, recording, tmp_path / "model")
     assert attach_score_model(scripted_assessor, "none") is None and scripted_assessor.scorer is None
     assert attach_score_model(scripted_assessor) is not None  # found beside the model
-    d, _ = Analyser(scripted_assessor, AppConfig(limits=LIMITS)).diagnose(str(recording), "one two")
+    a, _ = Analyser(scripted_assessor, AppConfig(limits=LIMITS)).assess(str(recording), "one two")
+    d = a.diagnosis
     e = d.expert_scores
     assert e is not None and "score model" in d.scoring and "8 utterances" in d.scoring
     assert [len(w["phone_accuracy"]) for w in e["words"]] == [len(w.pronunciation) for w in d.words]
     assert 0 <= e["total"] <= 10 and all(0 <= w["accuracy"] <= 10 for w in e["words"])
-    summary = summary_markdown(d)
+    summary = summary_markdown(a)
     assert "On the experts' 0-10 scale: total" in summary and "0-10 scores: score model" in summary
-    assert f"{e['words'][0]['accuracy']:.1f}/10" in result_html(d)
-    payload = json.loads(json.dumps(d.to_dict()))
+    assert f"{e['words'][0]['accuracy']:.1f}/10" in result_html(a)
+    payload = json.loads(json.dumps(a.to_dict()))
     assert payload["expert_scores"]["words"][1]["total"] == e["words"][1]["total"] and payload["scoring"]

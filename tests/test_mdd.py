@@ -563,3 +563,19 @@ def test_an_attached_scorer_fills_expert_scores_and_a_failing_one_leaves_a_warni
         kept.warnings[-1]
         == "the score model could not score this recording (word 0 (hi) has no judged phone)"
     )
+
+
+def test_unscripted_audio_without_words_gets_one_line():
+    from asr.data.audio import to_mono_16k
+    from asr.mdd.unscripted import WordRecogniser, diagnose_unscripted
+
+    class Deaf(WordRecogniser):
+        def transcribe(self, samples):
+            return ""
+
+    tokenizer = PhoneTokenizer()
+    assessor = PronunciationAssessor(ScriptedModel(tokenizer, ["HH", "AY"]), tokenizer)
+    with pytest.raises(DiagnosisError, match="^no words were recognised in the recording"):
+        diagnose_unscripted(assessor, Deaf(None, CharTokenizer()), to_mono_16k(_speech(1.0), 16000))
+    with pytest.raises(DiagnosisError, match="recognises phones; unscripted mode needs a word model"):
+        WordRecogniser(None, tokenizer, "phones.pt")

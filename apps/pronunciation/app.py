@@ -1,7 +1,8 @@
 """The pronunciation-practice app: record or upload a sentence, see which sounds were wrong, hear the difference.
 
-The UI only: every judgement comes from :class:`asr.mdd.diagnosis.PronunciationAssessor`. Start it with
-``asr app`` (see ``asr app --help``) or :func:`build_app` + ``launch()``.
+The UI only: every judgement comes from :class:`asr.mdd.assessment.Assessor` (phones, fluency, stress,
+word miscues, prosody against a reference reading). Start it with ``asr app`` (see ``asr app --help``) or
+:func:`build_app` + ``launch()``.
 
 API: ``api_name="diagnose"`` takes an audio file and a text and returns the JSON of
 ``asr mdd diagnose --json``; with ``gradio_client``::
@@ -26,8 +27,11 @@ import numpy as np
 
 from asr.data.audio import SAMPLE_RATE, AudioLimits, read_audio
 from asr.errors import UserError
+from asr.mdd.assessment import AssessConfig, Assessment, Assessor
 from asr.mdd.diagnosis import HEURISTIC_SCORING, Diagnosis, PronunciationAssessor
 from asr.mdd.score_model import attach_score_model
+from asr.mdd.unscripted import WordRecogniser
+from asr.text.ipa import arpabet_to_ipa
 
 EXAMPLES_DIR = Path(__file__).parent / "examples"
 STATUS_STYLE = {  # status -> (colour, how the phone is written under the word)
@@ -52,6 +56,8 @@ class AppConfig:
     #: Gradio's copies of a request's files (the recording, the plot, the audio clips, the JSON) are deleted
     #: this long after they were made; a server that runs for months must not fill its disk.
     cache_seconds: int = 3600
+    #: Compare intonation and breaks with espeak-ng's reading of the prompt (its pitch plot too).
+    prosody: bool = True
 
 
 def examples() -> list[tuple[str, str]]:
@@ -65,19 +71,30 @@ def examples() -> list[tuple[str, str]]:
 class Analyser:
     """The app's logic, independent of the widgets: checked inputs in, diagnosis and its views out."""
 
-    def __init__(self, assessor: PronunciationAssessor, cfg: AppConfig | None = None) -> None:
+    def __init__(
+        self,
+        assessor: PronunciationAssessor,
+        cfg: AppConfig | None = None,
+        words: WordRecogniser | None = None,
+    ) -> None:
         self.cfg = cfg or AppConfig()
         # the app's limits, the assessor's own judgement settings (a calibrated leniency among them), on a
         # shallow copy: the model and lexicon are shared, the settings of the assessor given stay its own
         self.assessor = copy.copy(assessor)
         self.assessor.cfg = replace(assessor.cfg, limits=self.cfg.limits, max_words=self.cfg.max_words)
+        self.judge = Assessor(self.assessor, words, AssessConfig(reference=self.cfg.prosody))
         self._downloads = _Downloads()
 
-    def diagnose(self, audio_path: str | None, text: str | None) -> tuple[Diagnosis, np.ndarray]:
-        """Diagnose an uploaded or recorded file; raises :class:`asr.errors.UserError` with a message for the
-        learner on any bad input."""
+    @property
+    def unscripted(self) -> bool:
+        """Whether a recording without a prompt can be judged (a word model recognises its words)."""
+        return self.judge.words is not None
+
+    def assess(self, audio_path: str | None, text: str | None) -> tuple[Assessment, np.ndarray]:
+        """Assess an uploaded or recorded file against ``text`` (none: unscripted, with a word model); raises
+        :class:`asr.errors.UserError` with a message for the learner on any bad input."""
         text = (text or "").strip()
-        if not text:
+        if not text and not self.unscripted:
             raise UserError("type the sentence you are going to say (or choose an example)")
         if len(text) > self.cfg.max_text_chars:
             raise UserError(
@@ -86,26 +103,18 @@ class Analyser:
         if not audio_path:
             raise UserError("record yourself or upload a recording first")
         audio = read_audio(uploaded_file(audio_path), self.cfg.limits)
-        return self.assessor.diagnose(audio, text), audio.samples
+        return self.judge.assess(audio, text), audio.samples
 
-    def json_file(self, diagnosis: Diagnosis) -> str:
+    def json_file(self, assessment: Assessment) -> str:
         """The full result as a JSON file, for the download button (see :class:`_Downloads`)."""
-        return self._downloads.write(diagnosis)
+        return self._downloads.write(assessment)
 
     def reference_audio(self, diagnosis: Diagnosis, index: int) -> tuple[int, np.ndarray]:
         """Word ``index`` spoken by espeak-ng from its canonical phones (the variant the learner was judged on)."""
         from asr.text.espeak import IsolatedSynthesizer, Voice
         from asr.text.phones import phones_to_espeak
 
-        word = diagnosis.words[index]
-        stressed = next(
-            (
-                p
-                for p in self.assessor.lexicon.pronunciations(word.word)
-                if [x.rstrip("012") for x in p] == word.pronunciation
-            ),
-            word.pronunciation,
-        )
+        stressed = self.judge.stressed(diagnosis)[index]
         with IsolatedSynthesizer() as tts:
             speech = tts.synthesize(
                 phones_to_espeak([list(stressed)]), Voice("en-us", rate=140), sample_rate=SAMPLE_RATE
@@ -132,8 +141,29 @@ def _colour(score: float) -> str:
     return "#ffebe9"
 
 
-def result_html(d: Diagnosis) -> str:
-    """The sentence, each word coloured by its score, its phones marked underneath."""
+ALPHABETS = ("ARPAbet", "IPA")
+
+
+def _shown(phone: str | None, alphabet: str) -> str:
+    """A phone as the learner chose to read them."""
+    if phone is None or alphabet != "IPA":
+        return phone or ""
+    try:
+        return arpabet_to_ipa(phone)
+    except ValueError:
+        return phone
+
+
+def result_html(a: Assessment, alphabet: str = "ARPAbet") -> str:
+    """The sentence, each word coloured by its score, its phones marked underneath (in ``alphabet``), its
+    stress verdict and any word miscue beside it."""
+    d = a.diagnosis
+    stress = {s.index: s for s in a.stress}
+    miscues: dict[int, list[str]] = {}
+    for m in a.miscues:
+        miscues.setdefault(m.word_index, []).append(
+            {"omitted": "left out?", "repeated": "said twice", "inserted": f"+ {' '.join(m.phones)}"}[m.kind]
+        )
     words = []
     for i, w in enumerate(d.words):
         phones = []
@@ -145,7 +175,9 @@ def result_html(d: Diagnosis) -> str:
                 "deleted": f"{p.phone} missing",
                 "inserted": f"extra {p.said}",
             }[p.status]
-            shown = template.format(phone=html.escape(p.phone or ""), said=html.escape(p.said or ""))
+            shown = template.format(
+                phone=html.escape(_shown(p.phone, alphabet)), said=html.escape(_shown(p.said, alphabet))
+            )
             phones.append(
                 f'<span class="pp-phone pp-{p.status}" style="color:{colour}" title="{title}">{shown}</span>'
             )
@@ -156,19 +188,31 @@ def result_html(d: Diagnosis) -> str:
         if d.expert_scores is not None:
             learned = d.expert_scores["words"][i]["accuracy"]
             score, shown_score = 10 * learned, f"{learned:.1f}/10"
+        notes = ""
+        if i in stress:
+            s = stress[i]
+            verdict = "stress ✓" if s.correct else f"stress on {s.detected + 1}, not {s.expected + 1}"
+            notes += f'<div class="pp-stress pp-stress-{"ok" if s.correct else "wrong"}">{verdict}</div>'
+        for note in miscues.get(i, []):
+            notes += f'<div class="pp-miscue">{html.escape(note)}</div>'
         words.append(
             f'<div class="{cls}" style="background:{_colour(score)}" data-word="{html.escape(w.word)}">'
             f'<div class="pp-text">{html.escape(w.word)}{flag}</div><div class="pp-phones">{" ".join(phones)}</div>'
-            f'<div class="pp-score">{shown_score}</div></div>'
+            f'<div class="pp-score">{shown_score}</div>{notes}</div>'
         )
-    notes = "".join(f'<p class="pp-warning">⚠ {html.escape(x)}</p>' for x in d.warnings)
-    return f'<div class="pp-result">{"".join(words)}</div>{notes}'
+    warnings = "".join(f'<p class="pp-warning">⚠ {html.escape(x)}</p>' for x in d.warnings)
+    return f'<div class="pp-result">{"".join(words)}</div>{warnings}'
 
 
-def summary_markdown(d: Diagnosis) -> str:
-    lines = [
-        f"**Accuracy {d.accuracy:.0f}/100 · completeness {d.completeness:.0f}/100** ({d.duration:.1f} s)",
-    ]
+def summary_markdown(a: Assessment) -> str:
+    d, f = a.diagnosis, a.fluency
+    lines = []
+    if d.prompt_source == "recognised":
+        lines.append(f"*The words were recognised, not given:* “{d.normalized_text}”\n")
+    lines.append(
+        f"**Accuracy {d.accuracy:.0f}/100 · completeness {d.completeness:.0f}/100 · fluency {f.score:.0f}/100**"
+        f" ({d.duration:.1f} s)"
+    )
     if d.expert_scores is not None:
         e = d.expert_scores
         aspects = [
@@ -178,11 +222,47 @@ def summary_markdown(d: Diagnosis) -> str:
         ]
         total = f"total **{e['total']:.1f}/10**" if "total" in e else ""
         lines.append(f"\nOn the experts' 0-10 scale: {total} ({', '.join(aspects)})")
-    scoring = f"/100 scores: {HEURISTIC_SCORING}"
-    if d.expert_scores is not None:
-        scoring = f"0-10 scores: {d.scoring}; {scoring}"
-    lines += [f"\n<small>Scoring: {html.escape(scoring)}.</small>", ""]
+    pauses = f"{f.pause_count} pause(s) inside the sentence"
+    if f.pause_count:
+        pauses += f" ({f.pause_total:.1f} s, the longest {f.longest_pause:.1f} s)"
+    lines.append(f"\n**Fluency**: {f.articulation_rate:.1f} syllables per second while speaking; {pauses}.")
+    if a.prosody is not None:
+        p = a.prosody
+        score = "–" if p.intonation_score is None else f"{p.intonation_score:.0f}/100"
+        breaks = [
+            f"a pause after *{d.words[b.after_word].word}* that the reference does not make"
+            for b in p.unexpected_breaks
+        ]
+        breaks += [
+            f"no pause after *{d.words[b.after_word].word}*, where the reference pauses"
+            for b in p.missing_breaks
+        ]
+        lines.append(
+            f"\n**Intonation** against the reference reading: {score}"
+            + ("; your voice stays rather flat (monotone)" if p.monotone else "")
+            + (f"; {'; '.join(breaks)}" if breaks else "")
+            + "."
+        )
+    wrong_stress = [s for s in a.stress if not s.correct]
+    if wrong_stress:
+        lines.append(
+            "\n**Stress**: "
+            + "; ".join(
+                f"*{s.word}* stressed on syllable {s.detected + 1}, expected {s.expected + 1}"
+                for s in wrong_stress
+            )
+        )
+    if a.miscues:
+        said = {"omitted": "seems left out", "repeated": "was said twice", "inserted": "extra sounds after"}
+        lines.append(
+            "\n**Words**: "
+            + "; ".join(
+                f"*{d.words[m.word_index].word if m.word_index >= 0 else 'the start'}* {said[m.kind]} ({m.start:.1f} s)"
+                for m in a.miscues
+            )
+        )
     wrong = [w for w in d.words if w.errors]
+    lines.append("")
     if not wrong:
         lines.append("Every sound as expected. Well done!")
     for w in wrong:
@@ -200,7 +280,52 @@ def summary_markdown(d: Diagnosis) -> str:
         )
     if d.unknown_words:
         lines.append(f"\n\\* not in the dictionary, pronunciation guessed: {', '.join(d.unknown_words)}")
+    scoring = f"/100 scores: {HEURISTIC_SCORING}"
+    if d.expert_scores is not None:
+        scoring = f"0-10 scores: {d.scoring}; {scoring}"
+    lines.append(f"\n<small>Scoring: {html.escape(scoring)}.</small>")
     return "\n".join(lines)
+
+
+def prosody_figure(a: Assessment):
+    """The learner's pitch (semitones re their median) over time, and the reference reading's mapped onto the
+    learner's time axis word by word (each reference word stretched onto the learner's span of it)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(10, 2.6), dpi=100)
+    p = a.prosody
+    if p is None or a.reference is None:
+        ax.text(0.5, 0.5, "no reference reading (prosody off)", ha="center", va="center")
+        ax.set_axis_off()
+        return fig
+    d, ref = a.diagnosis, a.reference.diagnosis
+    learner_t = [t for w in d.words for t in (w.start, w.end)]
+    ref_t = [t for w in ref.words for t in (w.start, w.end)]
+    for contour, times, colour, label in (
+        (p.learner, None, "#0969da", "you"),
+        (p.reference, (ref_t, learner_t), "#8c959f", "reference (espeak-ng), aligned word by word"),
+    ):
+        f0 = np.asarray(contour.f0, dtype=float)
+        voiced = np.isfinite(f0)
+        if not voiced.any():
+            continue
+        st = 12 * np.log2(f0 / np.median(f0[voiced]))
+        t = np.asarray(contour.times, dtype=float)
+        if times is not None:  # piecewise-linear map from the reference's word times to the learner's
+            t = np.interp(t, *times)
+        ax.plot(t, np.where(voiced, st, np.nan), color=colour, linewidth=1.6, label=label)
+    for w in d.words:
+        ax.axvline(w.start, color="#d0d7de", linewidth=0.6, zorder=0)
+        ax.text((w.start + w.end) / 2, ax.get_ylim()[1], w.word, ha="center", va="top", fontsize=8)
+    ax.set_xlim(0, d.duration)
+    ax.set_ylabel("pitch (semitones)")
+    ax.set_xlabel("seconds")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    return fig
 
 
 def waveform_figure(d: Diagnosis, samples: np.ndarray):
@@ -241,7 +366,7 @@ class _Downloads:
         self._lock = threading.Lock()  # the queue runs two analyses at a time
         self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
 
-    def write(self, d: Diagnosis) -> str:
+    def write(self, d: Assessment) -> str:
         """``d`` as a new JSON file (a name of its own, so that concurrent requests never share one); the
         oldest files beyond :data:`DOWNLOADS_KEPT` are deleted."""
         with tempfile.NamedTemporaryFile(
@@ -265,32 +390,40 @@ CSS = """
 """
 
 
-def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
-    """The Gradio Blocks app around ``assessor``."""
+def build_app(
+    assessor: PronunciationAssessor, cfg: AppConfig | None = None, words: WordRecogniser | None = None
+):
+    """The Gradio Blocks app around ``assessor`` (and ``words``, a word model for unscripted speech)."""
     import gradio as gr
 
-    analyser = Analyser(assessor, cfg)
+    analyser = Analyser(assessor, cfg, words)
 
-    def run(audio_path, text):
+    def run(audio_path, text, alphabet):
         try:
-            d, samples = analyser.diagnose(audio_path, text)
+            a, samples = analyser.assess(audio_path, text)
         except UserError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
+        d = a.diagnosis
         choices = [(f"{i + 1}. {w.word}", i) for i, w in enumerate(d.words)]
         first_wrong = next((i for i, w in enumerate(d.words) if w.errors), 0)
         return (
-            result_html(d),
-            summary_markdown(d),
+            result_html(a, alphabet),
+            summary_markdown(a),
+            prosody_figure(a),
             waveform_figure(d, samples),
-            analyser.json_file(d),
+            analyser.json_file(a),
             gr.update(choices=choices, value=first_wrong),
-            (d, samples),
+            (a, samples),
         )
+
+    def redraw(state, alphabet):
+        return result_html(state[0], alphabet) if state else ""
 
     def play(state, index):
         if not state or index is None:
             return None, None
-        d, samples = state
+        a, samples = state
+        d = a.diagnosis
         w = d.words[int(index)]
         start, end = int(w.start * SAMPLE_RATE), int(w.end * SAMPLE_RATE)
         return (SAMPLE_RATE, samples[max(0, start - 800) : end + 800]), analyser.reference_audio(
@@ -299,7 +432,7 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
 
     def api(audio_path, text) -> dict:
         try:
-            return {**analyser.diagnose(audio_path, text)[0].to_dict(), "model": analyser.assessor.about}
+            return {**analyser.assess(audio_path, text)[0].to_dict(), "model": analyser.assessor.about}
         except UserError as exc:
             raise gr.Error(str(exc), print_exception=False) from None
 
@@ -313,7 +446,11 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
         gr.Markdown(f"<small>{html.escape(analyser.assessor.about)}</small>", elem_id="pp-model")
         with gr.Row():
             with gr.Column(scale=1):
-                text = gr.Textbox(label="Sentence to say", lines=2, max_length=analyser.cfg.max_text_chars)
+                label = "Sentence to say"
+                if analyser.unscripted:
+                    label += " (leave it empty to speak freely: your words are then recognised)"
+                text = gr.Textbox(label=label, lines=2, max_length=analyser.cfg.max_text_chars)
+                alphabet = gr.Radio(list(ALPHABETS), value="ARPAbet", label="Show sounds in")
                 audio = gr.Audio(sources=["microphone", "upload"], type="filepath", label="Your recording")
                 analyse = gr.Button("Analyse", variant="primary")
                 shipped = examples()
@@ -322,6 +459,7 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
             with gr.Column(scale=2):
                 result = gr.HTML(label="Result", elem_id="pp-result")
                 summary = gr.Markdown(elem_id="pp-summary")
+        pitch = gr.Plot(label="Pitch: you and the reference reading", elem_id="pp-pitch")
         plot = gr.Plot(label="Waveform and phone boundaries")
         with gr.Row():
             word = gr.Dropdown(label="Hear a word", choices=[], interactive=True)
@@ -330,8 +468,12 @@ def build_app(assessor: PronunciationAssessor, cfg: AppConfig | None = None):
         download = gr.File(label="Full result (JSON)")
         state = gr.State()
         analyse.click(
-            run, [audio, text], [result, summary, plot, download, word, state], api_visibility="private"
+            run,
+            [audio, text, alphabet],
+            [result, summary, pitch, plot, download, word, state],
+            api_visibility="private",
         )
+        alphabet.change(redraw, [state, alphabet], result, api_visibility="private")
         word.change(play, [state, word], [mine, reference], api_visibility="private")
         # the API: an audio file and a text -> the JSON of `asr mdd diagnose --json`
         api_audio, api_text, api_out = (
@@ -355,13 +497,15 @@ def launch(
     ssl_certfile: str | None = None,
     ssl_keyfile: str | None = None,
     score_model: str | Path | None = None,
+    word_model: str | Path | None = None,
 ) -> None:
     """Load ``model`` (and its score model: ``score_model``, else the one beside it, if any; "none": no
     score model) and serve the app (blocking)."""
     cfg = cfg or AppConfig()
     assessor = PronunciationAssessor.from_path(model)
     attach_score_model(assessor, score_model)
-    demo = build_app(assessor, cfg)
+    words = None if word_model is None else WordRecogniser.from_path(word_model)
+    demo = build_app(assessor, cfg, words)
     demo.launch(
         server_name=host,
         server_port=port,

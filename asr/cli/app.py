@@ -34,6 +34,12 @@ DEFAULT_MODEL = ROOT / "recipes" / "mini" / "exp" / "mini_seed0" / "app_model"
 @click.option("--ssl-certfile", type=click.Path(dir_okay=False), help="HTTPS certificate (PEM).")
 @click.option("--ssl-keyfile", type=click.Path(dir_okay=False), help="HTTPS private key (PEM).")
 @score_model_option
+@click.option(
+    "--word-model",
+    type=click.Path(path_type=Path),
+    help="A word CTC model (characters or BPE): a recording without a prompt is then judged on the words "
+    "it recognises (unscripted speech).",
+)
 def app(
     model: Path,
     host: str,
@@ -44,6 +50,7 @@ def app(
     ssl_certfile: str | None,
     ssl_keyfile: str | None,
     score_model_path: str | None,
+    word_model: Path | None,
 ) -> None:
     """Serve the pronunciation-practice app (record or upload, see and hear each wrong sound)."""
     from asr.data.audio import AudioLimits
@@ -71,5 +78,13 @@ def app(
     scheme = "https" if ssl_certfile else "http"
     click.echo(f"pronunciation app on {scheme}://{host}:{port}/ (model {model}); Ctrl-C stops it", err=True)
     launch(
-        model, host, port, credentials, AppConfig(limits=limits), ssl_certfile, ssl_keyfile, score_model_path
+        model,
+        host,
+        port,
+        credentials,
+        AppConfig(limits=limits),
+        ssl_certfile,
+        ssl_keyfile,
+        score_model_path,
+        word_model,
     )

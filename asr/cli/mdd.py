@@ -91,6 +91,12 @@ def mdd() -> None:
     "(another phone likelier there); 'none': flag every disagreement.",
 )
 @score_model_option
+@click.option(
+    "--prosody/--no-prosody",
+    default=True,
+    show_default=True,
+    help="Compare intonation and breaks with espeak-ng's reading of the prompt.",
+)
 @click.option("--threads", type=int, help="torch CPU threads.")
 def diagnose(
     model_path: Path,
@@ -101,18 +107,21 @@ def diagnose(
     max_seconds: float,
     flag_below_gop: str,
     score_model_path: str | None,
+    prosody: bool,
     threads: int | None,
 ) -> None:
-    """Which sounds of TEXT were said right, which wrong, and what was said instead (with times and scores).
+    """Which sounds of TEXT were said right, which wrong, and what was said instead (with times and scores);
+    fluency, lexical stress, word miscues and intonation against a reference reading; IPA in the JSON.
 
     Without --text (unscripted speech), --word-model recognises the words and they are judged instead; the
     output says so."""
     import torch
 
     from asr.data.audio import AudioLimits, read_audio
+    from asr.mdd.assessment import AssessConfig, Assessor
     from asr.mdd.diagnosis import DiagnoseConfig, PronunciationAssessor
     from asr.mdd.score_model import attach_score_model
-    from asr.mdd.unscripted import WordRecogniser, diagnose_unscripted
+    from asr.mdd.unscripted import WordRecogniser
 
     if (text is None) == (word_model_path is None):
         raise click.UsageError(
@@ -125,12 +134,12 @@ def diagnose(
     )
     assessor = PronunciationAssessor.from_path(model_path, cfg)
     attach_score_model(assessor, score_model_path)
-    if text is not None:
-        result = assessor.diagnose_file(audio_path, text)
-    else:
-        assert word_model_path is not None
-        audio = read_audio(audio_path, cfg.limits)
-        result = diagnose_unscripted(assessor, WordRecogniser.from_path(word_model_path), audio)
+    words = None if word_model_path is None else WordRecogniser.from_path(word_model_path)
+    judge = Assessor(assessor, words, AssessConfig(reference=prosody))
+    try:
+        result = judge.assess(read_audio(audio_path, cfg.limits), text)
+    finally:
+        judge.close()
     if as_json:
         click.echo(json.dumps({**result.to_dict(), "model": assessor.about}, ensure_ascii=False))
     else:

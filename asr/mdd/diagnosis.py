@@ -94,6 +94,8 @@ class WordResult:
     pronunciation: list[str]
     phones: list[PhoneResult]
     g2p: bool = False
+    #: the pronunciation was given in the prompt (``word[K AE T]``), not taken from the dictionary
+    custom: bool = False
 
     @property
     def errors(self) -> list[PhoneResult]:
@@ -387,6 +389,7 @@ class PronunciationAssessor:
             pronunciation=list(word.variants[choice]),
             phones=[_rounded(p) for p in phones],
             g2p=word.g2p,
+            custom=word.custom,
         )
 
 
