@@ -120,11 +120,28 @@ def test_analyse_in_the_browser(page, tmp_path):
     # the first flagged word is chosen under "Hear a word": the learner's clip and espeak-ng's, each with a player
     expect(page.get_by_role("button", name="Play", exact=True)).to_have_count(3)
     assert "Traceback" not in page.locator("body").inner_text()
+    # beyond the phones: fluency and intonation in the summary, a stress verdict on the two-syllable word,
+    # the pitch of the learner and of the reference reading in a plot
+    expect(summary).to_contain_text(re.compile(r"fluency \d+/100"))
+    expect(summary).to_contain_text("Intonation against the reference reading")
+    expect(page.locator('#pp-result .pp-word[data-word="zero"] .pp-stress')).to_have_count(1)
+    expect(page.locator("#pp-pitch")).to_contain_text("Pitch: you and the reference reading")
+    page.locator("#pp-pitch img, #pp-pitch svg, #pp-pitch canvas").first.wait_for()
+    # the sounds in IPA at the learner's choice: Z of zero becomes z, AY of nine aɪ
+    page.get_by_label("IPA").check()
+    expect(page.locator('#pp-result .pp-word[data-word="nine"] .pp-phones')).to_contain_text("aɪ")
+    expect(summary).to_contain_text(re.compile(r"instead of z|z missing"))
 
     ARTIFACTS.mkdir(exist_ok=True)
     shot = ARTIFACTS / "pronunciation-app.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
+
+    # an inline pronunciation with symbols that are no phones: one line on the page, and the app goes on
+    page.get_by_label("Sentence to say").fill("four zero[Q X] nine")
+    analyse.click()
+    expect(toast.first).to_contain_text("zero")
+    assert "Traceback" not in page.locator("body").inner_text()
 
 
 def test_app_command_serves_a_public_checkpoint_in_the_browser(browser, tmp_path):

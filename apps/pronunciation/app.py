@@ -204,7 +204,8 @@ def result_html(a: Assessment, alphabet: str = "ARPAbet") -> str:
     return f'<div class="pp-result">{"".join(words)}</div>{warnings}'
 
 
-def summary_markdown(a: Assessment) -> str:
+def summary_markdown(a: Assessment, alphabet: str = "ARPAbet") -> str:
+    """The scores and each judgement in words, phones written in ``alphabet``."""
     d, f = a.diagnosis, a.fluency
     lines = []
     if d.prompt_source == "recognised":
@@ -270,9 +271,9 @@ def summary_markdown(a: Assessment) -> str:
         for p in w.errors:
             notes.append(
                 {
-                    "substituted": f"said **{p.said}** instead of **{p.phone}**",
-                    "deleted": f"**{p.phone}** missing",
-                    "inserted": f"extra **{p.said}**",
+                    "substituted": f"said **{_shown(p.said, alphabet)}** instead of **{_shown(p.phone, alphabet)}**",
+                    "deleted": f"**{_shown(p.phone, alphabet)}** missing",
+                    "inserted": f"extra **{_shown(p.said, alphabet)}**",
                 }[p.status]
             )
         lines.append(
@@ -408,7 +409,7 @@ def build_app(
         first_wrong = next((i for i, w in enumerate(d.words) if w.errors), 0)
         return (
             result_html(a, alphabet),
-            summary_markdown(a),
+            summary_markdown(a, alphabet),
             prosody_figure(a),
             waveform_figure(d, samples),
             analyser.json_file(a),
@@ -417,7 +418,9 @@ def build_app(
         )
 
     def redraw(state, alphabet):
-        return result_html(state[0], alphabet) if state else ""
+        if not state:
+            return "", ""
+        return result_html(state[0], alphabet), summary_markdown(state[0], alphabet)
 
     def play(state, index):
         if not state or index is None:
@@ -473,7 +476,7 @@ def build_app(
             [result, summary, pitch, plot, download, word, state],
             api_visibility="private",
         )
-        alphabet.change(redraw, [state, alphabet], result, api_visibility="private")
+        alphabet.change(redraw, [state, alphabet], [result, summary], api_visibility="private")
         word.change(play, [state, word], [mine, reference], api_visibility="private")
         # the API: an audio file and a text -> the JSON of `asr mdd diagnose --json`
         api_audio, api_text, api_out = (
