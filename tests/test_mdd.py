@@ -476,6 +476,16 @@ def test_diagnose_cli(random_phone_model, tmp_path):
     phones = [p for w in result["words"] for p in w["phones"]]
     assert {p["status"] for p in phones} <= {"correct", "substituted", "deleted", "inserted"}
     assert all(0 <= p["score"] <= 100 for p in phones if p["phone"])
+    # beyond the phones, whatever a random model makes of it: every judgement is there, IPA beside ARPAbet
+    assert {"fluency", "stress", "miscues", "prosody", "prompt_source", "scoring"} <= set(result)
+    assert 0 <= result["fluency"]["score"] <= 100 and result["prompt_source"] == "given"
+    assert result["words"][0]["pronunciation_ipa"] == "θɪŋk"
+    assert [p["phone_ipa"] for p in result["words"][1]["phones"] if p["phone"]] == ["f", "æ", "s", "t"]
+    assert len(result["prosody"]["learner"]["times"]) == len(result["prosody"]["learner"]["f0"])
+    assert {s["word"] for s in result["stress"]} <= {"zorblax"}  # think, fast: one syllable each
+    args = ["--audio", tmp_path / "think.wav", "--text", "think fast", "--json", "--no-prosody"]
+    code, out = asr("mdd", "diagnose", "--model", random_phone_model, *args)
+    assert code == 0 and json.loads(out)["prosody"] is None
     code, out = asr(
         "mdd", "diagnose", "--model", random_phone_model, "--audio", tmp_path / "think.wav", "--text", "think"
     )
