@@ -31,7 +31,8 @@
 #   stage 10 mispronunciation detection and diagnosis: (--all: phone recognisers with native speech,
 #            with and without online-ensemble pseudo-labels), MDD scores (precision, recall, F1, DER, PER)
 #            of every phone recogniser on the held-out speakers; the served model's verdicts against
-#            the experts on real learners (T6, when a scored speechocean762 folder is there); RESULTS.md
+#            the experts on real learners (T6, when a scored speechocean762 folder is there); its judgements
+#            beyond the phone on speech whose truth is constructed (T7: local/t7.py); RESULTS.md
 #   stage 11 serve the pronunciation app (apps/pronunciation) on the noisy-student phone model
 #            ($exp/app_model) and print its local URL; it runs until Ctrl-C (--app false skips it)
 #
@@ -598,6 +599,13 @@ if [ "$stage" -le 10 ] && [ "$stop_stage" -ge 10 ]; then
       asr mdd experts --model "$app_model" --cuts "$judge_manifests/speechocean762_cuts_test.jsonl.gz" \
       --out-dir "$exp/t6/app_model" --label "$t6_label" "${train_opt[@]}"
   fi
+  # T7: each judgement beyond the phone (fluency, stress, intonation, breaks, miscues, inline pronunciations)
+  # against espeak-ng speech whose truth is set by construction; a few cases each on the tiny preset
+  t7_results=$exp/RESULTS.md; [ "$preset" = mini ] && [ -z "$real_l2$voices" ] && t7_results=$root/RESULTS.md
+  t7_cases=200; [ "$tiny" = true ] && t7_cases=2
+  step t7-known-answers "$exp/t7/app_model" semi-phones-r2-nst -- \
+    python "$here/local/t7.py" --model "$app_model" --out-dir "$exp/t7/app_model" --per-judgement "$t7_cases" \
+    --seed "$seed" --results "$t7_results"
   if [ -n "$cross_voice" ]; then
     # the held-out L2 speakers in one voice family only (the same corpus for every run of this preset and seed):
     # a model trained without that family shows how far it carries to a new kind of voice
