@@ -4,7 +4,9 @@ For every word of two or more syllables (vowels of the pronunciation judged):
 
 * ``expected`` is the vowel (0-based among the word's vowels) with primary stress (digit 1) in the stressed
   pronunciation; a word without one takes its first secondary-stressed (2) vowel, and failing that its first.
-* Each vowel is measured over its aligned span: duration, mean energy (dB) and mean F0 in semitones.
+* Each vowel is measured over its aligned span: duration, mean energy (dB) and mean F0 in semitones, the
+  F0 after removing the sentence's declination (a least-squares line through its voiced frames, since
+  pitch falls over a statement and would otherwise favour every word's first syllable).
   Each measure is turned into z-scores among the word's vowels (all 0 when the vowels are equal on it); a
   vowel without a voiced frame gets the lowest F0 z-score of the word's voiced vowels (0 when none is
   voiced). ``prominence`` = the sum of the three z-scores.
@@ -73,8 +75,7 @@ def assess_stress(d: Diagnosis, stressed: list[Sequence[str]], c: Contours) -> l
     pronunciation with stress digits (ValueError if its phones are not the judged ones)."""
     if len(stressed) != len(d.words):
         raise ValueError(f"{len(stressed)} stressed pronunciations for {len(d.words)} words")
-    # semitones re an arbitrary reference: z-scores do not depend on it
-    f0_st = semitones(c.f0, 100.0)
+    f0_st = _without_declination(d, c)
     out = []
     for i, (w, pron) in enumerate(zip(d.words, stressed, strict=True)):
         if [strip_stress(p) for p in pron] != list(w.pronunciation):
@@ -104,6 +105,19 @@ def assess_stress(d: Diagnosis, stressed: list[Sequence[str]], c: Contours) -> l
             )
         )
     return out
+
+
+def _without_declination(d: Diagnosis, c: Contours) -> np.ndarray:
+    """F0 in semitones with the sentence's linear trend removed (a least-squares line through its voiced
+    frames): pitch falls over a statement, which would otherwise make every first syllable the highest."""
+    st = semitones(c.f0, 100.0)  # re an arbitrary reference: z-scores do not depend on it
+    if not d.words:
+        return st
+    inside = (c.times >= d.words[0].start) & (c.times <= d.words[-1].end) & ~np.isnan(st)
+    if inside.sum() < 3 or np.ptp(c.times[inside]) < 1e-6:
+        return st
+    slope, intercept = np.polyfit(c.times[inside], st[inside], 1)
+    return st - (slope * c.times + intercept)
 
 
 def _span_value(c: Contours, start: float, end: float, values: np.ndarray) -> float:
