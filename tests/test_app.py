@@ -416,3 +416,30 @@ def test_the_app_shows_which_scoring_it_uses(scripted_assessor, recording, tmp_p
     assert f"{e['words'][0]['accuracy']:.1f}/10" in result_html(a)
     payload = json.loads(json.dumps(a.to_dict()))
     assert payload["expert_scores"]["words"][1]["total"] == e["words"][1]["total"] and payload["scoring"]
+
+
+class _Hears:
+    """A word 'recogniser' that hears ``text`` in any recording."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def transcribe(self, samples) -> str:
+        return self.text
+
+
+def test_unscripted_speech_in_the_app(scripted_assessor, recording):
+    from apps.pronunciation.app import Analyser, AppConfig, summary_markdown
+
+    analyser = Analyser(scripted_assessor, AppConfig(limits=LIMITS), words=_Hears("one two"))
+    assert analyser.unscripted
+    a, _ = analyser.assess(str(recording), "")
+    assert a.diagnosis.prompt_source == "recognised" and [w.word for w in a.diagnosis.words] == ["one", "two"]
+    assert "The words were recognised, not given:* “one two”" in summary_markdown(a)
+    assert a.to_dict()["prompt_source"] == "recognised"
+    given, _ = analyser.assess(str(recording), "one two")  # a typed prompt is still the prompt
+    assert given.diagnosis.prompt_source == "given"
+    with pytest.raises(UserError, match="^no words were recognised in the recording"):
+        Analyser(scripted_assessor, AppConfig(limits=LIMITS), words=_Hears("")).assess(str(recording), " ")
+    with pytest.raises(UserError, match="type the sentence"):  # no word model: a prompt is needed
+        Analyser(scripted_assessor, AppConfig(limits=LIMITS)).assess(str(recording), "")
