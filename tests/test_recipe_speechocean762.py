@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "speechocean762" / "run.sh"
 SAMPLE = ROOT.parent / "shared" / "speechocean762-sample"
 TAG = "tiny_seed0"
-# prepare, recogniser cuts, tokenizer, training, features x2, fit, predict, cross-validate, heuristic,
-# evaluate x3, experts x2
-STEPS = 15
+# prepare, recogniser cuts, tokenizer, training, features x2, fit, predict, cross-validate, heuristic x2,
+# evaluate x4, experts x2
+STEPS = 17
 pytestmark = pytest.mark.skipif(not SAMPLE.is_dir(), reason="../shared/speechocean762-sample not here")
 
 
@@ -69,6 +69,7 @@ def test_pcc_files_cover_the_scored_utterances_and_the_table_matches_them(finish
         name: json.loads((scores / f"{name}.pcc.json").read_text()) for name in ("score_model", "heuristic")
     }
     cv = json.loads((scores / "cross_validated.pcc.json").read_text())
+    assert json.loads((scores / "heuristic_all.pcc.json").read_text())["utterances"] == 60
     experts = json.loads((scores / "experts.pcc.json").read_text())
     everyone = json.loads((scores / "experts_all.pcc.json").read_text())
     assert {r["utterances"] for r in runs.values()} == {20} and experts["utterances"] == 20
@@ -81,6 +82,7 @@ def test_pcc_files_cover_the_scored_utterances_and_the_table_matches_them(finish
     assert cells[2] == "20" and cells[3] == f"{runs['score_model']['levels']['phone']['accuracy']['pcc']:.3f}"
     assert cells[5] == "–"  # word stress: not predicted
     assert f"{TAG}: score model, leave one speaker out" in table and "the app's heuristic scores" in table
+    assert f"{TAG}: the app's heuristic scores, every scored utterance" in table
     ceiling = [line for line in table.splitlines() if line.startswith("| human ceiling")]
     assert [c.split("|")[3].strip() for c in ceiling] == ["20", "60"]
     assert "| published: Gong et al. 2022 (GOPT, LibriSpeech AM) |" in table and "| 0.612 |" in table

@@ -305,7 +305,7 @@ def _moved(tmp_path: Path, path: Path) -> Path:
 def test_cli_pronunciation_needs_exactly_one_of_hyp_and_experts(tmp_path):
     path = _mi1(tmp_path)
     code, out = run_cli("score", "pronunciation", "--ref", path)
-    assert code == 2 and "exactly one of --hyp and --experts" in out
+    assert code == 2 and "give --hyp (one or more files) or --experts, not both" in out
 
 
 # -- the real sample -----------------------------------------------------------------------------------
@@ -372,3 +372,35 @@ def test_split_and_utterance_lists_score_a_subset(tmp_path):
     file = SAMPLE / "expert-scores-mi1" / "utt2score"
     code, out = run_cli("score", "pronunciation", "--ref", file, "--experts", "--split", "test")
     assert code != 0 and "--split test needs the corpus folder" in out and "Traceback" not in out
+
+
+@needs_sample
+def test_predictions_split_over_files_score_as_one(tmp_path):
+    ref = read_reference(SAMPLE)
+    test_ids = set(read_reference(SAMPLE, split="test"))
+    for name, ids in (("test", test_ids), ("train", set(ref) - test_ids)):
+        (tmp_path / f"{name}.jsonl").write_text(
+            "".join(json.dumps({"id": u, **ref[u]}) + "\n" for u in sorted(ids))
+        )
+    code, out = run_cli(
+        "score",
+        "pronunciation",
+        "--ref",
+        SAMPLE,
+        "--hyp",
+        tmp_path / "test.jsonl",
+        "--hyp",
+        tmp_path / "train.jsonl",
+    )
+    assert code == 0 and "60 utterances" in out, out
+    code, out = run_cli(
+        "score",
+        "pronunciation",
+        "--ref",
+        SAMPLE,
+        "--hyp",
+        tmp_path / "test.jsonl",
+        "--hyp",
+        tmp_path / "test.jsonl",
+    )
+    assert code != 0 and "is predicted in" in out and "Traceback" not in out

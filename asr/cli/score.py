@@ -124,7 +124,13 @@ def mdd(
     type=click.Path(path_type=Path),
     help="Experts' scores: speechocean762 folder, scores.json, scores-detail.json or MI-1 utt2score.",
 )
-@click.option("--hyp", "hyp_path", type=_file, help="Predicted scores: JSON object, or JSON lines (*.jsonl).")
+@click.option(
+    "--hyp",
+    "hyp_paths",
+    type=_file,
+    multiple=True,
+    help="Predicted scores: JSON object, or JSON lines (*.jsonl); repeat for predictions split over files.",
+)
 @click.option("--experts", is_flag=True, help="Instead of --hyp: each expert against the mean of the others.")
 @click.option(
     "--text-phone",
@@ -146,7 +152,7 @@ def mdd(
 @click.option("--json", "json_out", type=_file, help="Also write the numbers here as JSON.")
 def pronunciation(
     ref_path: Path,
-    hyp_path: Path | None,
+    hyp_paths: tuple[Path, ...],
     experts: bool,
     text_phone: Path | None,
     utterances_path: Path | None,
@@ -161,14 +167,13 @@ def pronunciation(
     from asr.data.common import read_utterance_ids
     from asr.scoring.pronunciation import expert_agreement_file, format_table, score_files, write_json
 
-    if experts == (hyp_path is not None):
-        raise click.UsageError("give exactly one of --hyp and --experts")
+    if experts == bool(hyp_paths):
+        raise click.UsageError("give --hyp (one or more files) or --experts, not both")
     utterances = None if utterances_path is None else read_utterance_ids(utterances_path)
     if experts:
         result = expert_agreement_file(ref_path, text_phone, utterances, split)
     else:
-        assert hyp_path is not None
-        result = score_files(ref_path, hyp_path, text_phone, utterances, split)
+        result = score_files(ref_path, hyp_paths, text_phone, utterances, split)
     if json_out is not None:
         write_json(result, json_out)
     click.echo(format_table(result))

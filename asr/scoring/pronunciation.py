@@ -262,6 +262,19 @@ def read_hypothesis(path: Path) -> dict[str, dict]:
     return {utt: _check_hypothesis(s, f"{path}: {utt}") for utt, s in raw.items()}
 
 
+def read_hypotheses(paths: Sequence[Path]) -> dict[str, dict]:
+    """The predictions of several files (:func:`read_hypothesis` each: one split's in each, say) as one;
+    an utterance predicted in two files is an error naming both."""
+    out: dict[str, dict] = {}
+    where: dict[str, Path] = {}
+    for path in paths:
+        for utt, scores in read_hypothesis(path).items():
+            if utt in out:
+                raise ScoringError(f"{path}: {utt} is predicted in {where[utt]} too")
+            out[utt], where[utt] = scores, Path(path)
+    return out
+
+
 # -- scoring --------------------------------------------------------------------------------------------
 def score_pronunciation(
     ref: Mapping[str, dict], hyp: Mapping[str, dict], hyp_name: str = "hypothesis"
@@ -345,14 +358,16 @@ def score_pronunciation(
 
 def score_files(
     ref_path: Path,
-    hyp_path: Path,
+    hyp_path: Path | Sequence[Path],
     text_phone: Path | None = None,
     utterances: Sequence[str] | None = None,
     split: str | None = None,
 ) -> dict[str, Any]:
-    """:func:`score_pronunciation` of the files (:func:`read_reference`, :func:`read_hypothesis`)."""
+    """:func:`score_pronunciation` of the files (:func:`read_reference`; :func:`read_hypotheses` of one or
+    several hypothesis files)."""
+    paths = [hyp_path] if isinstance(hyp_path, (str, Path)) else list(hyp_path)
     reference = read_reference(ref_path, text_phone, utterances, split)
-    return score_pronunciation(reference, read_hypothesis(hyp_path), str(hyp_path))
+    return score_pronunciation(reference, read_hypotheses(paths), ", ".join(map(str, paths)))
 
 
 # -- the human ceiling ----------------------------------------------------------------------------------

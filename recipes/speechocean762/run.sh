@@ -14,14 +14,14 @@
 #   stage 3  features per canonical phone for the scored utterances of both splits (asr mdd features:
 #            GOP, posteriors, durations, phone identity, the recogniser's verdict)
 #   stage 4  the score model fitted on the train split (asr mdd score-model fit: ridge per level and
-#            aspect, bottom-up) and its predictions for the test split; the app's heuristic scores of the
-#            test split (asr mdd scores) beside them
-#            and, over the scored utterances of both splits, leave-one-speaker-out predictions (asr mdd
-#            score-model cv: every utterance scored by a model that never saw its speaker)
-#   stage 5  PCC and MSE on the test split (asr score pronunciation --split test) of both, of the
-#            cross-validated predictions on every scored utterance, and the experts' own agreement (each
-#            against the mean of the others) where per-expert scores exist; the table, with the published
-#            systems (local/published.json), goes to <exp>/RESULTS.md (and --results FILE's section T8)
+#            aspect, bottom-up) and its predictions for the test split; over the scored utterances of both
+#            splits, leave-one-speaker-out predictions (asr mdd score-model cv: every utterance scored by a
+#            model that never saw its speaker); the app's heuristic scores of both splits (asr mdd scores)
+#   stage 5  PCC and MSE on the test split (asr score pronunciation --split test) of the score model and
+#            the heuristic; over every scored utterance, of the cross-validated predictions and the
+#            heuristic (which fits nothing); the experts' own agreement (each against the mean of the
+#            others) where per-expert scores exist; the table, with the published systems
+#            (local/published.json), goes to <exp>/RESULTS.md (and --results FILE's section T8)
 #
 # Every step is resumable (recipes/lib.sh): a finished step is skipped on rerun, a step killed half-way is
 # redone, a killed training resumes from its last checkpoint. See recipes/speechocean762/README.md.
@@ -159,16 +159,20 @@ if [ "$stage" -le 4 ] && [ "$stop_stage" -ge 4 ]; then
   step cross-validate - features-train features-test -- asr mdd score-model cv \
     --features "$features/train.npz" --features "$features/test.npz" --cuts "$train_cuts" --cuts "$test_cuts" \
     --out "$scores/cross_validated.json"
-  step heuristic - "${trained[@]}" -- asr mdd scores --model "$model" --cuts "$test_cuts" --scored-only --no-progress \
-    "${threads_opt[@]}" --out "$scores/heuristic.json"
+  for part in train test; do  # the heuristic fits nothing: both splits are fair to score it on
+    step heuristic-$part - "${trained[@]}" -- asr mdd scores --model "$model" --cuts "$manifests/speechocean762_cuts_$part.jsonl.gz" \
+      --scored-only --no-progress "${threads_opt[@]}" --out "$scores/heuristic_$part.json"
+  done
 fi
 
 if [ "$stage" -le 5 ] && [ "$stop_stage" -ge 5 ]; then
   log "stage 5: PCC against the experts on the test split"
-  for system in score_model heuristic; do
-    step evaluate-$system - $([ "$system" = score_model ] && echo predict || echo heuristic) -- \
-      asr score pronunciation --ref "$corpus" --split test --hyp "$scores/$system.json" --json "$scores/$system.pcc.json"
-  done
+  step evaluate-score_model - predict -- \
+    asr score pronunciation --ref "$corpus" --split test --hyp "$scores/score_model.json" --json "$scores/score_model.pcc.json"
+  step evaluate-heuristic - heuristic-test -- \
+    asr score pronunciation --ref "$corpus" --split test --hyp "$scores/heuristic_test.json" --json "$scores/heuristic.pcc.json"
+  step evaluate-heuristic-all - heuristic-train heuristic-test -- asr score pronunciation --ref "$corpus" \
+    --hyp "$scores/heuristic_train.json" --hyp "$scores/heuristic_test.json" --json "$scores/heuristic_all.pcc.json"
   step evaluate-cross-validated - cross-validate -- \
     asr score pronunciation --ref "$corpus" --hyp "$scores/cross_validated.json" \
     --json "$scores/cross_validated.pcc.json"

@@ -38,6 +38,7 @@ SYSTEMS = (
     ("score_model", "score model (ridge on GOP features), fit on the train split"),
     ("cross_validated", "score model, leave one speaker out over both splits"),
     ("heuristic", "the app's heuristic scores (asr mdd scores)"),
+    ("heuristic_all", "the app's heuristic scores, every scored utterance"),
 )
 EXPERTS = ("experts", "experts_all")  # on the test split; on every scored utterance
 
@@ -123,7 +124,8 @@ def main() -> int:
 Pearson correlation with the experts' mean on the scored test-split utterances of the corpus
 (`asr score pronunciation --split test`), pooled as GOPT reports it: phone accuracy over all canonical
 phones, word aspects over all words, sentence aspects over all utterances. The leave-one-speaker-out rows
-score every scored utterance of both splits, each predicted by a model fitted without its speaker; pooled
+score every scored utterance of both splits, each predicted by a model fitted without its speaker (the
+heuristic fits nothing, so its row over every scored utterance needs no such care); pooled
 over few speakers, their sentence-level PCCs are biased low (each held-out speaker is predicted near the
 other speakers' mean, which moves against its own). `–`: not predicted (the heuristic judges no stress,
 fluency or prosody; the score model no stress) or undefined (constant scores). The human ceiling is each
