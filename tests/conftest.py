@@ -243,6 +243,14 @@ def run_recipe(script: Path, tmp: Path, *args: str, timeout: float = 900):
     return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
 
 
+def finished_recipe(script: Path, tmp: Path, *args: str, timeout: float = 900) -> tuple[Path, str]:
+    """:func:`run_recipe`, which must succeed: ``(tmp, its log)`` for a module fixture to share."""
+    run = run_recipe(script, tmp, *args, timeout=timeout)
+    log = run.stdout + run.stderr
+    assert run.returncode == 0, log
+    return tmp, log
+
+
 # -- public Hugging Face checkpoints (tests/test_hf_ctc.py, tests/test_app_browser.py) --
 
 #: the espeak phoneme vocabulary of facebook/wav2vec2-{lv-60,xlsr-53}-espeak-cv-ft (see tests/test_hf_ctc.py)

@@ -12,7 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import run_recipe
+from conftest import finished_recipe, run_recipe
 from lhotse import CutSet
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,11 +31,7 @@ def recipe(tmp: Path, *args: str, timeout: float = 600) -> subprocess.CompletedP
 
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory) -> tuple[Path, str]:
-    tmp = tmp_path_factory.mktemp("so762_recipe")
-    run = recipe(tmp, "--preset", "tiny")
-    log = run.stdout + run.stderr
-    assert run.returncode == 0, log
-    return tmp, log
+    return finished_recipe(RECIPE, tmp_path_factory.mktemp("so762_recipe"), "--preset", "tiny")
 
 
 def test_every_stage_runs_once(finished_run):

@@ -382,25 +382,8 @@ def test_predictions_split_over_files_score_as_one(tmp_path):
         (tmp_path / f"{name}.jsonl").write_text(
             "".join(json.dumps({"id": u, **ref[u]}) + "\n" for u in sorted(ids))
         )
-    code, out = run_cli(
-        "score",
-        "pronunciation",
-        "--ref",
-        SAMPLE,
-        "--hyp",
-        tmp_path / "test.jsonl",
-        "--hyp",
-        tmp_path / "train.jsonl",
-    )
+    score = ["score", "pronunciation", "--ref", SAMPLE, "--hyp", tmp_path / "test.jsonl", "--hyp"]
+    code, out = run_cli(*score, tmp_path / "train.jsonl")
     assert code == 0 and "60 utterances" in out, out
-    code, out = run_cli(
-        "score",
-        "pronunciation",
-        "--ref",
-        SAMPLE,
-        "--hyp",
-        tmp_path / "test.jsonl",
-        "--hyp",
-        tmp_path / "test.jsonl",
-    )
+    code, out = run_cli(*score, tmp_path / "test.jsonl")
     assert code != 0 and "is predicted in" in out and "Traceback" not in out
