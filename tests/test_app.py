@@ -443,3 +443,22 @@ def test_unscripted_speech_in_the_app(scripted_assessor, recording):
         Analyser(scripted_assessor, AppConfig(limits=LIMITS), words=_Hears("")).assess(str(recording), " ")
     with pytest.raises(UserError, match="type the sentence"):  # no word model: a prompt is needed
         Analyser(scripted_assessor, AppConfig(limits=LIMITS)).assess(str(recording), "")
+
+
+def test_a_reference_that_cannot_be_read_leaves_a_warning(scripted_assessor, recording, monkeypatch):
+    from apps.pronunciation.app import Analyser, AppConfig
+    from asr.mdd.assessment import Assessor
+    from asr.mdd.diagnosis import DiagnosisError
+
+    def unreadable(self, d):
+        raise DiagnosisError("the recording is too short")
+
+    monkeypatch.setattr(Assessor, "reference", unreadable)
+    a, _ = Analyser(scripted_assessor, AppConfig(limits=LIMITS)).assess(str(recording), "one two")
+    assert (
+        a.prosody is None and a.fluency is not None and [w.word for w in a.diagnosis.words] == ["one", "two"]
+    )
+    assert a.diagnosis.warnings[-1] == (
+        "no reference reading to compare the intonation with (the recording is too short)"
+    )
+    assert a.to_dict()["prosody"] is None

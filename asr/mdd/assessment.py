@@ -168,11 +168,15 @@ class Assessor:
         fluency = assess_fluency(d, c, self.cfg.fluency)
         assessment = Assessment(d, fluency, stress, find_miscues(d, self.cfg.miscues))
         if self.cfg.reference:
-            ref = self.reference(d)
-            assessment.reference = ref
-            assessment.prosody = assess_prosody(
-                d, c, ref.diagnosis, ref.contours, self.cfg.fluency, self.cfg.prosody
-            )
+            try:
+                ref = self.reference(d)
+            except DiagnosisError as exc:  # the learner's verdicts stand; only the comparison is missing
+                d.warnings.append(f"no reference reading to compare the intonation with ({exc})")
+            else:
+                assessment.reference = ref
+                assessment.prosody = assess_prosody(
+                    d, c, ref.diagnosis, ref.contours, self.cfg.fluency, self.cfg.prosody
+                )
         return assessment
 
     def stressed(self, d: Diagnosis) -> list[list[str]]:
