@@ -71,7 +71,9 @@ def test_pcc_files_cover_the_scored_utterances_and_the_table_matches_them(finish
     assert {r["utterances"] for r in runs.values()} == {20} and experts["utterances"] == 20
     assert cv["utterances"] == 60 and everyone["utterances"] == 60
     assert "stress" not in runs["score_model"]["levels"]["word"]  # the model does not judge stress
-    assert "fluency" not in runs["heuristic"]["levels"]["sentence"]  # nor does the heuristic judge fluency
+    # the heuristic: the app's own fluency, intonation and stress on the corpus's scales
+    assert {"fluency", "prosodic"} <= set(runs["heuristic"]["levels"]["sentence"])
+    assert "stress" in runs["heuristic"]["levels"]["word"]
     table = (tmp / "exp" / TAG / "RESULTS.md").read_text()
     row = next(line for line in table.splitlines() if f"{TAG}: score model (ridge" in line)
     cells = [c.strip() for c in row.strip("|").split("|")]

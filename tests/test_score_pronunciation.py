@@ -15,6 +15,7 @@ from scipy.stats import pearsonr
 from asr.errors import UserError
 from asr.scoring.pronunciation import (
     expert_agreement_file,
+    format_table,
     inter_expert_agreement,
     pearson,
     read_hypothesis,
@@ -165,6 +166,18 @@ def test_an_aspect_given_for_some_utterances_only_is_an_error():
     with pytest.raises(ScoringError) as exc:
         score_pronunciation(ref, {"a": {"fluency": 1.0}, "b": {}}, "hyp.json")
     assert "hyp.json: b has no 'fluency'" in _one_line(exc)
+
+
+def test_a_null_sentence_aspect_is_an_abstention_left_out_and_counted(tmp_path):
+    ref = {u: {"prosodic": v} for u, v in zip("abcd", (1.0, 2.0, 3.0, 9.0), strict=True)}
+    hyp = {"a": {"prosodic": 1.5}, "b": {"prosodic": 2.5}, "c": {"prosodic": 3.5}, "d": {"prosodic": None}}
+    result = score_pronunciation(ref, hyp)
+    entry = result["levels"]["sentence"]["prosodic"]
+    assert entry["n"] == 3 and entry["abstained"] == 1 and entry["pcc"] == pytest.approx(1.0)
+    assert entry["mse"] == pytest.approx(0.25)
+    assert "sentence prosodic: no judgement on 1 utterances (left out)" in format_table(result)
+    (tmp_path / "hyp.json").write_text(json.dumps(hyp))
+    assert read_hypothesis(tmp_path / "hyp.json")["d"] == {"prosodic": None}
 
 
 def test_hypothesis_files_json_and_json_lines(tmp_path):

@@ -435,10 +435,14 @@ def test_calibration_picks_the_strictest_leniency_within_the_target(tmp_path):
 
 
 def test_assessor_scores_map_onto_the_corpus_scales(tmp_path):
-    """Phone score / 50 -> 0-2, word and sentence accuracy / 10 -> 0-10, completeness / 100 -> 0-1;
-    inserted phones get no score and aspects the assessor does not judge are left out."""
+    """Phone score / 50 -> 0-2, word and sentence accuracy / 10 -> 0-10, completeness / 100 -> 0-1,
+    fluency / 10, intonation / 10 (null where undefined), stress 5 for a word stressed wrong else 10;
+    inserted phones get no score."""
+    from asr.mdd.assessment import Assessment
     from asr.mdd.diagnosis import Diagnosis, DiagnosisError, PhoneResult, WordResult
+    from asr.mdd.fluency import Fluency
     from asr.mdd.scores import predict_scores, write_scores
+    from asr.mdd.stress import WordStress
 
     phones = [
         PhoneResult("W", "correct", "W", 0, 1, 1.0, 80.0),
@@ -449,10 +453,11 @@ def test_assessor_scores_map_onto_the_corpus_scales(tmp_path):
     d = Diagnosis("We", "we", 3, 42.5, 50, [word], ["W", "AH"])
 
     class Scripted:
-        def diagnose_samples(self, samples, rate, text):
+        def assess(self, audio, text):
             if text == "unknown":
                 raise DiagnosisError("cannot judge")
-            return d
+            stress = [WordStress(0, "we", 2, 0, 1, False, [0.0, 1.0])]
+            return Assessment(d, Fluency(4.0, 4.5, score=73.0), stress, [])
 
     class Cut:
         def __init__(self, id, text, custom=None):
@@ -469,7 +474,11 @@ def test_assessor_scores_map_onto_the_corpus_scales(tmp_path):
         "accuracy": 4.25,
         "total": 4.25,
         "completeness": 0.5,
-        "words": [{"text": "WE", "accuracy": 4.25, "total": 4.25, "phone_accuracy": [1.6, 0.1]}],
+        "fluency": 7.3,
+        "prosodic": None,
+        "words": [
+            {"text": "WE", "accuracy": 4.25, "total": 4.25, "phone_accuracy": [1.6, 0.1], "stress": 5.0}
+        ],
     }
     # the corpus spells the word with one more phone: W and IY keep their scores, Z gets the word's mean
     corpus = {"canonical_words": [["W", "IY0", "Z"]]}

@@ -306,11 +306,17 @@ def experts(
 def scores(
     model_path: Path, cuts_path: Path, out: Path, scored_only: bool, threads: int | None, progress: bool
 ) -> None:
-    """The assessor's phone, word and sentence scores in speechocean762's shape (for `asr score pronunciation`)."""
+    """The assessor's phone, word and sentence scores in speechocean762's shape (for `asr score pronunciation`):
+    accuracy and completeness, and from the assessment fluency, intonation (prosodic) and word stress."""
+    from asr.mdd.assessment import Assessor
     from asr.mdd.scores import predict_scores, write_scores
 
     assessor, cuts = _assessor_and_cuts(model_path, cuts_path, scored_only, threads)
-    predicted, skipped = predict_scores(assessor, cuts, progress)
+    judge = Assessor(assessor)
+    try:
+        predicted, skipped = predict_scores(judge, cuts, progress)
+    finally:
+        judge.close()
     write_scores(predicted, out)
     for cut_id, why in skipped:
         click.echo(f"skipped {cut_id}: {why}", err=True)

@@ -5,9 +5,11 @@ The heuristic scores of :mod:`asr.mdd.diagnosis` map onto the corpus's scales wi
 
 * phone: ``score`` (100 × the canonical phone's mean posterior over its frames) / 50 → 0-2;
 * word: ``accuracy`` (the mean phone score, 0-100) / 10 → 0-10, for ``accuracy`` and ``total``;
-* sentence: ``accuracy`` / 10 → 0-10 for ``accuracy`` and ``total``, ``completeness`` / 100 → 0-1.
-
-The assessor judges no stress, fluency or prosody, so those aspects are left out (not guessed).
+* sentence: ``accuracy`` / 10 → 0-10 for ``accuracy`` and ``total``, ``completeness`` / 100 → 0-1;
+* with an assessment (:mod:`asr.mdd.assessment`): sentence ``fluency`` = the fluency score / 10,
+  ``prosodic`` = the intonation score / 10 (null, i.e. no judgement, where it is undefined), and word
+  ``stress`` = 10, or 5 for a word whose detected stressed syllable is not the dictionary's (the experts
+  give 10 to a word stressed right and to every one-syllable word; 5 is a chosen mid-scale mark).
 
 The assessor may judge a word on another pronunciation than the corpus's canonical one (a CMUdict variant
 with more or fewer phones). Given the corpus's phones, the scores are carried over by a phonetic alignment
@@ -23,11 +25,13 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from asr.data.audio import to_mono_16k
 from asr.files import write_atomic
 from asr.text.phones import strip_stress
 
 from .align import align
-from .diagnosis import Diagnosis, DiagnosisError, PronunciationAssessor
+from .assessment import Assessment, Assessor
+from .diagnosis import Diagnosis, DiagnosisError
 
 
 def counterparts(canonical: list[str], judged: list[str]) -> list[int | None]:
@@ -40,6 +44,18 @@ def counterparts(canonical: list[str], judged: list[str]) -> list[int | None]:
         if edit.ref is not None:
             out.append(k if edit.hyp is not None else None)
         k += edit.hyp is not None
+    return out
+
+
+def assessment_scores(a: Assessment, canonical_words: list[list[str]] | None = None) -> dict[str, Any]:
+    """:func:`diagnosis_scores` of the assessment's diagnosis, with its fluency, intonation and stress."""
+    out = diagnosis_scores(a.diagnosis, canonical_words)
+    out["fluency"] = round(a.fluency.score / 10, 4)
+    intonation = None if a.prosody is None else a.prosody.intonation_score
+    out["prosodic"] = None if intonation is None else round(intonation / 10, 4)
+    wrong = {s.index for s in a.stress if not s.correct}
+    for i, word in enumerate(out["words"]):
+        word["stress"] = 5.0 if i in wrong else 10.0
     return out
 
 
@@ -74,17 +90,17 @@ def diagnosis_scores(d: Diagnosis, canonical_words: list[list[str]] | None = Non
 
 
 def predict_scores(
-    assessor: PronunciationAssessor, cuts: Iterable, progress: bool = True
+    judge: Assessor, cuts: Iterable, progress: bool = True
 ) -> tuple[dict[str, dict[str, Any]], list[tuple[str, str]]]:
-    """Diagnose every cut (one supervision each, its text the prompt): ``({utterance id: scores}, skipped)``,
+    """Assess every cut (one supervision each, its text the prompt): ``({utterance id: scores}, skipped)``,
     keyed by the supervision id (the corpus's utterance id, what the experts' files use); ``skipped`` lists
     ``(utterance id, why)`` for recordings the assessor could not judge."""
     out, skipped = {}, []
     for cut in tqdm(list(cuts), desc="score", disable=not progress):
         sup = cut.supervisions[0]
         try:
-            d = assessor.diagnose_samples(cut.load_audio()[0], cut.sampling_rate, sup.text)
-            out[sup.id] = diagnosis_scores(d, (sup.custom or {}).get("canonical_words"))
+            a = judge.assess(to_mono_16k(cut.load_audio()[0], cut.sampling_rate, sup.id), sup.text)
+            out[sup.id] = assessment_scores(a, (sup.custom or {}).get("canonical_words"))
         except DiagnosisError as exc:
             skipped.append((sup.id, str(exc)))
     return out, skipped

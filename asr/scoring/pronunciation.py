@@ -199,7 +199,12 @@ def _check_hypothesis(scores: Any, where: str) -> dict:
     """One utterance's predicted scores, checked: numbers where numbers belong, lists where lists do."""
     if not isinstance(scores, dict):
         raise ScoringError(f"{where}: expected an object of scores, got {type(scores).__name__}")
-    out: dict[str, Any] = {a: _number(scores[a], f"{where}.{a}") for a in SENTENCE_ASPECTS if a in scores}
+    # a sentence aspect may be null: the system gives no judgement there (scored without that utterance)
+    out: dict[str, Any] = {
+        a: None if scores[a] is None else _number(scores[a], f"{where}.{a}")
+        for a in SENTENCE_ASPECTS
+        if a in scores
+    }
     if "words" in scores:
         words = scores["words"]
         if not isinstance(words, list) or not all(isinstance(w, dict) for w in words):
@@ -285,7 +290,9 @@ def score_pronunciation(
     Every reference utterance must be in ``hyp`` (else :class:`ScoringError` with the count and a few ids);
     extra ``hyp`` utterances are ignored and counted (``hyp_ignored``), so predictions for a whole corpus
     can be scored against a subset. An aspect is scored when ``hyp`` gives it for any utterance, and then
-    it must give it for every one (a score over a silently chosen subset would not be comparable). Words
+    it must give it for every one (a score over a silently chosen subset would not be comparable); a
+    sentence aspect given as None is an abstention: that utterance is left out of it and counted
+    (``abstained``). Words
     whose reference phone accuracy is unknown (the experts' transcriptions did not align) are left out of
     the phone level and counted (``phone_words_skipped``). ``hyp_name`` names ``hyp`` in messages.
 
@@ -313,11 +320,15 @@ def score_pronunciation(
         level: {a: ([], []) for a in aspects} for level, aspects in present.items()
     }
     skipped = 0
+    abstained = dict.fromkeys(present["sentence"], 0)
     for utt in utts:
         r, h = ref[utt], hyp[utt]
         for a in present["sentence"]:
             if a not in h:
                 raise ScoringError(f"{hyp_name}: {utt} has no {a!r} (other utterances have it)")
+            if h[a] is None:
+                abstained[a] += 1
+                continue
             pairs["sentence"][a][0].append(float(r[a]))
             pairs["sentence"][a][1].append(float(h[a]))
         if not (present["word"] or present["phone"]):
@@ -346,7 +357,7 @@ def score_pronunciation(
                 )
             pairs["phone"]["accuracy"][0].extend(float(v) for v in rp)
             pairs["phone"]["accuracy"][1].extend(float(v) for v in hp)
-    return {
+    result = {
         "utterances": len(utts),
         "hyp_ignored": len(set(hyp) - set(ref)),
         "phone_words_skipped": skipped,
@@ -354,6 +365,10 @@ def score_pronunciation(
             level: {a: _stats(*pairs[level][a]) for a in present[level]} for level in LEVELS if present[level]
         },
     }
+    for a, n in abstained.items():
+        if n:
+            result["levels"]["sentence"][a]["abstained"] = n
+    return result
 
 
 def score_files(
@@ -510,6 +525,8 @@ def format_table(result: Mapping[str, Any]) -> str:
             if experts:
                 row.append(" ".join(_fmt(p) for p in s["pcc_per_expert"]))
             rows.append(row)
+            if s.get("abstained"):
+                notes.append(f"{level} {aspect}: no judgement on {s['abstained']} utterances (left out)")
             if "note" in s:
                 # for the experts, an undefined PCC drops that expert from the mean; say whose and why
                 what = "PCC undefined, left out of the mean" if experts else "PCC undefined"

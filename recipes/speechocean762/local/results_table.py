@@ -127,8 +127,11 @@ phones, word aspects over all words, sentence aspects over all utterances. The l
 score every scored utterance of both splits, each predicted by a model fitted without its speaker (the
 heuristic fits nothing, so its row over every scored utterance needs no such care); pooled
 over few speakers, their sentence-level PCCs are biased low (each held-out speaker is predicted near the
-other speakers' mean, which moves against its own). `–`: not predicted (the heuristic judges no stress,
-fluency or prosody; the score model no stress) or undefined (constant scores). The human ceiling is each
+other speakers' mean, which moves against its own). `–`: not predicted (the score model judges no
+stress) or undefined (constant scores). The heuristic rows are the app's own judgements mapped onto the
+corpus's scales without fitting (`asr mdd scores`): accuracy, completeness, the fluency score / 10, the
+intonation score / 10 as prosodic (no judgement where it is undefined), and word stress 5 where the
+detected stressed syllable is not the dictionary's, else 10. The human ceiling is each
 expert against the mean of the other four on the same utterances. Our runs were made on {corpus}; the
 published rows are on the full test split (2,500 utterances of 125 learners) with recognisers trained on
 LibriSpeech: set beside ours for scale, not as a like-for-like comparison when ours are on the sample's
