@@ -11,6 +11,8 @@ from asr.files import write_atomic
 
 from . import cli
 
+_file = click.Path(dir_okay=False, path_type=Path)
+
 
 def model_option(help: str = "Phone model, as for `asr mdd diagnose`."):
     """The ``--model`` option of the commands that run a phone model."""
@@ -19,9 +21,7 @@ def model_option(help: str = "Phone model, as for `asr mdd diagnose`."):
 
 def cuts_option(help: str):
     """The ``--cuts`` option of the commands that read a cut manifest."""
-    return click.option(
-        "--cuts", "cuts_path", required=True, type=click.Path(dir_okay=False, path_type=Path), help=help
-    )
+    return click.option("--cuts", "cuts_path", required=True, type=_file, help=help)
 
 
 def score_model_option(f):
@@ -65,7 +65,7 @@ def mdd() -> None:
     "--audio",
     "audio_path",
     required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_file,
     help="wav/flac/ogg/mp3, any rate and channel count.",
 )
 @click.option(
@@ -165,7 +165,7 @@ def diagnose(
 @click.option(
     "--training-cuts",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_file,
     help="Cuts the model trained on: refused if a calibration speaker is among theirs (repeatable).",
 )
 @click.option("--threads", type=int, help="torch CPU threads.")
@@ -239,7 +239,7 @@ def reference(cuts_path: Path, out_dir: Path) -> None:
 @click.option(
     "--training-cuts",
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_file,
     help="Cuts the model trained on: refused if any judged speaker is among theirs (repeatable).",
 )
 @click.option("--label", default="", help="What this model is (a row name for T6), kept in experts.json.")
@@ -296,12 +296,19 @@ def experts(
         write_atomic(out_dir / "experts.json", (json.dumps(data, indent=1) + "\n").encode())
 
 
+_scores_out = click.option("--out", required=True, type=_file, help="Scores JSON to write.")
+
+
+def _features_option(help: str, multiple: bool = False):
+    """``--features``: a feature file of ``asr mdd features`` (several with ``multiple``)."""
+    name = "features_paths" if multiple else "features_path"
+    return click.option("--features", name, required=True, multiple=multiple, type=_file, help=help)
+
+
 @mdd.command("scores")
 @model_option()
 @cuts_option("Cuts whose text is the prompt (e.g. asr prepare speechocean762's test part).")
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Scores JSON to write."
-)
+@_scores_out
 @_scoring_run_options
 def scores(
     model_path: Path, cuts_path: Path, out: Path, scored_only: bool, threads: int | None, progress: bool
@@ -348,9 +355,7 @@ def card(model_path: Path, trained_on: str, real_speech: bool, name: str) -> Non
 @mdd.command("features")
 @model_option()
 @cuts_option("Cuts whose text is the prompt, with expert scores to fit on (asr prepare speechocean762).")
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Features (.npz) to write."
-)
+@click.option("--out", required=True, type=_file, help="Features (.npz) to write.")
 @_scoring_run_options
 def features(
     model_path: Path, cuts_path: Path, out: Path, scored_only: bool, threads: int | None, progress: bool
@@ -386,7 +391,7 @@ def score_model() -> None:
 _utterances = click.option(
     "--utterances",
     "utterances_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_file,
     help="Use only these utterances: a cut manifest (its supervision ids) or one id a line.",
 )
 
@@ -400,13 +405,7 @@ def _read_features(path: Path, utterances_path: Path | None):
 
 
 @score_model.command("fit")
-@click.option(
-    "--features",
-    "features_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Features with expert scores (asr mdd features).",
-)
+@_features_option("Features with expert scores (asr mdd features).")
 @click.option(
     "--out-dir", required=True, type=click.Path(file_okay=False, path_type=Path), help="Model folder."
 )
@@ -429,16 +428,8 @@ def score_model_fit(features_path: Path, out_dir: Path, utterances_path: Path | 
     type=click.Path(path_type=Path),
     help="A folder with score_model.json (or the file).",
 )
-@click.option(
-    "--features",
-    "features_path",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Features to score (asr mdd features).",
-)
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Scores JSON to write."
-)
+@_features_option("Features to score (asr mdd features).")
+@_scores_out
 @_utterances
 def score_model_predict(
     model_dir: Path, features_path: Path, out: Path, utterances_path: Path | None
@@ -454,25 +445,18 @@ def score_model_predict(
 
 
 @score_model.command("cv")
-@click.option(
-    "--features",
-    "features_paths",
-    required=True,
-    multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Features with expert scores (asr mdd features); repeat to join several (both splits).",
+@_features_option(
+    "Features with expert scores (asr mdd features); repeat to join several (both splits).", multiple=True
 )
 @click.option(
     "--cuts",
     "cuts_paths",
     required=True,
     multiple=True,
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=_file,
     help="Cut manifests that name each utterance's speaker (the groups held out in turn); repeatable.",
 )
-@click.option(
-    "--out", required=True, type=click.Path(dir_okay=False, path_type=Path), help="Scores JSON to write."
-)
+@_scores_out
 def score_model_cv(features_paths: tuple[Path, ...], cuts_paths: tuple[Path, ...], out: Path) -> None:
     """Leave one speaker out: every utterance predicted by a model fitted on the other speakers' utterances.
 
