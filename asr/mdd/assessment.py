@@ -20,7 +20,6 @@ model heard):
 from __future__ import annotations
 
 import copy
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import asdict, dataclass, field
@@ -36,13 +35,13 @@ from .acoustics import Contours, contours
 from .diagnosis import Diagnosis, DiagnosisError, PronunciationAssessor
 from .fluency import Fluency, FluencyConfig, assess_fluency
 from .miscues import Miscue, MiscueConfig, find_miscues
+from .pronunciation import without_pronunciations
 from .prosody import Prosody, ProsodyConfig, assess_prosody
 from .stress import WordStress, assess_stress
 from .unscripted import WordRecogniser, diagnose_unscripted
 
 #: Prompts whose reference reading (audio, diagnosis, contours) an assessor keeps.
 REFERENCES_KEPT = 32
-_BRACKETS = re.compile(r"\[[^\]]*\]")
 
 
 @dataclass(frozen=True)
@@ -200,7 +199,7 @@ class Assessor:
                 self._tts = IsolatedSynthesizer()
             # the prompt as written (punctuation shapes the reading), less inline pronunciations
             prompt = d.text if d.prompt_source == "given" else d.normalized_text
-            spoken = " ".join(_BRACKETS.sub("", prompt).split())
+            spoken = without_pronunciations(prompt)
             samples = self._tts.synthesize(spoken, self.cfg.reference_voice, sample_rate=SAMPLE_RATE).samples
         plain = copy.copy(self.phones)  # the reference needs no learned scores
         plain.scorer = None

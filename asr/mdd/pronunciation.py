@@ -54,6 +54,11 @@ class WordPronunciation:
         return self.variants[0]
 
 
+def without_pronunciations(text: str) -> str:
+    """``text`` as written, less the pronunciations given in brackets (what a reader would say aloud)."""
+    return " ".join(re.sub(r"\[[^\]]*\]", "", text).split())
+
+
 def parse_prompt(text: str) -> list[tuple[str, Variants | None]]:
     """Each normalised word of ``text`` with the pronunciations given for it in brackets (None if none);
     :class:`PromptError` for bad brackets (see the module docs), no word, or a word not written in English
